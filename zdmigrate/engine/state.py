@@ -1,0 +1,168 @@
+"""The ``zdmigrate`` state schema: what zdmigrate knows lives in the database.
+
+``init`` creates or upgrades it. Upgrades are numbered; the schema records
+its own version in ``zdmigrate.meta`` so a later release upgrades in place.
+A transaction-level advisory lock makes concurrent ``init`` runs safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+__all__ = [
+    "STATE_SCHEMA",
+    "STATE_VERSION",
+    "InitResult",
+    "init_state",
+    "list_migrations",
+    "state_version",
+]
+
+STATE_SCHEMA = "zdmigrate"
+# Any 64-bit constant unique to zdmigrate: "zdm" init lock.
+INIT_LOCK_KEY = 0x7A646D_0001
+
+_UPGRADES: tuple[str, ...] = (
+    # 1: the first state schema.
+    """
+    CREATE TABLE zdmigrate.migrations (
+        name            text PRIMARY KEY,
+        sha256          text NOT NULL,
+        phase           text NOT NULL,
+        mode            text NOT NULL DEFAULT 'version',
+        schema_name     text NOT NULL DEFAULT 'public',
+        version_schema  text,
+        tables          text[] NOT NULL DEFAULT '{}',
+        spec            jsonb NOT NULL DEFAULT '{}',
+        applied_by      text NOT NULL DEFAULT current_user,
+        started_at      timestamptz NOT NULL DEFAULT now(),
+        expanded_at     timestamptz,
+        backfilled_at   timestamptz,
+        completed_at    timestamptz,
+        rolled_back_at  timestamptz,
+        paused          boolean NOT NULL DEFAULT false,
+        updated_at      timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE zdmigrate.audit_log (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+        migration   text,
+        command     text NOT NULL,
+        step        text NOT NULL,
+        phase       text,
+        sql         text,
+        status      text NOT NULL,
+        duration_ms double precision,
+        attempts    integer,
+        detail      jsonb,
+        actor       text NOT NULL DEFAULT session_user
+    );
+    CREATE INDEX audit_log_migration ON zdmigrate.audit_log (migration, id);
+    CREATE TABLE zdmigrate.backfill_checkpoints (
+        migration   text NOT NULL,
+        table_name  text NOT NULL,
+        last_key    jsonb,
+        upper_key   jsonb,
+        rows_done   bigint NOT NULL DEFAULT 0,
+        rows_total  bigint,
+        batch_size  integer,
+        rows_per_s  double precision,
+        status      text NOT NULL DEFAULT 'pending',
+        started_at  timestamptz NOT NULL DEFAULT now(),
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (migration, table_name)
+    );
+    CREATE TABLE zdmigrate.gate_baselines (
+        migration   text NOT NULL,
+        source      text NOT NULL,
+        taken_at    timestamptz NOT NULL DEFAULT now(),
+        data        jsonb NOT NULL,
+        PRIMARY KEY (migration, source)
+    );
+    CREATE TABLE zdmigrate.gate_decisions (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        migration   text NOT NULL,
+        at          timestamptz NOT NULL DEFAULT now(),
+        decision    text NOT NULL,
+        forced      boolean NOT NULL DEFAULT false,
+        report      jsonb NOT NULL
+    );
+    """,
+)
+
+STATE_VERSION = len(_UPGRADES)
+
+Conn = psycopg.Connection[Any]
+
+
+@dataclass(frozen=True)
+class InitResult:
+    before: int
+    after: int
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def state_version(conn: Conn) -> int:
+    """The installed state schema version; 0 when there is none."""
+    row = conn.execute(
+        "SELECT to_regclass('zdmigrate.meta') IS NOT NULL"
+    ).fetchone()
+    if not row or not row[0]:
+        return 0
+    got = conn.execute("SELECT value FROM zdmigrate.meta WHERE key = 'state_version'").fetchone()
+    return int(got[0]) if got else 0
+
+
+def init_state(conn: Conn) -> InitResult:
+    """Create or upgrade the state schema; idempotent and safe to run concurrently."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (INIT_LOCK_KEY,))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STATE_SCHEMA)))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS zdmigrate.meta (key text PRIMARY KEY, value text NOT NULL)"
+        )
+        before = state_version(conn)
+        if before > STATE_VERSION:
+            from zdmigrate.errors import StateError
+
+            raise StateError(
+                f"the state schema is at version {before}, newer than this zdmigrate "
+                f"understands ({STATE_VERSION})",
+                "upgrade zdmigrate",
+            )
+        for number in range(before + 1, STATE_VERSION + 1):
+            conn.execute(_UPGRADES[number - 1])  # type: ignore[arg-type]
+        conn.execute(
+            "INSERT INTO zdmigrate.meta (key, value) VALUES ('state_version', %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (str(STATE_VERSION),),
+        )
+    return InitResult(before=before, after=STATE_VERSION)
+
+
+def list_migrations(conn: Conn) -> list[dict[str, Any]]:
+    """Every migration zdmigrate knows of, oldest first; empty without a state schema."""
+    if state_version(conn) == 0:
+        return []
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            """
+            SELECT m.name, m.phase, m.mode, m.schema_name, m.version_schema, m.tables,
+                   m.started_at, m.expanded_at, m.completed_at, m.rolled_back_at, m.paused,
+                   COALESCE(sum(b.rows_done), 0)::bigint AS rows_done,
+                   sum(b.rows_total)::bigint AS rows_total
+              FROM zdmigrate.migrations m
+              LEFT JOIN zdmigrate.backfill_checkpoints b ON b.migration = m.name
+             GROUP BY m.name
+             ORDER BY m.started_at, m.name
+            """
+        )
+        return list(cur.fetchall())

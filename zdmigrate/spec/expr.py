@@ -1,0 +1,83 @@
+"""Checks that SQL fragments in migration files are what they claim to be.
+
+Migration expressions (``up``, ``down``, checks, defaults) are SQL by design.
+Each is parsed with pglast, the real PostgreSQL parser, and anything that is
+not exactly one expression is refused, so a fragment can never smuggle a
+second statement into the SQL zdmigrate composes around it.
+"""
+
+from __future__ import annotations
+
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
+
+__all__ = ["check_expression", "check_statements", "check_type_name"]
+
+
+def _parse(sql: str) -> list[ast.RawStmt]:
+    try:
+        return list(parse_sql(sql))
+    except ParseError as exc:
+        raise ValueError(str(exc.args[0])) from None
+
+
+def _single_select(prefix: str, fragment: str) -> ast.SelectStmt:
+    stmts = _parse(prefix + fragment)
+    if len(stmts) != 1 or not isinstance(stmts[0].stmt, ast.SelectStmt):
+        raise ValueError("must be a single SQL expression, not several statements")
+    select = stmts[0].stmt
+    extra = (
+        select.fromClause,
+        select.whereClause,
+        select.groupClause,
+        select.havingClause,
+        select.sortClause,
+        select.limitCount,
+        select.limitOffset,
+        select.withClause,
+        select.lockingClause,
+        select.windowClause,
+        select.distinctClause,
+        select.valuesLists,
+        select.larg,
+    )
+    if any(extra) or not select.targetList or len(select.targetList) != 1:
+        raise ValueError("must be a single SQL expression (no FROM, WHERE, commas or clauses)")
+    target = select.targetList[0]
+    if target.name is not None:
+        raise ValueError("must be a single SQL expression without an alias")
+    return select
+
+
+def check_expression(fragment: str) -> str:
+    """Return ``fragment`` stripped if it parses as exactly one SQL expression."""
+    text = fragment.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    _single_select("SELECT ", text)
+    return text
+
+
+def check_type_name(fragment: str) -> str:
+    """Return ``fragment`` stripped if it parses as one PostgreSQL type name."""
+    text = fragment.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    try:
+        select = _single_select("SELECT NULL::", text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a PostgreSQL type name") from None
+    value = select.targetList[0].val
+    if not isinstance(value, ast.TypeCast) or not isinstance(value.arg, ast.A_Const):
+        raise ValueError(f"'{text}' is not a PostgreSQL type name")
+    return text
+
+
+def check_statements(sql: str) -> str:
+    """Return ``sql`` stripped if it parses as one or more SQL statements."""
+    text = sql.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    if not _parse(text):
+        raise ValueError("contains no SQL statement")
+    return text

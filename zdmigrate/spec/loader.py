@@ -1,0 +1,159 @@
+"""Load migration files (YAML or JSON) into validated operations.
+
+Errors name the file, the operation's index and field, and the line where the
+YAML gives one: ``m.yaml:12: operation 2 (alter_column), field 'up': ...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from zdmigrate.errors import SpecError
+from zdmigrate.spec.models import OPERATION_MODELS, Operation
+
+__all__ = ["Migration", "load_migration", "parse_migration"]
+
+_HINT = "see docs/migration-files.md, or run 'zdmigrate schema' for the JSON Schema"
+Path_ = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A loaded migration file: its name (the file's stem), operations and hash."""
+
+    name: str
+    path: str
+    operations: tuple[Operation, ...]
+    sha256: str
+    description: str | None = None
+
+
+class _Lines:
+    """Line numbers (1-based) of every node, keyed by its path in the document."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.lines: dict[Path_, int] = {}
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, path: Path_) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                self.lines[(*path, key.value)] = key.start_mark.line + 1
+                self._walk(value, (*path, key.value))
+                self.lines.setdefault((*path, key.value), key.start_mark.line + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, (*path, i))
+
+    def find(self, path: Path_) -> int | None:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+
+def _fail(where: str, line: int | None, message: str, hint: str = _HINT) -> SpecError:
+    loc = f"{where}:{line}" if line else where
+    return SpecError(f"{loc}: {message}", hint, path=where, line=line)
+
+
+def _load_document(text: str, where: str) -> tuple[Any, _Lines]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        raise _fail(where, line, f"not valid YAML or JSON: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise _fail(where, None, f"not valid YAML or JSON: {exc}") from None
+    return data, _Lines(root)
+
+
+def _operations_list(data: Any, where: str, lines: _Lines) -> tuple[list[Any], Path_, str | None]:
+    if isinstance(data, list):
+        return data, (), None
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - {"operations", "description"})
+        if unknown:
+            raise _fail(where, lines.find((unknown[0],)), f"unknown top-level key '{unknown[0]}'")
+        ops = data.get("operations")
+        desc = data.get("description")
+        if desc is not None and not isinstance(desc, str):
+            raise _fail(where, lines.find(("description",)), "'description' must be a string")
+        if not isinstance(ops, list):
+            raise _fail(where, lines.find(("operations",)), "'operations' must be a list")
+        return ops, ("operations",), desc
+    raise _fail(where, lines.find(()), "a migration file must be a list of operations")
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _parse_operation(item: Any, index: int, base: Path_, where: str, lines: _Lines) -> Operation:
+    path = (*base, index)
+    label = f"operation {index + 1}"
+    if not isinstance(item, dict) or len(item) != 1:
+        raise _fail(
+            where,
+            lines.find(path),
+            f"{label}: must be a mapping with exactly one key, the operation's name",
+            f"for example '- add_column: {{table: t, column: {{name: c, type: text}}}}'",
+        )
+    (kind, body), = item.items()
+    model = OPERATION_MODELS.get(kind)
+    if model is None:
+        known = ", ".join(OPERATION_MODELS)
+        raise _fail(where, lines.find((*path, kind)), f"{label}: unknown operation '{kind}'",
+                    f"use one of: {known}")
+    if not isinstance(body, dict):
+        raise _fail(where, lines.find((*path, kind)), f"{label} ({kind}): must be a mapping of fields")
+    try:
+        return model.model_validate(body)  # type: ignore[return-value]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        line = lines.find((*path, kind, *loc))
+        field = _field_path(loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        what = f", field '{field}'" if field else ""
+        raise _fail(where, line, f"{label} ({kind}){what}: {msg}") from None
+
+
+def parse_migration(text: str, name: str, where: str) -> Migration:
+    """Validate migration ``text``; ``where`` names it in errors."""
+    data, lines = _load_document(text, where)
+    ops, base, desc = _operations_list(data, where, lines)
+    if not ops:
+        raise _fail(where, lines.find(base), "the migration has no operations",
+                    "add at least one operation")
+    parsed = tuple(_parse_operation(item, i, base, where, lines) for i, item in enumerate(ops))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Migration(name=name, path=where, operations=parsed, sha256=digest, description=desc)
+
+
+def load_migration(path: str | Path) -> Migration:
+    """Read and validate one migration file; its name is the file's stem."""
+    p = Path(path)
+    where = str(path)
+    if p.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise _fail(where, None, "a migration file must end in .yaml, .yml or .json",
+                    "rename the file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(where, None, "no such file", "check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(where, None, f"cannot read: {exc}", "check the file") from None
+    return parse_migration(text, p.stem, where)
