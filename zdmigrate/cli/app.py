@@ -81,7 +81,10 @@ def validate(
         emit_json([render.migration_summary(m) for m in migrations])
     else:
         for m in migrations:
-            out_console.print(f"{m.path}: ok ({len(m.operations)} operations)", highlight=False)
+            n = len(m.operations)
+            out_console.print(
+                f"{m.path}: ok ({n} operation{'' if n == 1 else 's'})", highlight=False
+            )
 
 
 @app.command()

@@ -58,8 +58,9 @@ def run_command(ctx: typer.Context, fn: Callable[[], T]) -> T:
     except ZdmError as exc:
         if state.show_traceback:
             traceback.print_exc()
-        err_console.print(f"error: {redact(exc.one_line())}", markup=False, highlight=False,
-                          soft_wrap=True)
+        err_console.print(
+            f"error: {redact(exc.one_line())}", markup=False, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err_console.print("interrupted; run the same command again to resume", markup=False)

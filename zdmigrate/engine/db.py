@@ -34,8 +34,10 @@ def connect(url: str | None, *, autocommit: bool = True) -> psycopg.Connection[t
             "check the URL and that the server is running",
         ) from None
     except (ValueError, psycopg.ProgrammingError) as exc:
-        raise DatabaseError(f"bad database URL {redact(url)}: {redact(str(exc))}",
-                            "use postgresql://user@host:port/dbname") from None
+        raise DatabaseError(
+            f"bad database URL {redact(url)}: {redact(str(exc))}",
+            "use postgresql://user@host:port/dbname",
+        ) from None
 
 
 def server_major(conn: psycopg.Connection[tuple[object, ...]]) -> int:

@@ -112,9 +112,7 @@ class InitResult:
 
 def state_version(conn: Conn) -> int:
     """The installed state schema version; 0 when there is none."""
-    row = conn.execute(
-        "SELECT to_regclass('zdmigrate.meta') IS NOT NULL"
-    ).fetchone()
+    row = conn.execute("SELECT to_regclass('zdmigrate.meta') IS NOT NULL").fetchone()
     if not row or not row[0]:
         return 0
     got = conn.execute("SELECT value FROM zdmigrate.meta WHERE key = 'state_version'").fetchone()
@@ -139,7 +137,7 @@ def init_state(conn: Conn) -> InitResult:
                 "upgrade zdmigrate",
             )
         for number in range(before + 1, STATE_VERSION + 1):
-            conn.execute(_UPGRADES[number - 1])  # type: ignore[arg-type]
+            conn.execute(_UPGRADES[number - 1])
         conn.execute(
             "INSERT INTO zdmigrate.meta (key, value) VALUES ('state_version', %s) "
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",

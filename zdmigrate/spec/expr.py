@@ -21,7 +21,8 @@ def _parse(sql: str) -> list[ast.RawStmt]:
         raise ValueError(str(exc.args[0])) from None
 
 
-def _single_select(prefix: str, fragment: str) -> ast.SelectStmt:
+def _single_select(prefix: str, fragment: str) -> ast.Node:
+    """The one target expression of ``SELECT <fragment>``; ValueError otherwise."""
     stmts = _parse(prefix + fragment)
     if len(stmts) != 1 or not isinstance(stmts[0].stmt, ast.SelectStmt):
         raise ValueError("must be a single SQL expression, not several statements")
@@ -46,7 +47,8 @@ def _single_select(prefix: str, fragment: str) -> ast.SelectStmt:
     target = select.targetList[0]
     if target.name is not None:
         raise ValueError("must be a single SQL expression without an alias")
-    return select
+    value: ast.Node = target.val
+    return value
 
 
 def check_expression(fragment: str) -> str:
@@ -64,10 +66,9 @@ def check_type_name(fragment: str) -> str:
     if not text:
         raise ValueError("must not be empty")
     try:
-        select = _single_select("SELECT NULL::", text)
+        value = _single_select("SELECT NULL::", text)
     except ValueError:
         raise ValueError(f"'{text}' is not a PostgreSQL type name") from None
-    value = select.targetList[0].val
     if not isinstance(value, ast.TypeCast) or not isinstance(value.arg, ast.A_Const):
         raise ValueError(f"'{text}' is not a PostgreSQL type name")
     return text

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from zdmigrate.errors import SpecError
 from zdmigrate.spec.models import OPERATION_MODELS, Operation
@@ -46,9 +46,9 @@ class _Lines:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                self.lines[(*path, key.value)] = key.start_mark.line + 1
-                self._walk(value, (*path, key.value))
-                self.lines.setdefault((*path, key.value), key.start_mark.line + 1)
+                sub = (*path, key.value)
+                self._walk(value, sub)
+                self.lines[sub] = key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 self._walk(item, (*path, i))
@@ -107,28 +107,60 @@ def _parse_operation(item: Any, index: int, base: Path_, where: str, lines: _Lin
             where,
             lines.find(path),
             f"{label}: must be a mapping with exactly one key, the operation's name",
-            f"for example '- add_column: {{table: t, column: {{name: c, type: text}}}}'",
+            "for example '- add_column: {table: t, column: {name: c, type: text}}'",
         )
-    (kind, body), = item.items()
+    ((kind, body),) = item.items()
     model = OPERATION_MODELS.get(kind)
     if model is None:
         known = ", ".join(OPERATION_MODELS)
-        raise _fail(where, lines.find((*path, kind)), f"{label}: unknown operation '{kind}'",
-                    f"use one of: {known}")
+        raise _fail(
+            where,
+            lines.find((*path, kind)),
+            f"{label}: unknown operation '{kind}'",
+            f"use one of: {known}",
+        )
     if not isinstance(body, dict):
-        raise _fail(where, lines.find((*path, kind)), f"{label} ({kind}): must be a mapping of fields")
+        raise _fail(
+            where, lines.find((*path, kind)), f"{label} ({kind}): must be a mapping of fields"
+        )
     try:
         return model.model_validate(body)  # type: ignore[return-value]
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # A misspelt key shows as "unknown field" and "Field required": name the typo.
+        err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         loc = tuple(err["loc"])
         line = lines.find((*path, kind, *loc))
         field = _field_path(loc)
         msg = err["msg"].removeprefix("Value error, ")
+        hint = _HINT
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
+            hint = "accepted fields: " + ", ".join(_fields_at(model, loc[:-1]))
         what = f", field '{field}'" if field else ""
-        raise _fail(where, line, f"{label} ({kind}){what}: {msg}") from None
+        raise _fail(where, line, f"{label} ({kind}){what}: {msg}", hint) from None
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The accepted field names of the (nested) model at ``loc``."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        nested = _nested_model(info.annotation) if info else None
+        if nested is None:
+            break
+        model = nested
+    return [f.alias or name for name, f in model.model_fields.items() if name != "op"]
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def parse_migration(text: str, name: str, where: str) -> Migration:
@@ -136,8 +168,9 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
     data, lines = _load_document(text, where)
     ops, base, desc = _operations_list(data, where, lines)
     if not ops:
-        raise _fail(where, lines.find(base), "the migration has no operations",
-                    "add at least one operation")
+        raise _fail(
+            where, lines.find(base), "the migration has no operations", "add at least one operation"
+        )
     parsed = tuple(_parse_operation(item, i, base, where, lines) for i, item in enumerate(ops))
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Migration(name=name, path=where, operations=parsed, sha256=digest, description=desc)
@@ -148,8 +181,9 @@ def load_migration(path: str | Path) -> Migration:
     p = Path(path)
     where = str(path)
     if p.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise _fail(where, None, "a migration file must end in .yaml, .yml or .json",
-                    "rename the file")
+        raise _fail(
+            where, None, "a migration file must end in .yaml, .yml or .json", "rename the file"
+        )
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -38,9 +38,9 @@ __all__ = [
     "DropTable",
     "ForeignKeyRef",
     "Operation",
+    "RawSql",
     "RenameColumn",
     "RenameTable",
-    "RawSql",
 ]
 
 
@@ -69,9 +69,7 @@ class ForeignKeyRef(_Model):
 
     table: Ident
     columns: list[Ident] = Field(min_length=1)
-    on_delete: Literal["no action", "restrict", "cascade", "set null", "set default"] = (
-        "no action"
-    )
+    on_delete: Literal["no action", "restrict", "cascade", "set null", "set default"] = "no action"
 
 
 class ColumnDef(_Model):
@@ -144,8 +142,11 @@ class AlterColumn(_Model):
 
     @model_validator(mode="after")
     def _something_changes(self) -> AlterColumn:
-        if self.type is None and self.nullable is None and self.default is None and not (
-            self.drop_default or self.name
+        if (
+            self.type is None
+            and self.nullable is None
+            and self.default is None
+            and not (self.drop_default or self.name)
         ):
             raise ValueError(
                 "alter_column changes nothing; give type, nullable, default, drop_default or name"

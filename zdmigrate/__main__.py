@@ -1,0 +1,3 @@
+from zdmigrate.cli.app import main
+
+main()
