@@ -23,6 +23,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+from zdmigrate.cli.lint_cmd import register as _register_lint  # noqa: E402
+
+_register_lint(app)
 
 Format = Annotated[
     render.OutputFormat,

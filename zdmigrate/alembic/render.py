@@ -1,0 +1,163 @@
+"""Render each Alembic revision's ``upgrade()`` offline, remembering which line emitted what.
+
+This is what ``alembic upgrade --sql`` does for one revision at a time: a
+MigrationContext in ``as_sql`` mode for PostgreSQL, the revision's
+``upgrade()`` run under ``Operations.context``, and BEGIN/COMMIT around it
+(Alembic runs each revision in a transaction on PostgreSQL; an
+``autocommit_block()`` shows up as COMMIT ... BEGIN). The project's
+``env.py`` is not run, so no database is needed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from zdmigrate.errors import ConfigError
+from zdmigrate.lint._source import Position, Source, SyntaxProblem
+from zdmigrate.lint.suppress import Suppressions, parse_suppressions
+
+__all__ = ["RevisionSource", "project_sources", "revision_sources"]
+
+
+class _Capture:
+    """An output buffer that records the revision-file line of each write."""
+
+    def __init__(self, code_file: str) -> None:
+        self.code_file = code_file
+        self.parts: list[str] = []
+        self.size = 0
+        self.anchors: list[tuple[int, int]] = []
+
+    def _caller_line(self) -> int:
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_filename == self.code_file:
+                return frame.f_lineno
+            frame = frame.f_back  # type: ignore[assignment]
+        return 0
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            self.anchors.append((self.size, self._caller_line()))
+        self.parts.append(text)
+        self.size += len(text)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class RevisionSource(Source):
+    """The SQL of one revision; positions point at the ``op.`` call in the script."""
+
+    def __init__(self, script: Path, sql: str, anchors: list[tuple[int, int]]) -> None:
+        super().__init__(_shown(script), sql, wrapped=False)
+        self.script_text = script.read_text(encoding="utf-8")
+        self.script_lines = self.script_text.splitlines()
+        self.anchors = anchors
+
+    def _line_for(self, offset: int) -> int:
+        keys = [a[0] for a in self.anchors]
+        index = bisect.bisect_right(keys, offset) - 1
+        return self.anchors[index][1] if index >= 0 else 0
+
+    def position(self, offset: int) -> Position:
+        line = self._line_for(offset) or 1
+        text = self.script_lines[line - 1] if line <= len(self.script_lines) else ""
+        column = len(text) - len(text.lstrip()) + 1
+        return Position(self.path, line, column, text)
+
+    def suppressions(self) -> Suppressions:
+        return parse_suppressions(self.script_text)
+
+
+def _failure_line(exc: BaseException, code_file: str) -> int:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename == code_file and frame.lineno:
+            return frame.lineno
+    return 1
+
+
+def render_module(module: ModuleType, script: Path) -> RevisionSource:
+    """The offline SQL of ``module.upgrade()`` with BEGIN/COMMIT, mapped to ``script``."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    upgrade = getattr(module, "upgrade", None)
+    if not callable(upgrade):
+        raise ConfigError(f"{script}: no upgrade() function", "is this an Alembic revision?")
+    capture = _Capture(upgrade.__code__.co_filename)
+    opts: dict[str, Any] = {
+        "as_sql": True,
+        "output_buffer": capture,
+        "literal_binds": True,
+        "transaction_per_migration": True,
+    }
+    context = MigrationContext.configure(dialect_name="postgresql", opts=opts)
+    problem: SyntaxProblem | None = None
+    try:
+        with context.begin_transaction(_per_migration=True), Operations.context(context):
+            upgrade()
+    except Exception as exc:
+        capture.anchors.append((capture.size, _failure_line(exc, capture.code_file)))
+        problem = SyntaxProblem(capture.size, f"cannot render this revision offline: {exc}")
+    source = RevisionSource(script, "".join(capture.parts), capture.anchors)
+    if problem is not None:
+        source.problems.append(problem)
+    return source
+
+
+def _load(path: Path) -> ModuleType:
+    from alembic.util.pyfiles import load_module_py
+
+    name = f"_zdmigrate_rev_{abs(hash(str(path.resolve())))}"
+    try:
+        return load_module_py(name, str(path))
+    except Exception as exc:
+        raise ConfigError(f"{path}: cannot import the revision: {exc}") from None
+
+
+def revision_sources(path: Path) -> Iterator[RevisionSource]:
+    """One revision script given by path."""
+    yield render_module(_load(path), path)
+
+
+def _script_directory(folder: Path) -> Any:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    ini = folder / "alembic.ini"
+    if not ini.is_file():
+        return ScriptDirectory(str(folder))
+    config = Config(str(ini))
+    location = config.get_main_option("script_location")
+    if not location:
+        raise ConfigError(f"{ini}: no script_location", "set it under [alembic]")
+    where = Path(location)
+    return ScriptDirectory(str(where if where.is_absolute() else folder / where))
+
+
+def project_sources(folder: Path) -> Iterator[RevisionSource]:
+    """Every revision of an Alembic project, from base to head."""
+    from alembic.util.exc import CommandError
+
+    try:
+        scripts = list(reversed(list(_script_directory(folder).walk_revisions())))
+    except CommandError as exc:
+        raise ConfigError(f"{folder}: cannot read the Alembic revisions: {exc}") from None
+    for script in scripts:
+        yield render_module(script.module, Path(script.path))

@@ -1,0 +1,111 @@
+"""What rules know beyond one statement: new objects, transactions, settings, the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from zdmigrate.lint._model import Severity, Violation
+
+if TYPE_CHECKING:
+    from zdmigrate.lint.dbfacts import DbFacts, TableFacts
+
+__all__ = ["Context", "LockHeld", "Options", "rel_key"]
+
+DEFAULT_PG_VERSION = 15
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to read the sources: server version, transaction wrapping, a database."""
+
+    pg_version: int = DEFAULT_PG_VERSION
+    assume_in_transaction: bool = False
+    db: DbFacts | None = None
+
+
+@dataclass(frozen=True)
+class LockHeld:
+    table: str
+    lock: str
+    line: int
+
+
+def rel_key(rel: Any) -> str:
+    """``schema.name`` or ``name`` of a RangeVar (as the parser folded it)."""
+    if rel is None:
+        return ""
+    schema = getattr(rel, "schemaname", None)
+    return f"{schema}.{rel.relname}" if schema else str(rel.relname)
+
+
+def _bare(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
+
+
+@dataclass
+class Context:
+    """State the runner keeps while it walks the statements of a linted set, in order."""
+
+    options: Options = field(default_factory=Options)
+    new_tables: set[str] = field(default_factory=set)
+    new_indexes: set[str] = field(default_factory=set)
+    new_schemas: set[str] = field(default_factory=set)
+    in_transaction: bool = False
+    lock_timeout_session: bool = False
+    lock_timeout_local: bool = False
+    strong_lock: LockHeld | None = None
+    strong_lock_reported: bool = False
+    lock_timeout_reported: bool = False
+    not_valid: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def pg_version(self) -> int:
+        return self.options.pg_version
+
+    @property
+    def lock_timeout_set(self) -> bool:
+        return self.lock_timeout_session or (self.lock_timeout_local and self.in_transaction)
+
+    def is_new(self, rel: Any) -> bool:
+        """True for a table created earlier in the linted set (no one else can use it yet)."""
+        key = rel_key(rel)
+        return key in self.new_tables or _bare(key) in self.new_tables
+
+    def add_new_table(self, rel: Any) -> None:
+        key = rel_key(rel)
+        self.new_tables.update((key, _bare(key)))
+
+    def table(self, rel: Any) -> TableFacts | None:
+        db = self.options.db
+        return db.table(rel_key(rel)) if db is not None and rel is not None else None
+
+    def is_empty(self, rel: Any) -> bool:
+        facts = self.table(rel)
+        return facts is not None and facts.rows == 0
+
+    def begin_source(self, wrapped: bool | None) -> None:
+        self.in_transaction = self.options.assume_in_transaction if wrapped is None else wrapped
+        self.lock_timeout_session = False
+        self.lock_timeout_reported = False
+        self.end_transaction()
+
+    def end_transaction(self) -> None:
+        self.lock_timeout_local = False
+        self.strong_lock = None
+        self.strong_lock_reported = False
+        self.not_valid.clear()
+
+    def on_table(
+        self,
+        rel: Any,
+        message: str,
+        help_: str,
+        severity: Severity | None = None,
+        offset: int | None = None,
+    ) -> Violation:
+        """A violation about an existing table, graded by its size when a database is known."""
+        facts = self.table(rel)
+        if facts is None:
+            return Violation(message, help_, offset, severity)
+        return Violation(f"{message} ({facts.describe()})", help_, offset, facts.grade(severity))

@@ -1,0 +1,152 @@
+"""SQL sources and their statements, parsed with pglast (PostgreSQL's own parser)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pglast
+from pglast.parser import ParseError, scan
+
+from zdmigrate.lint.suppress import Suppressions, parse_suppressions
+
+__all__ = ["Position", "Source", "Statement", "SyntaxProblem", "parse"]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a finding is shown: the file a user edits, 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+    source_line: str
+
+
+class Source:
+    """Text to lint and where its offsets point to. Subclasses map to another file.
+
+    ``wrapped``: whether the runner wraps it in a transaction; None means 'as configured'.
+    """
+
+    def __init__(self, path: str, sql: str, *, wrapped: bool | None = None) -> None:
+        self.path = path
+        self.sql = sql
+        self.wrapped = wrapped
+        self.problems: list[SyntaxProblem] = []
+        self._starts: list[int] | None = None
+        self._lines: list[str] | None = None
+
+    def _line_starts(self) -> list[int]:
+        if self._starts is None:
+            starts = [0]
+            find = self.sql.find
+            pos = find("\n")
+            while pos >= 0:
+                starts.append(pos + 1)
+                pos = find("\n", pos + 1)
+            self._starts = starts
+        return self._starts
+
+    def line_text(self, line: int) -> str:
+        if self._lines is None:
+            self._lines = self.sql.splitlines()
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+
+    def position(self, offset: int) -> Position:
+        starts = self._line_starts()
+        index = bisect.bisect_right(starts, offset) - 1
+        return Position(self.path, index + 1, offset - starts[index] + 1, self.line_text(index + 1))
+
+    def suppressions(self) -> Suppressions:
+        """The suppression comments that apply to this source."""
+        return parse_suppressions(self.sql)
+
+
+@dataclass
+class Statement:
+    """One parsed statement: its AST node and its character span in the source."""
+
+    node: Any
+    start: int
+    end: int
+    source: Source
+    base: int = 0
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.source.sql[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    offset: int
+    message: str
+
+
+def _skip_trivia(sql: str, pos: int, end: int) -> int:
+    """Move ``pos`` past whitespace and comments."""
+    while pos < end:
+        ch = sql[pos]
+        if ch.isspace():
+            pos += 1
+        elif sql.startswith("--", pos):
+            nl = sql.find("\n", pos)
+            pos = end if nl < 0 else nl + 1
+        elif sql.startswith("/*", pos):
+            close = sql.find("*/", pos + 2)
+            pos = end if close < 0 else close + 2
+        else:
+            break
+    return pos
+
+
+def _statements(source: Source, base: int, chunk: str) -> Iterator[Statement]:
+    for raw in pglast.parse_sql(chunk):
+        begin = raw.stmt_location or 0
+        stop = begin + raw.stmt_len if raw.stmt_len else len(chunk)
+        start = _skip_trivia(chunk, begin, stop)
+        yield Statement(raw.stmt, base + start, base + stop, source, base)
+
+
+def _prefix(source: Source, base: int, chunk: str) -> list[Statement]:
+    try:
+        return list(_statements(source, base, chunk))
+    except ParseError:
+        return []
+
+
+def _semicolons(sql: str) -> list[int]:
+    try:
+        return [tok.start for tok in scan(sql) if tok.name == "ASCII_59"]
+    except ParseError:
+        return []
+
+
+def parse(source: Source) -> tuple[list[Statement], list[SyntaxProblem]]:
+    """Every statement that parses, and one problem per statement that does not."""
+    sql = source.sql
+    statements: list[Statement] = []
+    problems: list[SyntaxProblem] = []
+    base = 0
+    semis: list[int] | None = None
+    while base < len(sql):
+        chunk = sql[base:]
+        try:
+            statements.extend(_statements(source, base, chunk))
+            break
+        except ParseError as exc:
+            where = base + (exc.args[1] if len(exc.args) > 1 else 0)
+            message = str(exc.args[0]) if exc.args else "syntax error"
+            if semis is None:
+                semis = _semicolons(sql)
+            before = [s for s in semis if base <= s < where]
+            if before:
+                statements.extend(_prefix(source, base, sql[base : before[-1] + 1]))
+            problems.append(SyntaxProblem(min(where, len(sql)), message))
+            after = [s for s in semis if s >= where]
+            base = after[0] + 1 if after else len(sql)
+    return statements, problems

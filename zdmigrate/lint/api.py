@@ -1,0 +1,47 @@
+"""One call that lints paths with settings: what the CLI and tests use."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from zdmigrate.lint._context import Options
+from zdmigrate.lint._source import Source
+from zdmigrate.lint.inputs import collect_sources
+from zdmigrate.lint.registry import select_rules
+from zdmigrate.lint.result import LintResult
+from zdmigrate.lint.runner import lint_sources
+from zdmigrate.lint.settings import LintSettings
+
+__all__ = ["lint_paths", "lint_text"]
+
+
+def _run(sources: list[Source], settings: LintSettings, database_url: str | None) -> LintResult:
+    rules = select_rules(list(settings.select), list(settings.ignore))
+    options = Options(settings.pg_version, settings.assume_in_transaction)
+    if database_url is None:
+        return lint_sources(sources, rules, options)
+    from zdmigrate.lint.dbfacts import DbFacts
+
+    db = DbFacts(database_url)
+    try:
+        return lint_sources(sources, rules, replace(options, db=db))
+    finally:
+        db.close()
+
+
+def lint_paths(
+    paths: list[str], settings: LintSettings, database_url: str | None = None
+) -> LintResult:
+    """Lint files, folders, Alembic projects and ``-`` (stdin), in the order given."""
+    sources = list(collect_sources(paths, settings.exclude, settings.root))
+    return _run(sources, settings, database_url)
+
+
+def lint_text(
+    sql: str,
+    settings: LintSettings | None = None,
+    database_url: str | None = None,
+    path: str = "<string>",
+) -> LintResult:
+    """Lint one SQL text."""
+    return _run([Source(path, sql)], settings or LintSettings(), database_url)

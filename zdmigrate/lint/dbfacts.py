@@ -1,0 +1,164 @@
+"""What a live database tells the rules: table sizes, column types, proven NOT NULL.
+
+Only used with ``--database-url``. Every query is read-only and cached per
+linted set; a table that does not exist yet has no facts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from zdmigrate.errors import DatabaseError
+from zdmigrate.lint._model import Severity
+from zdmigrate.lint.volatility import Volatility
+
+__all__ = ["DbFacts", "TableFacts"]
+
+_BIG_BYTES = 1 << 30
+
+_TABLE_SQL = """
+SELECT c.reltuples::bigint, pg_total_relation_size(c.oid), c.relkind = 'p',
+       (SELECT count(*) FROM (SELECT 1 FROM ONLY {rel} LIMIT 1) s)
+FROM pg_class c WHERE c.oid = %s::regclass
+"""
+_COLUMN_SQL = """
+SELECT a.atttypid, a.atttypmod FROM pg_attribute a
+WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped
+"""
+_CAST_SQL = "SELECT castmethod FROM pg_cast WHERE castsource = %s AND casttarget = %s"
+_CHECKS_SQL = """
+SELECT pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid = to_regclass(%s) AND contype = 'c' AND convalidated
+"""
+_FUNC_SQL = "SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc WHERE proname = %s"
+_VOLATILITY = {"v": Volatility.VOLATILE, "s": Volatility.STABLE, "i": Volatility.IMMUTABLE}
+_VARLENA_TYPMOD = frozenset({"varchar", "numeric", "varbit"})
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} TB"
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    """Size and kind of an existing table."""
+
+    rows: int
+    bytes: int
+    partitioned: bool
+
+    def describe(self) -> str:
+        if self.rows == 0:
+            return "the table is empty"
+        return f"table: ~{self.rows:,} rows, {_size(self.bytes)}"
+
+    def grade(self, severity: Severity | None) -> Severity | None:
+        """Empty tables cannot be hurt; very large ones make any long lock an outage."""
+        if self.rows == 0:
+            return Severity.INFO
+        if self.bytes >= _BIG_BYTES:
+            return Severity.ERROR
+        return severity
+
+
+class DbFacts:
+    """Cached catalog look-ups on one read-only connection."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        try:
+            self.conn: Any = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"cannot connect to the database for lint: {exc}".splitlines()[0],
+                "check --database-url, or lint without it (offline)",
+            ) from None
+        self.table = cache(self._table)
+        self.function_volatility = cache(self._function_volatility)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _one(self, query: Any, *params: Any) -> Any:
+        row = self.conn.execute(query, params).fetchone()
+        return row
+
+    def _table(self, name: str) -> TableFacts | None:
+        from psycopg import sql
+
+        if self._one("SELECT to_regclass(%s)", name)[0] is None:
+            return None
+        query = sql.SQL(_TABLE_SQL).format(
+            rel=sql.SQL("{}").format(sql.Identifier(*name.split(".")))
+        )
+        tuples, size, partitioned, any_row = self._one(query, name)
+        rows = 0 if not any_row else max(int(tuples), 1)
+        return TableFacts(rows, int(size), bool(partitioned))
+
+    def _function_volatility(self, name: str) -> Volatility:
+        codes = self._one(_FUNC_SQL, name)[0] or ""
+        for code in "vsi":
+            if code in codes:
+                return _VOLATILITY[code]
+        return Volatility.UNKNOWN
+
+    def has_not_null_check(self, table: str, column: str) -> bool:
+        """A validated ``CHECK (column IS NOT NULL)`` exists on ``table``."""
+        pattern = re.compile(rf'^CHECK \(+"?{re.escape(column)}"? IS NOT NULL\)+$')
+        rows = self.conn.execute(_CHECKS_SQL, (table,)).fetchall()
+        return any(pattern.match(r[0]) for r in rows)
+
+    def binary_coercible(self, table: str, column: str, new_type: Any) -> bool:
+        """Changing ``table.column`` to ``new_type`` (a TypeName) needs no rewrite."""
+        current = self._one(_COLUMN_SQL, table, column)
+        target = self._type_of(new_type)
+        if current is None or target is None:
+            return False
+        (old_oid, old_mod), (new_oid, new_mod, new_name) = current, target
+        if old_oid == new_oid:
+            return new_name in _VARLENA_TYPMOD and _wider(new_name, old_mod, new_mod)
+        method = self._one(_CAST_SQL, old_oid, new_oid)
+        return method is not None and method[0] == "b" and new_mod == -1
+
+    def _type_of(self, type_name: Any) -> tuple[int, int, str] | None:
+        from pglast.stream import RawStream
+
+        text = RawStream()(type_name)
+        try:
+            row = self._one(
+                "SELECT %s::regtype::oid, typname FROM pg_type WHERE oid = %s::regtype", text, text
+            )
+        except Exception:
+            return None
+        if row is None:
+            return None
+        return int(row[0]), _typmod(row[1], type_name), str(row[1])
+
+
+def _typmod(name: str, type_name: Any) -> int:
+    mods = [getattr(m.val, "ival", None) for m in type_name.typmods or ()]
+    if not mods or not all(isinstance(m, int) for m in mods):
+        return -1
+    ints = [int(m) for m in mods if isinstance(m, int)]
+    if name == "numeric":
+        scale = ints[1] if len(ints) > 1 else 0
+        return ((ints[0] << 16) | scale) + 4
+    return ints[0] + (4 if name == "varchar" else 0)
+
+
+def _wider(name: str, old: int, new: int) -> bool:
+    if new == -1:
+        return True
+    if old == -1:
+        return False
+    if name == "numeric":
+        return (new & 0xFFFF) == (old & 0xFFFF) and (new >> 16) >= (old >> 16)
+    return new >= old

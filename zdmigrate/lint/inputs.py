@@ -1,0 +1,94 @@
+"""Turn the paths given on the command line into sources, in the order they run."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from zdmigrate.errors import ConfigError
+from zdmigrate.lint._source import Source
+
+__all__ = ["collect_sources", "is_alembic_project"]
+
+
+def is_alembic_project(path: Path) -> bool:
+    """A folder holding ``alembic.ini``, or ``env.py`` beside ``versions/``."""
+    return (path / "alembic.ini").is_file() or (
+        (path / "env.py").is_file() and (path / "versions").is_dir()
+    )
+
+
+def _excluded(path: Path, patterns: tuple[str, ...], root: Path) -> bool:
+    if not patterns:
+        return False
+    try:
+        shown = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        shown = path.as_posix()
+    return any(
+        fnmatch.fnmatch(shown, pat) or fnmatch.fnmatch(path.as_posix(), pat) for pat in patterns
+    )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _sql(path: Path) -> Source:
+    return Source(str(path), _read(path))
+
+
+def _alembic(path: Path) -> Iterator[Source]:
+    from zdmigrate.alembic import project_sources, revision_sources
+
+    if path.is_dir():
+        yield from project_sources(path)
+    else:
+        yield from revision_sources(path)
+
+
+def _folder(path: Path, exclude: tuple[str, ...], root: Path) -> Iterator[Source]:
+    if is_alembic_project(path):
+        yield from _alembic(path)
+        return
+    for file in sorted(path.rglob("*.sql"), key=lambda p: (p.name, str(p))):
+        if not _excluded(file, exclude, root):
+            yield _sql(file)
+
+
+def _one(arg: str, exclude: tuple[str, ...], root: Path) -> Iterator[Source]:
+    if arg == "-":
+        yield Source("<stdin>", sys.stdin.read())
+        return
+    path = Path(arg)
+    if not path.exists():
+        raise ConfigError(f"{arg}: no such file or directory", "give .sql files, folders or -")
+    if path.is_dir():
+        yield from _folder(path, exclude, root)
+    elif _excluded(path, exclude, root):
+        return
+    elif path.suffix == ".py":
+        yield from _alembic(path)
+    elif path.suffix == ".sql":
+        yield _sql(path)
+    else:
+        raise ConfigError(
+            f"{arg}: cannot lint a '{path.suffix or 'extensionless'}' file",
+            "give .sql files, Alembic revision scripts (.py), Alembic projects or -",
+        )
+
+
+def collect_sources(
+    args: list[str], exclude: tuple[str, ...] = (), root: Path | None = None
+) -> Iterator[Source]:
+    """Sources for ``args`` in order; folders are walked by file name."""
+    base = root or Path.cwd()
+    for arg in args:
+        yield from _one(arg, exclude, base)

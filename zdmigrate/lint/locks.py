@@ -1,0 +1,147 @@
+"""Which table lock a statement takes, from PostgreSQL's documentation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pglast import ast
+from pglast.enums import AlterTableType, ConstrType, ObjectType
+
+from zdmigrate.lint._context import Context, rel_key
+from zdmigrate.lint._expr import has_option
+
+if TYPE_CHECKING:
+    from zdmigrate.lint._source import Statement
+
+__all__ = ["AEL", "SHARE", "SRE", "SUE", "Lock", "existing_lock", "rank", "statement_lock"]
+
+SUE = "SHARE UPDATE EXCLUSIVE"
+SHARE = "SHARE"
+SRE = "SHARE ROW EXCLUSIVE"
+AEL = "ACCESS EXCLUSIVE"
+_RANK = {SUE: 4, SHARE: 5, SRE: 6, AEL: 8}
+
+_AT = AlterTableType
+_SUE_SUBCOMMANDS = frozenset(
+    {
+        _AT.AT_ValidateConstraint,
+        _AT.AT_SetStatistics,
+        _AT.AT_SetOptions,
+        _AT.AT_ResetOptions,
+        _AT.AT_ClusterOn,
+        _AT.AT_DropCluster,
+        _AT.AT_AttachPartition,
+        _AT.AT_SetRelOptions,
+        _AT.AT_ResetRelOptions,
+    }
+)
+_SRE_SUBCOMMANDS = frozenset(
+    {
+        _AT.AT_EnableTrig,
+        _AT.AT_EnableAlwaysTrig,
+        _AT.AT_EnableReplicaTrig,
+        _AT.AT_DisableTrig,
+        _AT.AT_EnableTrigAll,
+        _AT.AT_DisableTrigAll,
+        _AT.AT_EnableTrigUser,
+        _AT.AT_DisableTrigUser,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A table lock: its level, the table's key and its RangeVar when there is one."""
+
+    level: str
+    table: str
+    rel: Any = None
+
+    @property
+    def rank(self) -> int:
+        return rank(self.level)
+
+
+def rank(level: str) -> int:
+    return _RANK.get(level, 0)
+
+
+def _cmd_level(cmd: ast.AlterTableCmd) -> str:
+    if cmd.subtype in _SUE_SUBCOMMANDS:
+        return SUE
+    if cmd.subtype == _AT.AT_DetachPartition:
+        return SUE if getattr(cmd.def_, "concurrent", False) else AEL
+    if cmd.subtype in _SRE_SUBCOMMANDS:
+        return SRE
+    con = cmd.def_
+    if cmd.subtype == _AT.AT_AddConstraint and isinstance(con, ast.Constraint):
+        return SRE if con.contype == ConstrType.CONSTR_FOREIGN else AEL
+    return AEL
+
+
+def _alter_table(node: ast.AlterTableStmt) -> Lock | None:
+    if node.objtype != ObjectType.OBJECT_TABLE or not node.cmds:
+        return None
+    level = max((_cmd_level(c) for c in node.cmds), key=rank)
+    return Lock(level, rel_key(node.relation), node.relation)
+
+
+def _drop(node: ast.DropStmt) -> Lock | None:
+    if not node.objects:
+        return None
+    name = ".".join(n.sval for n in node.objects[0])
+    if node.removeType == ObjectType.OBJECT_TABLE:
+        return Lock(AEL, name)
+    if node.removeType == ObjectType.OBJECT_INDEX and not node.concurrent:
+        return Lock(AEL, name)
+    return None
+
+
+def _rel(level: str, rel: Any) -> Lock:
+    return Lock(level, rel_key(rel), rel)
+
+
+def statement_lock(node: Any) -> Lock | None:
+    """The strongest table lock ``node`` takes (SHARE UPDATE EXCLUSIVE or more), if any."""
+    if isinstance(node, ast.AlterTableStmt):
+        return _alter_table(node)
+    if isinstance(node, ast.IndexStmt):
+        return _rel(SUE if node.concurrent else SHARE, node.relation)
+    if isinstance(node, ast.DropStmt):
+        return _drop(node)
+    if isinstance(node, ast.RenameStmt) and node.relation is not None:
+        return _rel(AEL, node.relation)
+    if isinstance(node, (ast.TruncateStmt)) and node.relations:
+        return _rel(AEL, node.relations[0])
+    if isinstance(node, ast.ClusterStmt) and node.relation is not None:
+        return _rel(AEL, node.relation)
+    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd and has_option(node.options, "full"):
+        rels = node.rels or ()
+        return _rel(AEL, rels[0].relation) if rels else None
+    if isinstance(node, ast.ReindexStmt) and node.relation is not None:
+        return None if has_option(node.params, "concurrently") else _rel(SHARE, node.relation)
+    if isinstance(node, ast.CreateTrigStmt):
+        return _rel(SRE, node.relation)
+    return None
+
+
+_UNSET = object()
+
+
+def existing_lock(stmt: Statement, ctx: Context) -> Lock | None:
+    """The statement's lock when it is on a table that existed before the linted set."""
+    cached = stmt.facts.get("lock", _UNSET)
+    if cached is _UNSET:
+        cached = statement_lock(stmt.node)
+        if cached is not None and _is_new(cached, ctx):
+            cached = None
+        stmt.facts["lock"] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def _is_new(lock: Lock, ctx: Context) -> bool:
+    if lock.rel is not None:
+        return ctx.is_new(lock.rel)
+    bare = lock.table.rsplit(".", 1)[-1]
+    return bare in ctx.new_tables or bare in ctx.new_indexes

@@ -1,0 +1,37 @@
+"""The result of a lint run, as reporters see it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from zdmigrate.lint._model import Finding, Rule, Severity
+
+__all__ = ["LintResult"]
+
+
+@dataclass(frozen=True)
+class LintResult:
+    findings: tuple[Finding, ...]
+    rules: tuple[Rule, ...]
+    files: int
+    statements: int
+    color: bool = False
+
+    def counts(self) -> Counter[Severity]:
+        return Counter(f.severity for f in self.findings)
+
+    def failed(self, fail_on: Severity) -> bool:
+        return any(f.severity >= fail_on for f in self.findings)
+
+    def summary_line(self) -> str:
+        counts = self.counts()
+        parts = [
+            f"{counts[s]} {s.label}{'s' if counts[s] != 1 else ''}"
+            for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
+            if counts[s]
+        ]
+        scope = f"{self.files} file{'s' if self.files != 1 else ''}, {self.statements} statements"
+        if not parts:
+            return f"no problems ({scope})"
+        return f"{len(self.findings)} problems: {', '.join(parts)} ({scope})"

@@ -1,0 +1,74 @@
+"""Adding a CHECK or FOREIGN KEY without NOT VALID scans the table under lock.
+
+## Problem
+
+`ALTER TABLE ... ADD CONSTRAINT ... CHECK (...)` or `FOREIGN KEY` checks
+every existing row before the statement ends, while it holds its lock.
+
+## Why
+
+A CHECK is added under ACCESS EXCLUSIVE (no reads, no writes); a FOREIGN KEY
+under SHARE ROW EXCLUSIVE on both tables (no writes). Either is held for the
+whole scan. Added `NOT VALID`, the lock is held only for a catalog change, and
+`VALIDATE CONSTRAINT` later checks the rows under SHARE UPDATE EXCLUSIVE,
+which lets reads and writes go on.
+
+## Safe alternative
+
+Use `create_constraint`: zdmigrate adds it `NOT VALID` and validates it in a
+separate transaction.
+
+```yaml
+- create_constraint:
+    table: orders
+    name: orders_customer_id_fkey
+    type: foreign_key
+    columns: [customer_id]
+    references: {table: customers, columns: [id]}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pglast import ast
+from pglast.enums import ConstrType
+
+from zdmigrate.lint._context import Context, rel_key
+from zdmigrate.lint._model import Severity, Violation
+from zdmigrate.lint._source import Statement
+from zdmigrate.lint.rules._util import LOCKING, added_constraints, define
+
+_KINDS = {ConstrType.CONSTR_CHECK: "CHECK", ConstrType.CONSTR_FOREIGN: "FOREIGN KEY"}
+_LOCKS = {
+    ConstrType.CONSTR_CHECK: "ACCESS EXCLUSIVE",
+    ConstrType.CONSTR_FOREIGN: "SHARE ROW EXCLUSIVE",
+}
+
+
+def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
+    node: ast.AlterTableStmt = stmt.node
+    if ctx.is_new(node.relation):
+        return
+    for con in added_constraints(node, *_KINDS):
+        if con.skip_validation or con.contype is None:
+            continue
+        yield ctx.on_table(
+            node.relation,
+            f"adding {_KINDS[con.contype]} constraint on {rel_key(node.relation)} without "
+            f"NOT VALID scans the table under {_LOCKS[con.contype]}",
+            "add it NOT VALID and VALIDATE CONSTRAINT in a later transaction, or use the "
+            "zdmigrate operation create_constraint",
+        )
+
+
+RULE = define(
+    __doc__,
+    code="ZD204",
+    name="constraint-missing-not-valid",
+    category=LOCKING,
+    severity=Severity.WARNING,
+    check=check,
+    nodes=(ast.AlterTableStmt,),
+)

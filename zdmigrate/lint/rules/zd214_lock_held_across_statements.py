@@ -1,0 +1,63 @@
+"""More statements run while a transaction holds a strong lock on a busy table.
+
+## Problem
+
+A lock is held until the transaction ends. When a migration takes SHARE or
+a stronger lock on an existing table and then runs more statements in the
+same transaction, the table stays locked for all of them, not just the one
+that needed the lock.
+
+## Why
+
+Each later statement (another ALTER, a data UPDATE, an index build) adds its
+run time to the time writers, or even readers, are blocked. Runners such as
+Alembic wrap the whole revision in one transaction, so this happens without
+an explicit `BEGIN`. Reported once per transaction.
+
+## Safe alternative
+
+Commit right after the statement that takes the lock, or split the work
+into separate migrations. zdmigrate runs each locking step in its own short
+transaction:
+
+```yaml
+- alter_column: {table: orders, column: status, default: "'new'"}
+- create_index: {name: orders_status_idx, table: orders, columns: [status]}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pglast import ast
+
+from zdmigrate.lint._context import Context
+from zdmigrate.lint._model import Severity, Violation
+from zdmigrate.lint._source import Statement
+from zdmigrate.lint.rules._util import LOCKING, define
+
+_HARMLESS = (ast.TransactionStmt, ast.VariableSetStmt, ast.VariableShowStmt, ast.CommentStmt)
+
+
+def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
+    held = ctx.strong_lock
+    if held is None or ctx.strong_lock_reported or isinstance(stmt.node, _HARMLESS):
+        return
+    yield Violation(
+        f"the {held.lock} lock on {held.table} taken at line {held.line} is still held "
+        "while this statement runs",
+        "commit right after the statement that takes the lock, or move the rest to another "
+        "migration",
+    )
+
+
+RULE = define(
+    __doc__,
+    code="ZD214",
+    name="lock-held-across-statements",
+    category=LOCKING,
+    severity=Severity.WARNING,
+    check=check,
+    nodes=(),
+)

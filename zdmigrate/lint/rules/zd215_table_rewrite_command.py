@@ -1,0 +1,75 @@
+"""VACUUM FULL, CLUSTER and SET LOGGED/UNLOGGED rewrite the table under ACCESS EXCLUSIVE.
+
+## Problem
+
+`VACUUM FULL`, `CLUSTER` and `ALTER TABLE ... SET LOGGED | UNLOGGED` copy
+the whole table into new files.
+
+## Why
+
+They hold ACCESS EXCLUSIVE for the whole copy: no reads and no writes, and
+on a large table that is minutes to hours. They also need free disk space
+for a second copy of the table and its indexes.
+
+## Safe alternative
+
+Keep table maintenance out of migrations: plain `VACUUM` (which takes SHARE
+UPDATE EXCLUSIVE) reclaims space for reuse, and an online repacking tool
+rebuilds a table without the long lock. In a migration, use a `sql`
+operation with a plain `VACUUM` when that is what is needed:
+
+```yaml
+- sql:
+    up: VACUUM (ANALYZE) orders
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pglast import ast
+from pglast.enums import AlterTableType
+
+from zdmigrate.lint._context import Context, rel_key
+from zdmigrate.lint._model import Severity, Violation
+from zdmigrate.lint._source import Statement
+from zdmigrate.lint.rules._util import LOCKING, alter_cmds, define, has_option
+
+_PERSISTENCE = (AlterTableType.AT_SetLogged, AlterTableType.AT_SetUnLogged)
+
+
+def _command(node: ast.Node) -> tuple[str, ast.Node | None] | None:
+    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd and has_option(node.options, "full"):
+        rels = node.rels or ()
+        return "VACUUM FULL", rels[0].relation if rels else None
+    if isinstance(node, ast.ClusterStmt):
+        return "CLUSTER", node.relation
+    if isinstance(node, ast.AlterTableStmt) and any(alter_cmds(node, *_PERSISTENCE)):
+        return "SET LOGGED/UNLOGGED", node.relation
+    return None
+
+
+def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
+    found = _command(stmt.node)
+    if found is None:
+        return
+    command, rel = found
+    if rel is not None and ctx.is_new(rel):
+        return
+    target = rel_key(rel) if rel is not None else "every table"
+    yield Violation(
+        f"{command} rewrites {target} under ACCESS EXCLUSIVE",
+        "use plain VACUUM, or an online repacking tool outside the migration",
+    )
+
+
+RULE = define(
+    __doc__,
+    code="ZD215",
+    name="table-rewrite-command",
+    category=LOCKING,
+    severity=Severity.WARNING,
+    check=check,
+    nodes=(ast.VacuumStmt, ast.ClusterStmt, ast.AlterTableStmt),
+)

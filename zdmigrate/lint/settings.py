@@ -1,0 +1,93 @@
+"""Lint settings: ``[tool.zdmigrate.lint]`` in pyproject.toml, then command-line flags."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from zdmigrate.errors import ConfigError
+from zdmigrate.lint._model import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+__all__ = ["LintSettings", "load_lint_settings"]
+
+_KEYS = {"select", "ignore", "exclude", "pg_version", "fail_on", "assume_in_transaction"}
+
+
+@dataclass(frozen=True)
+class LintSettings:
+    """What ``zdmigrate lint`` is tuned by. Keys match ``[tool.zdmigrate.lint]``."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    pg_version: int = 15
+    fail_on: Severity = Severity.WARNING
+    assume_in_transaction: bool = False
+    root: Path = field(default_factory=Path.cwd)
+
+    def with_flags(self, **flags: Any) -> LintSettings:
+        given = {k: v for k, v in flags.items() if v is not None and v != ()}
+        return replace(self, **given)
+
+
+def _strings(where: str, key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{where}: '{key}' must be a list of strings", 'e.g. ignore = ["ZD213"]')
+
+
+def _severity(where: str, value: Any) -> Severity:
+    try:
+        return Severity.parse(str(value))
+    except KeyError:
+        raise ConfigError(
+            f"{where}: 'fail-on' must be info, warning or error, not {value!r}"
+        ) from None
+
+
+def _pg_version(where: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 9 <= value <= 99:
+        return value
+    raise ConfigError(f"{where}: 'pg-version' must be a major version such as 15, not {value!r}")
+
+
+def _from_table(table: dict[str, Any], where: str, root: Path) -> LintSettings:
+    data = {k.replace("-", "_"): v for k, v in table.items()}
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting '{unknown[0]}'",
+            "accepted: " + ", ".join(sorted(k.replace("_", "-") for k in _KEYS)),
+        )
+    lists = {k: _strings(where, k, data[k]) for k in ("select", "ignore", "exclude") if k in data}
+    out = LintSettings(root=root, **lists)  # type: ignore[arg-type]
+    if "pg_version" in data:
+        out = replace(out, pg_version=_pg_version(where, data["pg_version"]))
+    if "fail_on" in data:
+        out = replace(out, fail_on=_severity(where, data["fail_on"]))
+    if "assume_in_transaction" in data:
+        out = replace(out, assume_in_transaction=bool(data["assume_in_transaction"]))
+    return out
+
+
+def load_lint_settings(pyproject: Path | None) -> LintSettings:
+    """Read ``[tool.zdmigrate.lint]`` from ``pyproject`` (defaults when there is none)."""
+    if pyproject is None:
+        return LintSettings()
+    try:
+        doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{pyproject}: cannot read: {exc}", "fix the TOML syntax") from None
+    table = doc.get("tool", {}).get("zdmigrate", {}).get("lint", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.zdmigrate.lint] must be a table")
+    return _from_table(table, f"{pyproject} [tool.zdmigrate.lint]", pyproject.parent)
