@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +11,9 @@ import typer
 
 from zdmigrate import __version__, commands
 from zdmigrate.cli import render
-from zdmigrate.cli.context import CliState, emit_json, out_console, run_command
+from zdmigrate.cli.context import CliState, emit_json, err_console, out_console, run_command
+from zdmigrate.cli.plan_render import plan_markdown, plan_text
+from zdmigrate.engine.runner import PhaseResult
 from zdmigrate.spec import json_schema
 
 __all__ = ["app", "main"]
@@ -30,6 +33,14 @@ _register_lint(app)
 Format = Annotated[
     render.OutputFormat,
     typer.Option("--format", "-f", help="Output format: text for people, json for machines."),
+]
+
+
+ModeOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--mode", help="version (views for the new app, default) or physical.", show_default=False
+    ),
 ]
 
 
@@ -127,6 +138,163 @@ def status(ctx: typer.Context, fmt: Format = render.OutputFormat.text) -> None:
         emit_json(rows)
     else:
         render.status_table(rows, out_console)
+
+
+class PlanFormat(str, enum.Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The migration file.")],
+    fmt: Annotated[
+        PlanFormat,
+        typer.Option("--format", "-f", help="text, markdown (for a pull request) or json."),
+    ] = PlanFormat.text,
+    mode: ModeOpt = None,
+) -> None:
+    """Show every step of every phase: SQL, lock, rewrite/scan, estimates.
+
+    Works offline (schema from the earlier files beside FILE); with a database
+    URL it plans against the live schema and adds row counts.
+
+    Example: zdmigrate plan migrations/0003_rename_email.yaml --format markdown
+    """
+    state: CliState = ctx.obj
+    report = run_command(ctx, lambda: commands.plan(state.settings(mode=mode), str(file)))
+    if fmt is PlanFormat.json:
+        emit_json(report.to_json())
+    elif fmt is PlanFormat.markdown:
+        typer.echo(plan_markdown(report), nl=False)
+    else:
+        typer.echo(plan_text(report))
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The migration file.")],
+    fmt: Format = render.OutputFormat.text,
+    mode: ModeOpt = None,
+    lock_timeout_ms: Annotated[
+        Optional[int], typer.Option(help="lock_timeout for each DDL step.", show_default=False)  # noqa: UP045
+    ] = None,
+    lock_retry_budget_s: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Give up on a lock after retrying this long.", show_default=False),
+    ] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option(help="First backfill batch size.", show_default=False)  # noqa: UP045
+    ] = None,
+    target_batch_ms: Annotated[
+        Optional[int], typer.Option(help="Target time per backfill batch.", show_default=False)  # noqa: UP045
+    ] = None,
+) -> None:
+    """Expand and backfill: both the old and the new app version work afterwards.
+
+    Running it again resumes where it stopped.
+
+    Example: zdmigrate apply migrations/0004_orders_amount_bigint.yaml
+    """
+    state: CliState = ctx.obj
+    settings = run_command(
+        ctx,
+        lambda: state.settings(
+            mode=mode,
+            lock_timeout_ms=lock_timeout_ms,
+            lock_retry_budget_s=lock_retry_budget_s,
+            batch_size=batch_size,
+            target_batch_ms=target_batch_ms,
+        ),
+    )
+    with render.ProgressView(err_console) as view:
+        result = run_command(
+            ctx, lambda: commands.apply(settings, str(file), view.echo, view.progress)
+        )
+    if fmt is render.OutputFormat.json:
+        emit_json(result.to_json())
+        return
+    out_console.print(f"{result.name}: expanded; old and new versions both work", highlight=False)
+    if result.search_path:
+        out_console.print(
+            f"new app: connect with options=-c search_path={result.search_path}", highlight=False
+        )
+    out_console.print(
+        f"when the old version is gone: zdmigrate complete {result.name}", highlight=False
+    )
+
+
+@app.command()
+def complete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The migration's name (its file's stem).")],
+    force: Annotated[bool, typer.Option(help="Contract even if the gate finds evidence.")] = False,
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Gate, then contract: drop old columns, triggers and old version schemas.
+
+    Example: zdmigrate complete 0004_orders_amount_bigint
+    """
+    state: CliState = ctx.obj
+    with render.ProgressView(err_console) as view:
+        result = run_command(
+            ctx, lambda: commands.complete(state.settings(), name, view.echo, force)
+        )
+    _phase_result(result, fmt)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The migration's name (its file's stem).")],
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Undo expand at any point before contract; removes every trace.
+
+    Example: zdmigrate rollback 0004_orders_amount_bigint
+    """
+    state: CliState = ctx.obj
+    with render.ProgressView(err_console) as view:
+        result = run_command(ctx, lambda: commands.rollback(state.settings(), name, view.echo))
+    _phase_result(result, fmt)
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The migration whose backfill should pause.")],
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Pause a running backfill after its current batch (holds no locks while paused).
+
+    Example: zdmigrate pause 0004_orders_amount_bigint
+    """
+    state: CliState = ctx.obj
+    _phase_result(run_command(ctx, lambda: commands.pause(state.settings(), name, True)), fmt)
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The paused migration.")],
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Let a paused backfill continue.
+
+    Example: zdmigrate resume 0004_orders_amount_bigint
+    """
+    state: CliState = ctx.obj
+    _phase_result(run_command(ctx, lambda: commands.pause(state.settings(), name, False)), fmt)
+
+
+def _phase_result(result: PhaseResult, fmt: render.OutputFormat) -> None:
+    if fmt is render.OutputFormat.json:
+        emit_json(result.to_json())
+    else:
+        out_console.print(f"{result.name}: {result.phase}", highlight=False)
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ __all__ = ["CliState", "emit_json", "err_console", "out_console", "run_command"]
 
 T = TypeVar("T")
 
-out_console = Console(soft_wrap=False)
-err_console = Console(stderr=True, soft_wrap=False)
+out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass

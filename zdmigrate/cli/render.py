@@ -55,3 +55,64 @@ def status_table(rows: list[dict[str, Any]], console: Console) -> None:
             row.get("search_path") or "-",
         )
     console.print(table)
+
+
+class ProgressView:
+    """Step lines and a backfill progress bar on a terminal; plain periodic lines otherwise."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+        self._last_line = 0.0
+
+    def __enter__(self) -> ProgressView:
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("backfill {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]} rows/s"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def echo(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False)
+
+    def progress(self, p: Any) -> None:
+        import time
+
+        if self._bar is not None:
+            task = self._tasks.get(p.table)
+            if task is None:
+                task = self._bar.add_task(p.table, total=p.rows_total or None, rate="0")
+                self._tasks[p.table] = task
+            total = max(p.rows_total or 0, p.rows_done) or None
+            self._bar.update(task, completed=p.rows_done, total=total, rate=f"{p.rows_per_s:,.0f}")
+            return
+        now = time.monotonic()
+        if now - self._last_line >= 2.0 or p.paused:
+            self._last_line = now
+            total = f"/{p.rows_total:,}" if p.rows_total else ""
+            state = " (paused)" if p.paused else ""
+            self.echo(
+                f"backfill {p.table}: {p.rows_done:,}{total} rows, {p.rows_per_s:,.0f} rows/s, "
+                f"batch {p.batch_size}{state}"
+            )

@@ -45,8 +45,18 @@ _UPGRADES: tuple[str, ...] = (
         backfilled_at   timestamptz,
         completed_at    timestamptz,
         rolled_back_at  timestamptz,
+        version_schema_dropped boolean NOT NULL DEFAULT false,
         paused          boolean NOT NULL DEFAULT false,
+        source          text NOT NULL DEFAULT '',
+        catalog         jsonb,
+        error           text,
         updated_at      timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE zdmigrate.steps_done (
+        migration   text NOT NULL,
+        step        text NOT NULL,
+        done_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (migration, step)
     );
     CREATE TABLE zdmigrate.audit_log (
         id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

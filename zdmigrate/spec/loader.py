@@ -32,6 +32,7 @@ class Migration:
     operations: tuple[Operation, ...]
     sha256: str
     description: str | None = None
+    source_text: str = ""
 
 
 class _Lines:
@@ -173,7 +174,9 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
         )
     parsed = tuple(_parse_operation(item, i, base, where, lines) for i, item in enumerate(ops))
     digest = hashlib.sha256(text.encode()).hexdigest()
-    return Migration(name=name, path=where, operations=parsed, sha256=digest, description=desc)
+    return Migration(
+        name=name, path=where, operations=parsed, sha256=digest, description=desc, source_text=text
+    )
 
 
 def load_migration(path: str | Path) -> Migration:

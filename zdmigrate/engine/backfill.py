@@ -1,0 +1,195 @@
+"""The backfill driver: pacing, checkpoints, pauses. The SQL is in plan.backfill.
+
+Each batch commits with its checkpoint in one transaction, so a killed
+process resumes exactly after the last committed batch. No transaction
+lives longer than one batch; while paused, no lock and no transaction is held.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from zdmigrate.config import Settings
+from zdmigrate.engine.store import Store
+from zdmigrate.errors import BackfillError
+from zdmigrate.plan.backfill import BackfillSpec
+from zdmigrate.plan.triggers import BACKFILL_SETTING
+
+__all__ = ["BatchSizer", "Progress", "run_backfill"]
+
+Conn = psycopg.Connection[Any]
+
+
+@dataclass
+class Progress:
+    table: str
+    rows_done: int
+    rows_total: int | None
+    rows_per_s: float
+    batch_size: int
+    paused: bool = False
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class BatchSizer:
+    """Aim each batch at a target time: grow slowly, cut sharply when far over."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.size = min(max(settings.batch_size, settings.min_batch_size), settings.max_batch_size)
+        self.target = settings.target_batch_ms / 1000
+        self.lo = settings.min_batch_size
+        self.hi = settings.max_batch_size
+
+    def observe(self, rows: int, seconds: float) -> int:
+        if rows >= self.size * 0.5 and seconds > 0:
+            ratio = self.target / seconds
+            factor = 0.25 if ratio < 0.2 else min(ratio, 1.5)
+            self.size = int(min(max(self.size * factor, self.lo), self.hi))
+        return self.size
+
+
+def _checkpoint(store: Store, migration: str, spec: BackfillSpec) -> dict[str, Any] | None:
+    row = store.conn.execute(
+        "SELECT last_key, upper_key, rows_done, rows_total, status, batch_size "
+        "FROM zdmigrate.backfill_checkpoints WHERE migration = %s AND table_name = %s",
+        (migration, spec.table),
+    ).fetchone()
+    if row is None:
+        return None
+    keys = ("last_key", "upper_key", "rows_done", "rows_total", "status", "batch_size")
+    return dict(zip(keys, row, strict=True))
+
+
+def _start(conn: Conn, store: Store, migration: str, spec: BackfillSpec) -> dict[str, Any]:
+    upper = conn.execute(spec.upper_bound_sql()).fetchone()
+    estimate = conn.execute(
+        "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+        (sql.Identifier(spec.schema, spec.table).as_string(),),
+    ).fetchone()
+    total = int(estimate[0]) if estimate and estimate[0] else None
+    if total is None:
+        counted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(spec.qualified)).fetchone()
+        total = int(counted[0]) if counted else 0
+    status = "running" if upper else "done"
+    store.conn.execute(
+        "INSERT INTO zdmigrate.backfill_checkpoints (migration, table_name, upper_key, "
+        "rows_total, status) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (migration, spec.table, Jsonb(list(upper)) if upper else None, total, status),
+    )
+    found = _checkpoint(store, migration, spec)
+    assert found is not None
+    return found
+
+
+def _failing_key(
+    conn: Conn, spec: BackfillSpec, lower: list[str] | None, upper: list[str], limit: int
+) -> tuple[str, str]:
+    """Find the first row of a failed batch whose assignments raise, and why."""
+    conn.rollback()
+    first = lower is None
+    key_sql = spec.batch_keys_sql(first)
+    params: list[Any] = ([] if first else list(lower or [])) + list(upper) + [limit]
+    keys = conn.execute(key_sql, params).fetchall()
+    conn.commit()
+    for key in keys:
+        try:
+            conn.execute(spec.row_check_sql(), list(key)).fetchall()
+            conn.commit()
+        except psycopg.Error as exc:
+            conn.rollback()
+            message = str(exc).strip().splitlines()[0]
+            shown = ", ".join(str(k) for k in key)
+            return f"({', '.join(spec.key)})=({shown})", message
+    return "(unknown)", "the batch failed but no single row did"
+
+
+def run_backfill(
+    url: str,
+    store: Store,
+    migration: str,
+    spec: BackfillSpec,
+    settings: Settings,
+    progress: ProgressFn,
+) -> int:
+    """Backfill ``spec`` to its upper bound; returns rows updated by this run."""
+    with psycopg.connect(url, autocommit=False, application_name="zdmigrate-backfill") as conn:
+        conn.execute("SELECT set_config(%s, 'on', false)", (BACKFILL_SETTING,))
+        conn.commit()
+        state = _checkpoint(store, migration, spec) or _start(conn, store, migration, spec)
+        conn.commit()
+        if state["status"] == "done":
+            return 0
+        return _loop(conn, store, migration, spec, settings, progress, state)
+
+
+def _loop(
+    conn: Conn,
+    store: Store,
+    migration: str,
+    spec: BackfillSpec,
+    settings: Settings,
+    progress: ProgressFn,
+    state: dict[str, Any],
+) -> int:
+    sizer = BatchSizer(settings)
+    if state.get("batch_size"):
+        sizer.size = int(state["batch_size"])
+    last: list[str] | None = state["last_key"]
+    upper: list[str] = state["upper_key"]
+    done = int(state["rows_done"])
+    total = state["rows_total"]
+    updated = 0
+    started = time.monotonic()
+    while True:
+        if store.is_paused(migration):
+            progress(Progress(spec.table, done, total, 0.0, sizer.size, paused=True))
+            time.sleep(0.5)
+            continue
+        t0 = time.monotonic()
+        params: list[Any] = ([] if last is None else list(last)) + list(upper) + [sizer.size]
+        try:
+            row = conn.execute(spec.batch_sql(last is None), params).fetchone()
+        except psycopg.Error as exc:
+            key, why = _failing_key(conn, spec, last, upper, sizer.size)
+            raise BackfillError(
+                f"{migration}: backfill of {spec.table} failed at key {key}: {why}",
+                "fix the up expression (or the row) and run apply again",
+            ) from exc
+        assert row is not None
+        changed, seen, new_last = int(row[0]), int(row[1]), row[2]
+        done += seen
+        finished = seen < sizer.size or new_last is None
+        conn.execute(
+            "UPDATE zdmigrate.backfill_checkpoints SET last_key = %s, rows_done = %s, "
+            "batch_size = %s, rows_per_s = %s, status = %s, updated_at = now() "
+            "WHERE migration = %s AND table_name = %s",
+            (
+                Jsonb(new_last if new_last is not None else last),
+                done,
+                sizer.size,
+                (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6),
+                "done" if finished else "running",
+                migration,
+                spec.table,
+            ),
+        )
+        conn.commit()
+        updated += changed
+        elapsed = time.monotonic() - t0
+        rate = (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6)
+        progress(Progress(spec.table, done, total, rate, sizer.size))
+        if finished:
+            return updated
+        last = new_last
+        sizer.observe(seen, elapsed)
+        if settings.sleep_ratio:
+            time.sleep(elapsed * settings.sleep_ratio)

@@ -1,0 +1,273 @@
+"""What zdmigrate knows of a schema's tables: read from a server, or simulated offline.
+
+``introspect`` reads the live catalog; ``Catalog.apply`` replays a migration's
+operations on a catalog so ``plan`` can work offline from earlier files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import psycopg
+
+from zdmigrate.spec import models as m
+
+__all__ = ["Catalog", "Column", "Table", "introspect"]
+
+INTERNAL_PREFIX = "_zdm_"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+    default: str | None = None
+
+
+@dataclass
+class Table:
+    name: str
+    columns: list[Column]
+    primary_key: tuple[str, ...] = ()
+    unique_keys: list[tuple[str, ...]] = field(default_factory=list)
+    indexes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    constraints: dict[str, str] = field(default_factory=dict)
+    row_estimate: int | None = None
+    size_bytes: int | None = None
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def app_columns(self) -> list[Column]:
+        """Columns an application sees (zdmigrate's internal columns left out)."""
+        return [c for c in self.columns if not c.name.startswith(INTERNAL_PREFIX)]
+
+    def key(self) -> tuple[str, ...] | None:
+        """The key the backfill walks: the primary key, else a unique NOT NULL key."""
+        if self.primary_key:
+            return self.primary_key
+        for cols in self.unique_keys:
+            if all((c := self.column(n)) is not None and not c.nullable for n in cols):
+                return cols
+        return None
+
+
+@dataclass
+class Catalog:
+    schema: str
+    tables: dict[str, Table] = field(default_factory=dict)
+    server_major: int | None = None
+    live: bool = False
+
+    def table(self, name: str) -> Table | None:
+        return self.tables.get(name)
+
+    def apply(self, op: m.Operation) -> None:
+        """Update this catalog as if ``op`` had been completed (offline planning)."""
+        handler = _APPLY.get(type(op))
+        if handler is not None:
+            handler(self, op)
+
+
+def _cols_of(defs: list[m.ColumnDef]) -> list[Column]:
+    return [Column(d.name, d.type, d.nullable and not d.primary_key, d.default) for d in defs]
+
+
+def _apply_create_table(cat: Catalog, op: Any) -> None:
+    pk = tuple(d.name for d in op.columns if d.primary_key)
+    uniques: list[tuple[str, ...]] = [(d.name,) for d in op.columns if d.unique]
+    cat.tables[op.table] = Table(op.table, _cols_of(op.columns), pk, uniques)
+
+
+def _apply_add_column(cat: Catalog, op: Any) -> None:
+    t = cat.tables.get(op.table)
+    if t is not None:
+        t.columns.append(_cols_of([op.column])[0])
+        if op.column.unique:
+            t.unique_keys.append((op.column.name,))
+
+
+def _apply_drop_column(cat: Catalog, op: Any) -> None:
+    t = cat.tables.get(op.table)
+    if t is not None:
+        t.columns = [c for c in t.columns if c.name != op.column]
+
+
+def _rename_in(t: Table, old: str, new: str) -> None:
+    t.columns = [replace(c, name=new) if c.name == old else c for c in t.columns]
+    t.primary_key = tuple(new if c == old else c for c in t.primary_key)
+    t.unique_keys = [tuple(new if c == old else c for c in k) for k in t.unique_keys]
+
+
+def _apply_rename_column(cat: Catalog, op: Any) -> None:
+    t = cat.tables.get(op.table)
+    if t is not None:
+        _rename_in(t, op.from_, op.to)
+
+
+def _apply_alter_column(cat: Catalog, op: Any) -> None:
+    t = cat.tables.get(op.table)
+    col = t.column(op.column) if t else None
+    if t is None or col is None:
+        return
+    new = replace(
+        col,
+        type=op.type or col.type,
+        nullable=col.nullable if op.nullable is None else op.nullable,
+        default=None if op.drop_default else (op.default or col.default),
+    )
+    t.columns = [new if c.name == op.column else c for c in t.columns]
+    if op.name:
+        _rename_in(t, op.column, op.name)
+
+
+def _apply_drop_table(cat: Catalog, op: Any) -> None:
+    cat.tables.pop(op.table, None)
+
+
+def _apply_rename_table(cat: Catalog, op: Any) -> None:
+    t = cat.tables.pop(op.from_, None)
+    if t is not None:
+        t.name = op.to
+        cat.tables[op.to] = t
+
+
+def _apply_create_index(cat: Catalog, op: Any) -> None:
+    t = cat.tables.get(op.table)
+    if t is not None:
+        t.indexes[op.name] = tuple(op.columns)
+        if op.unique and op.where is None:
+            t.unique_keys.append(tuple(op.columns))
+
+
+def _apply_drop_index(cat: Catalog, op: Any) -> None:
+    for t in cat.tables.values():
+        t.indexes.pop(op.name, None)
+
+
+def _apply_create_constraint(cat: Catalog, op: Any) -> None:
+    t = cat.tables.get(op.table)
+    if t is not None:
+        t.constraints[op.name] = op.type
+        if op.type == "unique":
+            t.unique_keys.append(tuple(op.columns))
+
+
+def _apply_drop_constraint(cat: Catalog, op: Any) -> None:
+    t = cat.tables.get(op.table)
+    if t is not None:
+        t.constraints.pop(op.name, None)
+
+
+_APPLY: dict[type, Any] = {
+    m.CreateTable: _apply_create_table,
+    m.AddColumn: _apply_add_column,
+    m.DropColumn: _apply_drop_column,
+    m.RenameColumn: _apply_rename_column,
+    m.AlterColumn: _apply_alter_column,
+    m.DropTable: _apply_drop_table,
+    m.RenameTable: _apply_rename_table,
+    m.CreateIndex: _apply_create_index,
+    m.DropIndex: _apply_drop_index,
+    m.CreateConstraint: _apply_create_constraint,
+    m.DropConstraint: _apply_drop_constraint,
+}
+
+_COLUMNS_SQL = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid)
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+ WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
+ ORDER BY c.relname, a.attnum
+"""
+
+_INDEXES_SQL = """
+SELECT t.relname, i.relname, x.indisprimary, x.indisunique AND x.indpred IS NULL
+       AND x.indexprs IS NULL,
+       ARRAY(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(attnum, n)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n)
+  FROM pg_index x
+  JOIN pg_class t ON t.oid = x.indrelid
+  JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE n.nspname = %s AND x.indisvalid
+"""
+
+_CONSTRAINTS_SQL = """
+SELECT t.relname, c.conname, c.contype
+  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE n.nspname = %s AND c.contype IN ('c', 'u', 'f', 'x', 'p')
+"""
+
+_SIZES_SQL = """
+SELECT c.relname, c.reltuples::bigint, pg_table_size(c.oid)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
+"""
+
+_CONTYPES = {"c": "check", "u": "unique", "f": "foreign_key", "x": "exclusion", "p": "primary_key"}
+
+
+def introspect(conn: psycopg.Connection[Any], schema: str) -> Catalog:
+    """Read the tables of ``schema`` from the server."""
+    cat = Catalog(schema, server_major=conn.info.server_version // 10000, live=True)
+    for rel, name, typ, nullable, default in conn.execute(_COLUMNS_SQL, (schema,)):
+        table = cat.tables.setdefault(rel, Table(rel, []))
+        table.columns.append(Column(name, typ, nullable, default))
+    for rel, idx, primary, unique, cols in conn.execute(_INDEXES_SQL, (schema,)):
+        table = cat.tables[rel]
+        table.indexes[idx] = tuple(cols)
+        if primary:
+            table.primary_key = tuple(cols)
+        elif unique:
+            table.unique_keys.append(tuple(cols))
+    for rel, con, contype in conn.execute(_CONSTRAINTS_SQL, (schema,)):
+        cat.tables[rel].constraints[con] = _CONTYPES[contype]
+    for rel, rows, size in conn.execute(_SIZES_SQL, (schema,)):
+        cat.tables[rel].row_estimate = max(int(rows), 0)
+        cat.tables[rel].size_bytes = int(size)
+    return cat
+
+
+def catalog_to_json(cat: Catalog) -> dict[str, Any]:
+    """A plain-data copy, stored with the migration so later commands plan the same SQL."""
+    return {
+        "schema": cat.schema,
+        "server_major": cat.server_major,
+        "tables": {
+            name: {
+                "columns": [[c.name, c.type, c.nullable, c.default] for c in t.columns],
+                "primary_key": list(t.primary_key),
+                "unique_keys": [list(k) for k in t.unique_keys],
+                "indexes": {k: list(v) for k, v in t.indexes.items()},
+                "constraints": dict(t.constraints),
+                "row_estimate": t.row_estimate,
+                "size_bytes": t.size_bytes,
+            }
+            for name, t in cat.tables.items()
+        },
+    }
+
+
+def catalog_from_json(data: dict[str, Any]) -> Catalog:
+    tables = {
+        name: Table(
+            name,
+            [Column(*c) for c in t["columns"]],
+            tuple(t["primary_key"]),
+            [tuple(str(c) for c in k) for k in t["unique_keys"]],
+            {k: tuple(v) for k, v in t["indexes"].items()},
+            dict(t["constraints"]),
+            t.get("row_estimate"),
+            t.get("size_bytes"),
+        )
+        for name, t in data["tables"].items()
+    }
+    return Catalog(data["schema"], tables, data.get("server_major"), live=True)

@@ -1,0 +1,287 @@
+"""apply, complete and rollback: the phases of a migration against a live server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from zdmigrate.config import Settings
+from zdmigrate.engine.backfill import Progress, run_backfill
+from zdmigrate.engine.catalog import Catalog, catalog_from_json, catalog_to_json, introspect
+from zdmigrate.engine.db import connect, translate_errors
+from zdmigrate.engine.executor import Executor
+from zdmigrate.engine.state import init_state
+from zdmigrate.engine.store import LIVE_PHASES, MigrationRow, Store
+from zdmigrate.errors import (
+    ConcurrentRunError,
+    MigrationEdited,
+    SpecError,
+    StateError,
+    ZdmError,
+)
+from zdmigrate.plan.builder import build_plan
+from zdmigrate.plan.step import Plan
+from zdmigrate.spec import Migration, parse_migration
+
+__all__ = ["ApplyResult", "PhaseResult", "apply", "complete", "rollback", "set_paused"]
+
+Conn = psycopg.Connection[Any]
+Echo = Callable[[str], None]
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class ApplyResult:
+    name: str
+    phase: str
+    version_schema: str | None
+    search_path: str | None
+    steps_run: int
+    rows_backfilled: int
+    resumed: bool
+    tables: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    phase: str
+    steps_run: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@contextmanager
+def _session(settings: Settings, name: str) -> Iterator[tuple[Conn, Store]]:
+    with connect(settings.database_url) as conn, translate_errors(name):
+        init_state(conn)
+        store = Store(conn)
+        store.lock_migration(name)
+        yield conn, store
+
+
+def _stored_plan(row: MigrationRow, settings: Settings) -> tuple[Migration, Plan]:
+    migration = parse_migration(row.source, row.name, f"{row.name} (as applied)")
+    assert row.catalog is not None
+    catalog = catalog_from_json(row.catalog)
+    return migration, build_plan(migration, catalog, row.mode)
+
+
+def _check_expressions(conn: Conn, migration: Migration, plan: Plan) -> None:
+    for label, query in plan.checks:
+        try:
+            with conn.transaction():
+                conn.execute(query)
+        except psycopg.Error as exc:
+            message = str(exc).strip().splitlines()[0]
+            raise SpecError(
+                f"{migration.path}: {label}: {message}",
+                "fix the expression; it must compute the column's value from the row",
+            ) from None
+
+
+def _refuse_conflicts(store: Store, name: str, schema: str, tables: list[str]) -> None:
+    for other, shared in store.conflicts(name, schema, tables):
+        raise ConcurrentRunError(
+            f"migration '{other}' is still in flight on {', '.join(shared)}",
+            f"complete or roll back '{other}' first",
+        )
+
+
+def _begin(
+    conn: Conn, store: Store, migration: Migration, settings: Settings, row: MigrationRow | None
+) -> tuple[Plan, bool]:
+    """The plan to run, and whether this run resumes an earlier one."""
+    if row is not None and row.phase in LIVE_PHASES:
+        if row.sha256 != migration.sha256:
+            raise MigrationEdited(
+                f"{migration.path} changed after it was applied (phase {row.phase})",
+                f"restore the applied file, or run 'zdmigrate rollback {migration.name}' first",
+            )
+        return _stored_plan(row, settings)[1], True
+    if row is not None and row.phase == "completed":
+        if row.sha256 != migration.sha256:
+            raise MigrationEdited(
+                f"{migration.path} changed after it was completed",
+                "write a new migration file for further changes",
+            )
+        raise StateError(f"migration '{migration.name}' is already completed", "nothing to do")
+    catalog = introspect(conn, settings.schema_name)
+    plan = build_plan(migration, catalog, settings.mode)
+    _check_expressions(conn, migration, plan)
+    _refuse_conflicts(store, migration.name, settings.schema_name, plan.tables)
+    source = migration.source_text
+    store.start(
+        name=migration.name,
+        sha256=migration.sha256,
+        mode=settings.mode,
+        schema=settings.schema_name,
+        version_schema=plan.version_schema,
+        tables=plan.tables,
+        source=source,
+        catalog=catalog_to_json(catalog),
+    )
+    return plan, False
+
+
+def apply(
+    settings: Settings, migration: Migration, echo: Echo, progress: ProgressFn
+) -> ApplyResult:
+    """Expand and backfill; on a failure, undo what this migration did."""
+    with _session(settings, migration.name) as (conn, store):
+        plan, resumed = _begin(conn, store, migration, settings, store.get(migration.name))
+        executor = Executor(conn, settings, migration.name, "apply", echo)
+        try:
+            ran, rows = _expand_and_backfill(conn, store, executor, plan, settings, progress)
+        except ZdmError as exc:
+            _undo_after_failure(conn, store, executor, plan, exc, echo)
+            raise
+        search_path = (
+            f"{plan.version_schema},{settings.schema_name}" if plan.version_schema else None
+        )
+        return ApplyResult(
+            migration.name,
+            "expanded",
+            plan.version_schema,
+            search_path,
+            ran,
+            rows,
+            resumed,
+            plan.tables,
+        )
+
+
+def _expand_and_backfill(
+    conn: Conn,
+    store: Store,
+    executor: Executor,
+    plan: Plan,
+    settings: Settings,
+    progress: ProgressFn,
+) -> tuple[int, int]:
+    ran = executor.run_all(plan.expand)
+    store.set_phase(plan.migration, "backfilling")
+    rows = 0
+    assert settings.database_url is not None
+    for spec in plan.backfill:
+        rows += run_backfill(settings.database_url, store, plan.migration, spec, settings, progress)
+    ran += executor.run_all(plan.post_backfill)
+    store.set_phase(plan.migration, "expanded")
+    return ran, rows
+
+
+def _undo_after_failure(
+    conn: Conn, store: Store, executor: Executor, plan: Plan, exc: ZdmError, echo: Echo
+) -> None:
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()
+    if not executor.done:
+        store.set_phase(plan.migration, "rolled_back", exc.message)
+        return
+    echo("undoing what this migration did so far")
+    try:
+        undo = Executor(conn, executor.settings, plan.migration, "apply-undo", echo)
+        undo.done = set()
+        undo.run_all(plan.rollback)
+    except ZdmError as again:
+        store.set_phase(plan.migration, "failed", exc.message)
+        exc.message += (
+            f"; undoing it failed too ({again.message}): run 'zdmigrate rollback "
+            f"{plan.migration}' or 'zdmigrate apply' again"
+        )
+        return
+    store.forget_progress(plan.migration)
+    store.set_phase(plan.migration, "rolled_back", exc.message)
+    exc.message += "; every change of this migration was undone"
+
+
+def _live_row(store: Store, name: str, allowed: tuple[str, ...], command: str) -> MigrationRow:
+    row = store.get(name)
+    if row is None:
+        raise StateError(f"no migration named '{name}'", "zdmigrate status lists migrations")
+    if row.phase not in allowed:
+        raise StateError(
+            f"cannot {command} '{name}': it is {row.phase}",
+            "zdmigrate status shows what each migration is doing",
+        )
+    return row
+
+
+def complete(
+    settings: Settings, name: str, echo: Echo, gate: Callable[[Conn, MigrationRow], None]
+) -> PhaseResult:
+    """Contract: the gate decides first; then old columns, triggers and old versions go."""
+    with _session(settings, name) as (conn, store):
+        row = _live_row(store, name, ("expanded", "completing"), "complete")
+        gate(conn, row)
+        _, plan = _stored_plan(row, settings)
+        store.set_phase(name, "completing")
+        executor = Executor(conn, settings, name, "complete", echo)
+        ran = _drop_predecessors(conn, store, executor, name, row.schema_name)
+        ran += executor.run_all(plan.contract)
+        store.forget_progress(name)
+        store.set_phase(name, "completed")
+        return PhaseResult(name, "completed", ran)
+
+
+def _drop_predecessors(conn: Conn, store: Store, executor: Executor, name: str, schema: str) -> int:
+    from psycopg import sql
+
+    from zdmigrate.plan.step import Lock, Phase, Step
+
+    ran = 0
+    for other, vschema in store.predecessors_to_drop(name, schema):
+        step = Step(
+            key=f"contract:drop-version:{vschema}",
+            phase=Phase.contract,
+            description=f"drop version schema {vschema} of completed migration {other}",
+            sql=sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE;")
+            .format(sql.Identifier(vschema))
+            .as_string(),
+            lock=Lock.none,
+        )
+        ran += executor.run(step)
+        store.mark_version_schema_dropped(conn, other)
+    return ran
+
+
+def rollback(settings: Settings, name: str, echo: Echo) -> PhaseResult:
+    """Remove every trace of expand, at any point before contract."""
+    allowed = ("expanding", "backfilling", "expanded", "rolling_back", "failed")
+    with _session(settings, name) as (conn, store):
+        row = _live_row(store, name, allowed, "roll back")
+        _, plan = _stored_plan(row, settings)
+        if row.phase != "rolling_back":
+            store.forget_progress(name)
+        store.set_phase(name, "rolling_back")
+        executor = Executor(conn, settings, name, "rollback", echo)
+        ran = executor.run_all(plan.rollback)
+        store.forget_progress(name)
+        store.set_phase(name, "rolled_back")
+        return PhaseResult(name, "rolled_back", ran)
+
+
+def set_paused(settings: Settings, name: str, paused: bool) -> PhaseResult:
+    with connect(settings.database_url) as conn, translate_errors(name):
+        init_state(conn)
+        store = Store(conn)
+        row = _live_row(store, name, LIVE_PHASES, "pause" if paused else "resume")
+        store.set_paused(name, paused)
+        return PhaseResult(name, row.phase + (" (paused)" if paused else ""), 0)
+
+
+def offline_catalog(schema: str, earlier: list[Migration]) -> Catalog:
+    """The schema as earlier migration files leave it, for planning without a server."""
+    cat = Catalog(schema)
+    for m in earlier:
+        for op in m.operations:
+            cat.apply(op)
+    return cat

@@ -1,0 +1,171 @@
+"""Reading and writing migration state in the ``zdmigrate`` schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from zdmigrate.errors import ConcurrentRunError
+
+__all__ = ["LIVE_PHASES", "MigrationRow", "Store"]
+
+Conn = psycopg.Connection[Any]
+LIVE_PHASES = ("expanding", "backfilling", "expanded", "completing", "rolling_back", "failed")
+
+
+@dataclass(frozen=True)
+class MigrationRow:
+    name: str
+    sha256: str
+    phase: str
+    mode: str
+    schema_name: str
+    version_schema: str | None
+    tables: list[str]
+    source: str
+    catalog: dict[str, Any] | None
+    paused: bool
+
+
+class Store:
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    def get(self, name: str) -> MigrationRow | None:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                "SELECT name, sha256, phase, mode, schema_name, version_schema, tables, source, "
+                "catalog, paused FROM zdmigrate.migrations WHERE name = %s",
+                (name,),
+            )
+            row = cur.fetchone()
+        return MigrationRow(**row) if row else None
+
+    def lock_migration(self, name: str) -> None:
+        """Session advisory lock: one zdmigrate process per migration."""
+        got = self.conn.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended('zdmigrate:' || %s, 0))", (name,)
+        ).fetchone()
+        if not got or not got[0]:
+            raise ConcurrentRunError(
+                f"migration '{name}' is being run by another zdmigrate process",
+                "wait for it to finish (zdmigrate status shows its progress)",
+            )
+
+    def conflicts(self, name: str, schema: str, tables: list[str]) -> list[tuple[str, list[str]]]:
+        rows = self.conn.execute(
+            "SELECT name, tables FROM zdmigrate.migrations WHERE name <> %s AND phase = ANY(%s) "
+            "AND schema_name = %s AND tables && %s::text[]",
+            (name, list(LIVE_PHASES), schema, tables),
+        ).fetchall()
+        return [(r[0], [t for t in r[1] if t in tables]) for r in rows]
+
+    def start(
+        self,
+        *,
+        name: str,
+        sha256: str,
+        mode: str,
+        schema: str,
+        version_schema: str | None,
+        tables: list[str],
+        source: str,
+        catalog: dict[str, Any],
+    ) -> None:
+        self.conn.execute(
+            """
+            INSERT INTO zdmigrate.migrations (name, sha256, phase, mode, schema_name,
+                version_schema, tables, source, catalog)
+            VALUES (%s, %s, 'expanding', %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (name) DO UPDATE SET sha256 = EXCLUDED.sha256, phase = 'expanding',
+                mode = EXCLUDED.mode, schema_name = EXCLUDED.schema_name,
+                version_schema = EXCLUDED.version_schema, tables = EXCLUDED.tables,
+                source = EXCLUDED.source, catalog = EXCLUDED.catalog, started_at = now(),
+                expanded_at = NULL, backfilled_at = NULL, completed_at = NULL,
+                rolled_back_at = NULL, error = NULL, paused = false,
+                version_schema_dropped = false, updated_at = now()
+            """,
+            (name, sha256, mode, schema, version_schema, tables, source, Jsonb(catalog)),
+        )
+        self.forget_progress(name)
+
+    def forget_progress(self, name: str) -> None:
+        self.conn.execute("DELETE FROM zdmigrate.steps_done WHERE migration = %s", (name,))
+        self.conn.execute(
+            "DELETE FROM zdmigrate.backfill_checkpoints WHERE migration = %s", (name,)
+        )
+
+    _STAMPS: ClassVar[dict[str, str]] = {
+        "backfilling": "expanded_at",
+        "expanded": "backfilled_at",
+        "completed": "completed_at",
+        "rolled_back": "rolled_back_at",
+    }
+
+    def set_phase(self, name: str, phase: str, error: str | None = None) -> None:
+        stamp = self._STAMPS.get(phase)
+        extra = f", {stamp} = now()" if stamp else ""
+        self.conn.execute(
+            f"UPDATE zdmigrate.migrations SET phase = %s, error = %s, updated_at = now(){extra} "
+            "WHERE name = %s",
+            (phase, error, name),
+        )
+
+    def done_steps(self, name: str) -> set[str]:
+        rows = self.conn.execute(
+            "SELECT step FROM zdmigrate.steps_done WHERE migration = %s", (name,)
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def mark_done(self, conn: Conn, name: str, step: str) -> None:
+        conn.execute(
+            "INSERT INTO zdmigrate.steps_done (migration, step) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (name, step),
+        )
+
+    def audit(self, conn: Conn, **fields: Any) -> None:
+        detail = fields.pop("detail", None)
+        cols = ", ".join(fields)
+        marks = ", ".join(["%s"] * len(fields))
+        conn.execute(
+            f"INSERT INTO zdmigrate.audit_log ({cols}, detail) VALUES ({marks}, %s)",
+            (*fields.values(), Jsonb(detail) if detail is not None else None),
+        )
+
+    def predecessors_to_drop(self, name: str, schema: str) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT name, version_schema FROM zdmigrate.migrations WHERE name <> %s "
+            "AND phase = 'completed' AND schema_name = %s AND version_schema IS NOT NULL "
+            "AND NOT version_schema_dropped ORDER BY completed_at",
+            (name, schema),
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def mark_version_schema_dropped(self, conn: Conn, name: str) -> None:
+        conn.execute(
+            "UPDATE zdmigrate.migrations SET version_schema_dropped = true WHERE name = %s",
+            (name,),
+        )
+
+    def set_paused(self, name: str, paused: bool) -> bool:
+        cur = self.conn.execute(
+            "UPDATE zdmigrate.migrations SET paused = %s, updated_at = now() WHERE name = %s",
+            (paused, name),
+        )
+        return cur.rowcount == 1
+
+    def is_paused(self, name: str) -> bool:
+        row = self.conn.execute(
+            "SELECT paused FROM zdmigrate.migrations WHERE name = %s", (name,)
+        ).fetchone()
+        return bool(row and row[0])
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, sort_keys=True)

@@ -1,0 +1,99 @@
+"""SQL pieces shared by several operations."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from zdmigrate.ops._work import PlanContext, TableWork, internal_name
+from zdmigrate.plan.step import Lock, Phase, Step
+
+__all__ = [
+    "add_not_null_check",
+    "add_validated_constraint",
+    "create_index_concurrently",
+    "ident_list",
+    "step_key",
+]
+
+
+def ident_list(names: list[str] | tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+def step_key(ctx: PlanContext, phase: Phase, what: str) -> str:
+    return f"{phase.value}:{ctx.current_op}:{what}"
+
+
+def add_not_null_check(ctx: PlanContext, work: TableWork, column: str, final: str) -> None:
+    """NOT NULL without a long lock: NOT VALID check, validated after the backfill,
+    turned into SET NOT NULL (no scan on PostgreSQL 12+) at contract."""
+    check = internal_name("nn", final)
+    work.expand_alters.append(
+        sql.SQL("ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID").format(
+            sql.Identifier(check), sql.Identifier(column)
+        )
+    )
+    work.validate_constraints.append(check)
+    work.contract_after_renames.append(
+        sql.SQL("ALTER COLUMN {} SET NOT NULL").format(sql.Identifier(final))
+    )
+    work.contract_after_renames.append(sql.SQL("DROP CONSTRAINT {}").format(sql.Identifier(check)))
+
+
+def add_validated_constraint(
+    ctx: PlanContext, work: TableWork, name: str, definition: sql.Composable
+) -> None:
+    """CHECK or FOREIGN KEY: NOT VALID at expand, VALIDATE after the backfill."""
+    work.expand_alters.append(
+        sql.SQL("ADD CONSTRAINT {} {} NOT VALID").format(sql.Identifier(name), definition)
+    )
+    work.validate_constraints.append(name)
+    work.rollback_alters.append(
+        sql.SQL("DROP CONSTRAINT IF EXISTS {}").format(sql.Identifier(name))
+    )
+
+
+def create_index_concurrently(
+    ctx: PlanContext,
+    *,
+    name: str,
+    table: str,
+    columns: list[str],
+    unique: bool = False,
+    method: str = "btree",
+    where: str | None = None,
+) -> None:
+    """CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on)."""
+    stmt = sql.SQL("CREATE {}INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING {} ({}){}").format(
+        sql.SQL("UNIQUE " if unique else ""),
+        sql.Identifier(name),
+        ctx.qualified(table),
+        sql.SQL(method),
+        ident_list(columns),
+        sql.SQL(" WHERE " + where) if where else sql.SQL(""),
+    )
+    ctx.expand_steps.append(
+        Step(
+            key=step_key(ctx, Phase.expand, f"index:{name}"),
+            phase=Phase.expand,
+            description=f"build index {name} on {table} without blocking writes",
+            sql=stmt.as_string() + ";",
+            lock=Lock.share_update_exclusive,
+            tables=(table,),
+            scans=True,
+            transactional=False,
+            notes=(f"index:{name}",),
+        )
+    )
+    drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(ctx.schema, name))
+    ctx.rollback_steps.append(
+        Step(
+            key=step_key(ctx, Phase.rollback, f"index:{name}"),
+            phase=Phase.rollback,
+            description=f"drop index {name}",
+            sql=drop.as_string() + ";",
+            lock=Lock.share_update_exclusive,
+            tables=(table,),
+            transactional=False,
+        )
+    )

@@ -1,0 +1,81 @@
+"""add_column: a new column; ``up`` fills existing rows and rows the old app writes."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from zdmigrate.ops._common import (
+    add_not_null_check,
+    add_validated_constraint,
+    create_index_concurrently,
+    ident_list,
+    step_key,
+)
+from zdmigrate.ops._work import PlanContext, Transform, ViewColumn
+from zdmigrate.plan.step import Lock, Phase, Step
+from zdmigrate.spec.models import AddColumn
+
+__all__ = ["plan"]
+
+
+def plan(op: AddColumn, ctx: PlanContext) -> None:
+    work = ctx.table_work(op.table)
+    col = op.column
+    if work.view_column(col.name) or work.table.column(col.name):
+        raise ctx.fail(
+            f"column '{col.name}' already exists in table '{op.table}'",
+            "pick another name, or use alter_column to change it",
+        )
+    work.claim(col.name, ctx.current_op)
+    name = sql.Identifier(col.name)
+    table = work.table.name
+    # NOT NULL with a default and nothing to compute: one metadata-only ALTER (PG 11+).
+    direct_not_null = not col.nullable and col.default is not None and op.up is None
+    parts: list[sql.Composable] = [sql.SQL("ADD COLUMN {} {}").format(name, sql.SQL(col.type))]
+    if col.default is not None:
+        parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(col.default)))
+    if direct_not_null:
+        parts.append(sql.SQL("NOT NULL"))
+    work.expand_alters.append(sql.SQL(" ").join(parts))
+    work.rollback_alters.append(sql.SQL("DROP COLUMN IF EXISTS {}").format(name))
+    if not col.nullable and not direct_not_null:
+        add_not_null_check(ctx, work, col.name, col.name)
+    if op.up is not None:
+        work.transforms.append(Transform("up", col.name, op.up, col.type, True, ctx.current_op))
+    if col.check is not None:
+        add_validated_constraint(
+            ctx, work, f"{table}_{col.name}_check", sql.SQL("CHECK (" + col.check + ")")
+        )
+    if col.references is not None:
+        ref = col.references
+        definition = sql.SQL("FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}").format(
+            name, ctx.qualified(ref.table), ident_list(ref.columns), sql.SQL(ref.on_delete.upper())
+        )
+        add_validated_constraint(ctx, work, f"{table}_{col.name}_fkey", definition)
+    if col.unique:
+        _unique(ctx, table, col.name)
+    if col.comment is not None:
+        work.expand_comments.append(
+            sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+                ctx.qualified(table), name, sql.Literal(col.comment)
+            )
+        )
+    work.view_columns.append(ViewColumn(col.name, col.name, col.type, col.default))
+
+
+def _unique(ctx: PlanContext, table: str, column: str) -> None:
+    index = f"{table}_{column}_key"
+    create_index_concurrently(ctx, name=index, table=table, columns=[column], unique=True)
+    attach = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
+        ctx.qualified(table), sql.Identifier(index), sql.Identifier(index)
+    )
+    ctx.expand_steps.append(
+        Step(
+            key=step_key(ctx, Phase.expand, f"unique:{index}"),
+            phase=Phase.expand,
+            description=f"make index {index} the unique constraint of {table}.{column}",
+            sql=attach.as_string() + ";",
+            lock=Lock.access_exclusive,
+            tables=(table,),
+        )
+    )

@@ -1,0 +1,118 @@
+"""alter_column (and rename_column): type, nullability, default and name.
+
+A type or nullability change goes through a shadow column: the new version
+reads and writes ``_zdm_<name>`` (under the final name, in its view), the
+old version keeps the original column, and the trigger keeps them in step
+with ``up`` and ``down``. Contract drops the original and renames the shadow.
+A rename or a new default alone needs no shadow: the view does it.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from zdmigrate.engine.catalog import Column
+from zdmigrate.ops._common import add_not_null_check
+from zdmigrate.ops._work import PlanContext, TableWork, Transform, ViewColumn, internal_name
+from zdmigrate.spec.models import AlterColumn, RenameColumn
+
+__all__ = ["plan", "plan_rename"]
+
+
+def plan_rename(op: RenameColumn, ctx: PlanContext) -> None:
+    plan(AlterColumn(table=op.table, column=op.from_, name=op.to), ctx)
+
+
+def plan(op: AlterColumn, ctx: PlanContext) -> None:
+    work = ctx.table_work(op.table)
+    vcol, phys = ctx.column(work, op.column)
+    work.claim(vcol.name, ctx.current_op)
+    new_name = op.name or vcol.name
+    if op.name and op.name != vcol.name and work.view_column(op.name):
+        raise ctx.fail(
+            f"column '{op.name}' already exists in table '{op.table}'",
+            "pick another name",
+        )
+    type_changes = op.type is not None and op.type != phys.type
+    null_changes = op.nullable is not None and op.nullable != phys.nullable
+    if type_changes or null_changes:
+        _shadow(op, ctx, work, phys, new_name)
+    else:
+        _in_place(op, ctx, work, phys, new_name)
+
+
+def _new_default(op: AlterColumn, phys: Column) -> str | None:
+    if op.drop_default:
+        return None
+    return op.default if op.default is not None else phys.default
+
+
+def _shadow(
+    op: AlterColumn, ctx: PlanContext, work: TableWork, phys: Column, new_name: str
+) -> None:
+    ctx.mode_check(True, "changing a column's type or nullability")
+    if phys.name in work.table.primary_key:
+        raise ctx.fail(
+            f"column '{phys.name}' is part of the primary key of '{op.table}'",
+            "primary key columns cannot change type or nullability yet; add a new key column "
+            "with add_column instead",
+        )
+    new_type = op.type or phys.type
+    nullable = phys.nullable if op.nullable is None else op.nullable
+    shadow = internal_name(new_name)
+    old_q = sql.Identifier(phys.name).as_string()
+    new_q = sql.Identifier(new_name).as_string()
+    up = op.up or (f"CAST({old_q} AS {new_type})" if op.type else old_q)
+    down = op.down or (f"CAST({new_q} AS {phys.type})" if op.type else new_q)
+    default = _new_default(op, phys)
+    work.expand_alters.append(
+        sql.SQL("ADD COLUMN {} {}").format(sql.Identifier(shadow), sql.SQL(new_type))
+    )
+    work.rollback_alters.append(sql.SQL("DROP COLUMN IF EXISTS {}").format(sql.Identifier(shadow)))
+    work.transforms.append(Transform("up", shadow, up, new_type, True, ctx.current_op))
+    work.transforms.append(Transform("down", phys.name, down, phys.type, False, ctx.current_op))
+    index = work.view_columns.index(next(c for c in work.view_columns if c.source == phys.name))
+    work.view_columns[index] = ViewColumn(new_name, shadow, new_type, default)
+    work.contract_alters.append(sql.SQL("DROP COLUMN {}").format(sql.Identifier(phys.name)))
+    work.contract_renames.append((shadow, new_name))
+    if not nullable:
+        add_not_null_check(ctx, work, shadow, new_name)
+    if default is not None:
+        work.contract_after_renames.append(
+            sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
+                sql.Identifier(new_name), sql.SQL(default)
+            )
+        )
+
+
+def _in_place(
+    op: AlterColumn, ctx: PlanContext, work: TableWork, phys: Column, new_name: str
+) -> None:
+    renamed = new_name != phys.name
+    if renamed:
+        ctx.mode_check(True, "renaming a column")
+        work.contract_renames.append((phys.name, new_name))
+    default = _new_default(op, phys)
+    vcol = next(c for c in work.view_columns if c.source == phys.name)
+    vcol.name, vcol.default = new_name, default
+    if default == phys.default:
+        return
+    change = (
+        sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(phys.name))
+        if default is None
+        else sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
+            sql.Identifier(phys.name), sql.SQL(default)
+        )
+    )
+    if ctx.mode == "physical":
+        work.expand_alters.append(change)
+        undo = (
+            sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(phys.name))
+            if phys.default is None
+            else sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
+                sql.Identifier(phys.name), sql.SQL(phys.default)
+            )
+        )
+        work.rollback_alters.append(undo)
+    else:
+        work.contract_alters.append(change)

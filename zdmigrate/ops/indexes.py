@@ -1,0 +1,55 @@
+"""create_index and drop_index, both CONCURRENTLY."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from zdmigrate.ops._common import create_index_concurrently, step_key
+from zdmigrate.ops._work import PlanContext
+from zdmigrate.plan.step import Lock, Phase, Step
+from zdmigrate.spec.models import CreateIndex, DropIndex
+
+__all__ = ["plan_create", "plan_drop"]
+
+
+def plan_create(op: CreateIndex, ctx: PlanContext) -> None:
+    work = ctx.table_work(op.table)
+    sources = [ctx.column(work, c)[0].source for c in op.columns]
+    create_index_concurrently(
+        ctx,
+        name=op.name,
+        table=work.table.name,
+        columns=sources,
+        unique=op.unique,
+        method=op.method,
+        where=op.where,
+    )
+
+
+def _owner(ctx: PlanContext, name: str) -> str | None:
+    for table in ctx.catalog.tables.values():
+        if name in table.indexes:
+            return table.name
+    return None
+
+
+def plan_drop(op: DropIndex, ctx: PlanContext) -> None:
+    owner = _owner(ctx, op.name)
+    if owner is None and ctx.catalog.live:
+        raise ctx.fail(
+            f"index '{op.name}' does not exist in schema '{ctx.schema}'", "check the name"
+        )
+    stmt = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+        sql.Identifier(ctx.schema, op.name)
+    )
+    ctx.contract_steps.append(
+        Step(
+            key=step_key(ctx, Phase.contract, f"drop-index:{op.name}"),
+            phase=Phase.contract,
+            description=f"drop index {op.name} without blocking writes",
+            sql=stmt.as_string() + ";",
+            lock=Lock.share_update_exclusive,
+            tables=(owner,) if owner else (),
+            transactional=False,
+        )
+    )

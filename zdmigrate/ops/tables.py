@@ -1,0 +1,101 @@
+"""create_table, drop_table, rename_table."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from zdmigrate.engine.catalog import Column, Table
+from zdmigrate.ops._common import ident_list, step_key
+from zdmigrate.ops._work import PlanContext, TableWork, ViewColumn
+from zdmigrate.plan.step import Lock, Phase, Step
+from zdmigrate.spec.models import ColumnDef, CreateTable, DropTable, RenameTable
+
+__all__ = ["plan_create", "plan_drop", "plan_rename"]
+
+
+def _column_sql(ctx: PlanContext, table: str, d: ColumnDef) -> sql.Composable:
+    parts: list[sql.Composable] = [sql.Identifier(d.name), sql.SQL(d.type)]
+    if d.default is not None:
+        parts.append(sql.SQL("DEFAULT " + d.default))
+    if not d.nullable and not d.primary_key:
+        parts.append(sql.SQL("NOT NULL"))
+    if d.unique:
+        parts.append(sql.SQL("UNIQUE"))
+    if d.check is not None:
+        parts.append(sql.SQL("CHECK (" + d.check + ")"))
+    if d.references is not None:
+        r = d.references
+        parts.append(
+            sql.SQL("REFERENCES {} ({}) ON DELETE {}").format(
+                ctx.qualified(r.table), ident_list(r.columns), sql.SQL(r.on_delete.upper())
+            )
+        )
+    return sql.SQL(" ").join(parts)
+
+
+def plan_create(op: CreateTable, ctx: PlanContext) -> None:
+    if ctx.catalog.table(op.table) or any(w.new_name == op.table for w in ctx.work.values()):
+        raise ctx.fail(f"table '{op.table}' already exists", "pick another name")
+    cols: list[sql.Composable] = [_column_sql(ctx, op.table, d) for d in op.columns]
+    pk = [d.name for d in op.columns if d.primary_key]
+    if pk:
+        cols.append(sql.SQL("PRIMARY KEY ({})").format(ident_list(pk)))
+    stmt = sql.SQL("CREATE TABLE {} (\n    {}\n)").format(
+        ctx.qualified(op.table), sql.SQL(",\n    ").join(cols)
+    )
+    referenced = tuple(sorted({d.references.table for d in op.columns if d.references}))
+    ctx.expand_steps.append(
+        Step(
+            key=step_key(ctx, Phase.expand, f"create:{op.table}"),
+            phase=Phase.expand,
+            description=f"create table {op.table}",
+            sql=stmt.as_string() + ";",
+            lock=Lock.share_row_exclusive if referenced else Lock.none,
+            tables=referenced,
+            notes=("new table: no lock on existing data",),
+        )
+    )
+    ctx.rollback_steps.append(
+        Step(
+            key=step_key(ctx, Phase.rollback, f"create:{op.table}"),
+            phase=Phase.rollback,
+            description=f"drop table {op.table}",
+            sql=sql.SQL("DROP TABLE IF EXISTS {}").format(ctx.qualified(op.table)).as_string()
+            + ";",
+            lock=Lock.access_exclusive,
+            tables=(op.table,),
+        )
+    )
+    columns = [
+        Column(d.name, d.type, d.nullable and not d.primary_key, d.default) for d in op.columns
+    ]
+    table = Table(op.table, columns, tuple(pk))
+    ctx.work[op.table] = TableWork(
+        table=table,
+        new_name=op.table,
+        view_columns=[ViewColumn(c.name, c.name, c.type, c.default) for c in columns],
+        created=True,
+    )
+
+
+def plan_drop(op: DropTable, ctx: PlanContext) -> None:
+    work = ctx.table_work(op.table)
+    work.dropped = True
+    ctx.contract_steps.append(
+        Step(
+            key=step_key(ctx, Phase.contract, f"drop:{op.table}"),
+            phase=Phase.contract,
+            description=f"drop table {work.table.name}",
+            sql=sql.SQL("DROP TABLE {}").format(ctx.qualified(work.table.name)).as_string() + ";",
+            lock=Lock.access_exclusive,
+            tables=(work.table.name,),
+        )
+    )
+
+
+def plan_rename(op: RenameTable, ctx: PlanContext) -> None:
+    ctx.mode_check(True, "renaming a table")
+    work: TableWork = ctx.table_work(op.from_)
+    if ctx.catalog.table(op.to) or any(w.new_name == op.to for w in ctx.work.values()):
+        raise ctx.fail(f"table '{op.to}' already exists", "pick another name")
+    work.new_name = op.to

@@ -1,0 +1,132 @@
+"""Backfill work as data: which rows, which key, which assignments; SQL, no I/O.
+
+Batches walk the table's key in order (keyset pagination). Each batch touches
+only rows still marked as needing a backfill, so a row an application wrote
+after the triggers existed keeps the value it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from zdmigrate.ops._work import MARKER
+
+__all__ = ["BackfillSpec"]
+
+
+@dataclass(frozen=True)
+class BackfillSpec:
+    schema: str
+    table: str
+    key: tuple[str, ...]
+    key_types: tuple[str, ...]
+    assignments: tuple[tuple[str, str, str], ...]
+
+    @property
+    def qualified(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.table)
+
+    def _key_row(self, prefix: str | None = None) -> sql.Composable:
+        ids = [sql.Identifier(prefix, k) if prefix else sql.Identifier(k) for k in self.key]
+        return sql.SQL("({})").format(sql.SQL(", ").join(ids))
+
+    def _params_row(self) -> sql.Composable:
+        casts = [sql.SQL("CAST(%s AS {})").format(sql.SQL(t)) for t in self.key_types]
+        return sql.SQL("({})").format(sql.SQL(", ").join(casts))
+
+    def _key_text(self, prefix: str) -> sql.Composable:
+        return sql.SQL(", ").join(
+            sql.SQL("{}::text").format(sql.Identifier(prefix, k)) for k in self.key
+        )
+
+    def upper_bound_sql(self) -> str:
+        """The last key now: the backfill ends there; later rows are the triggers' job."""
+        desc = sql.SQL(", ").join(
+            sql.SQL("{} DESC").format(sql.Identifier("t", k)) for k in self.key
+        )
+        return (
+            sql.SQL("SELECT {} FROM {} AS t ORDER BY {} LIMIT 1")
+            .format(self._key_text("t"), self.qualified, desc)
+            .as_string()
+        )
+
+    def batch_sql(self, first: bool) -> str:
+        """One batch: params are (lower key if not first, upper key, limit)."""
+        aliases = [sql.Identifier(f"_zdm_k{i}") for i in range(len(self.key))]
+        select_keys = sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(sql.Identifier(k), a)
+            for k, a in zip(self.key, aliases, strict=True)
+        )
+        lower = (
+            sql.SQL("")
+            if first
+            else sql.SQL("{} > {} AND ").format(self._key_row(), self._params_row())
+        )
+        order = sql.SQL(", ").join(sql.Identifier(k) for k in self.key)
+        sets = sql.SQL(", ").join(
+            sql.SQL("{} = ({})").format(sql.Identifier(target), sql.SQL(expr))
+            for target, expr, _ in self.assignments
+        )
+        join = sql.SQL(" AND ").join(
+            sql.SQL("t.{} = b.{}").format(sql.Identifier(k), a)
+            for k, a in zip(self.key, aliases, strict=True)
+        )
+        last = sql.SQL(", ").join(sql.SQL("{}::text").format(a) for a in aliases)
+        last_order = sql.SQL(", ").join(sql.SQL("{} DESC").format(a) for a in aliases)
+        marker = sql.Identifier(MARKER)
+        query = sql.SQL(
+            "WITH b AS (SELECT {select_keys} FROM {table} WHERE {lower}{key} <= {upper} "
+            "ORDER BY {order} LIMIT %s), "
+            "u AS (UPDATE {table} AS t SET {sets}, {marker} = false FROM b "
+            "WHERE {join} AND t.{marker} RETURNING 1) "
+            "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM b), "
+            "(SELECT ARRAY[{last}] FROM b ORDER BY {last_order} LIMIT 1)"
+        ).format(
+            select_keys=select_keys,
+            table=self.qualified,
+            lower=lower,
+            key=self._key_row(),
+            upper=self._params_row(),
+            order=order,
+            sets=sets,
+            marker=marker,
+            join=join,
+            last=last,
+            last_order=last_order,
+        )
+        return query.as_string()
+
+    def batch_keys_sql(self, first: bool) -> str:
+        """The keys a batch covers (to find a failing row); same params as batch_sql."""
+        lower = (
+            sql.SQL("")
+            if first
+            else sql.SQL("{} > {} AND ").format(self._key_row(), self._params_row())
+        )
+        order = sql.SQL(", ").join(sql.Identifier("t", k) for k in self.key)
+        return (
+            sql.SQL("SELECT {} FROM {} AS t WHERE {}{} <= {} ORDER BY {} LIMIT %s")
+            .format(
+                self._key_text("t"),
+                self.qualified,
+                lower,
+                self._key_row(),
+                self._params_row(),
+                order,
+            )
+            .as_string()
+        )
+
+    def row_check_sql(self) -> str:
+        """Evaluate every assignment for one row by key (params: key as text)."""
+        exprs = sql.SQL(", ").join(
+            sql.SQL("CAST(({}) AS {})").format(sql.SQL(e), sql.SQL(t))
+            for _, e, t in self.assignments
+        )
+        return (
+            sql.SQL("SELECT {} FROM {} WHERE {} = {}")
+            .format(exprs, self.qualified, self._key_row(), self._params_row())
+            .as_string()
+        )

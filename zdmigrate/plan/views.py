@@ -1,0 +1,54 @@
+"""The version schema: one view per table, in the new version's shape."""
+
+from __future__ import annotations
+
+import re
+
+from psycopg import sql
+
+from zdmigrate.ops._work import TableWork, ViewColumn
+
+__all__ = ["version_schema_name", "views_sql"]
+
+
+def version_schema_name(schema: str, migration: str) -> str:
+    """``<schema>_<migration>``, lower case, safe as a bare search_path entry, <= 63 bytes."""
+    clean = re.sub(r"[^a-z0-9_]+", "_", f"{schema}_{migration}".lower()).strip("_")
+    return clean[:63]
+
+
+def _view_sql(
+    version_schema: str, schema: str, table: str, name: str, cols: list[ViewColumn], invoker: bool
+) -> str:
+    select = sql.SQL(", ").join(
+        sql.Identifier(c.source)
+        if c.source == c.name
+        else sql.SQL("{} AS {}").format(sql.Identifier(c.source), sql.Identifier(c.name))
+        for c in cols
+    )
+    options = sql.SQL(" WITH (security_invoker = true)" if invoker else "")
+    view = sql.Identifier(version_schema, name)
+    stmt = sql.SQL("CREATE VIEW {}{} AS SELECT {} FROM {};").format(
+        view, options, select, sql.Identifier(schema, table)
+    )
+    lines = [stmt.as_string()]
+    for c in cols:
+        if c.default is not None:
+            lines.append(
+                sql.SQL("ALTER VIEW {} ALTER COLUMN {} SET DEFAULT {};")
+                .format(view, sql.Identifier(c.name), sql.SQL(c.default))
+                .as_string()
+            )
+    return "\n".join(lines)
+
+
+def views_sql(version_schema: str, schema: str, works: list[TableWork], server_major: int) -> str:
+    """CREATE SCHEMA and every view of the version schema."""
+    parts = [sql.SQL("CREATE SCHEMA {};").format(sql.Identifier(version_schema)).as_string()]
+    invoker = server_major >= 15
+    for w in sorted(works, key=lambda w: w.new_name):
+        if not w.dropped:
+            parts.append(
+                _view_sql(version_schema, schema, w.table.name, w.new_name, w.view_columns, invoker)
+            )
+    return "\n".join(parts)
