@@ -12,8 +12,17 @@ from typing import Any
 import psycopg
 
 from zdmigrate.spec import models as m
+from zdmigrate.spec.expr import rename_columns
 
-__all__ = ["Catalog", "Column", "Table", "introspect"]
+__all__ = [
+    "Catalog",
+    "Column",
+    "IndexInfo",
+    "Table",
+    "catalog_from_json",
+    "catalog_to_json",
+    "introspect",
+]
 
 INTERNAL_PREFIX = "_zdm_"
 
@@ -26,6 +35,18 @@ class Column:
     default: str | None = None
 
 
+@dataclass(frozen=True)
+class IndexInfo:
+    """A plain index (no expressions) as zdmigrate can rebuild it on a shadow column."""
+
+    unique: bool
+    method: str
+    columns: tuple[str, ...]
+    where: str | None = None
+    constraint: bool = False
+    expressions: bool = False
+
+
 @dataclass
 class Table:
     name: str
@@ -36,6 +57,8 @@ class Table:
     constraints: dict[str, str] = field(default_factory=dict)
     row_estimate: int | None = None
     size_bytes: int | None = None
+    checks: dict[str, str] = field(default_factory=dict)
+    index_info: dict[str, IndexInfo] = field(default_factory=dict)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -79,7 +102,16 @@ def _cols_of(defs: list[m.ColumnDef]) -> list[Column]:
 def _apply_create_table(cat: Catalog, op: Any) -> None:
     pk = tuple(d.name for d in op.columns if d.primary_key)
     uniques: list[tuple[str, ...]] = [(d.name,) for d in op.columns if d.unique]
-    cat.tables[op.table] = Table(op.table, _cols_of(op.columns), pk, uniques)
+    table = Table(op.table, _cols_of(op.columns), pk, uniques)
+    for d in op.columns:
+        if d.unique:
+            key = f"{op.table}_{d.name}_key"
+            table.indexes[key] = (d.name,)
+            table.index_info[key] = IndexInfo(True, "btree", (d.name,), None, True)
+        if d.check is not None:
+            table.checks[f"{op.table}_{d.name}_check"] = d.check
+            table.constraints[f"{op.table}_{d.name}_check"] = "check"
+    cat.tables[op.table] = table
 
 
 def _apply_add_column(cat: Catalog, op: Any) -> None:
@@ -98,6 +130,11 @@ def _apply_drop_column(cat: Catalog, op: Any) -> None:
 
 def _rename_in(t: Table, old: str, new: str) -> None:
     t.columns = [replace(c, name=new) if c.name == old else c for c in t.columns]
+    t.checks = {k: rename_columns(v, {old: new}) for k, v in t.checks.items()}
+    t.index_info = {
+        k: replace(i, columns=tuple(new if c == old else c for c in i.columns))
+        for k, i in t.index_info.items()
+    }
     t.primary_key = tuple(new if c == old else c for c in t.primary_key)
     t.unique_keys = [tuple(new if c == old else c for c in k) for k in t.unique_keys]
 
@@ -139,6 +176,7 @@ def _apply_create_index(cat: Catalog, op: Any) -> None:
     t = cat.tables.get(op.table)
     if t is not None:
         t.indexes[op.name] = tuple(op.columns)
+        t.index_info[op.name] = IndexInfo(op.unique, op.method, tuple(op.columns), op.where)
         if op.unique and op.where is None:
             t.unique_keys.append(tuple(op.columns))
 
@@ -146,14 +184,19 @@ def _apply_create_index(cat: Catalog, op: Any) -> None:
 def _apply_drop_index(cat: Catalog, op: Any) -> None:
     for t in cat.tables.values():
         t.indexes.pop(op.name, None)
+        t.index_info.pop(op.name, None)
 
 
 def _apply_create_constraint(cat: Catalog, op: Any) -> None:
     t = cat.tables.get(op.table)
     if t is not None:
         t.constraints[op.name] = op.type
+        if op.type == "check" and op.check is not None:
+            t.checks[op.name] = op.check
         if op.type == "unique":
             t.unique_keys.append(tuple(op.columns))
+            t.indexes[op.name] = tuple(op.columns)
+            t.index_info[op.name] = IndexInfo(True, "btree", tuple(op.columns), None, True)
 
 
 def _apply_drop_constraint(cat: Catalog, op: Any) -> None:
@@ -191,16 +234,21 @@ _INDEXES_SQL = """
 SELECT t.relname, i.relname, x.indisprimary, x.indisunique AND x.indpred IS NULL
        AND x.indexprs IS NULL,
        ARRAY(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(attnum, n)
-             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n),
+       x.indisunique, am.amname, pg_get_expr(x.indpred, x.indrelid), x.indexprs IS NOT NULL,
+       EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid
+               AND c.contype = 'u')
   FROM pg_index x
   JOIN pg_class t ON t.oid = x.indrelid
   JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN pg_am am ON am.oid = i.relam
   JOIN pg_namespace n ON n.oid = t.relnamespace
  WHERE n.nspname = %s AND x.indisvalid
 """
 
 _CONSTRAINTS_SQL = """
-SELECT t.relname, c.conname, c.contype
+SELECT t.relname, c.conname, c.contype,
+       CASE WHEN c.contype = 'c' THEN pg_get_expr(c.conbin, c.conrelid) END
   FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
   JOIN pg_namespace n ON n.oid = t.relnamespace
  WHERE n.nspname = %s AND c.contype IN ('c', 'u', 'f', 'x', 'p')
@@ -221,15 +269,19 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> Catalog:
     for rel, name, typ, nullable, default in conn.execute(_COLUMNS_SQL, (schema,)):
         table = cat.tables.setdefault(rel, Table(rel, []))
         table.columns.append(Column(name, typ, nullable, default))
-    for rel, idx, primary, unique, cols in conn.execute(_INDEXES_SQL, (schema,)):
+    for row in conn.execute(_INDEXES_SQL, (schema,)):
+        rel, idx, primary, unique, cols, any_unique, method, where, exprs, constraint = row
         table = cat.tables[rel]
         table.indexes[idx] = tuple(cols)
+        table.index_info[idx] = IndexInfo(any_unique, method, tuple(cols), where, constraint, exprs)
         if primary:
             table.primary_key = tuple(cols)
         elif unique:
             table.unique_keys.append(tuple(cols))
-    for rel, con, contype in conn.execute(_CONSTRAINTS_SQL, (schema,)):
+    for rel, con, contype, check in conn.execute(_CONSTRAINTS_SQL, (schema,)):
         cat.tables[rel].constraints[con] = _CONTYPES[contype]
+        if check is not None:
+            cat.tables[rel].checks[con] = check
     for rel, rows, size in conn.execute(_SIZES_SQL, (schema,)):
         cat.tables[rel].row_estimate = max(int(rows), 0)
         cat.tables[rel].size_bytes = int(size)
@@ -250,6 +302,11 @@ def catalog_to_json(cat: Catalog) -> dict[str, Any]:
                 "constraints": dict(t.constraints),
                 "row_estimate": t.row_estimate,
                 "size_bytes": t.size_bytes,
+                "checks": dict(t.checks),
+                "index_info": {
+                    k: [i.unique, i.method, list(i.columns), i.where, i.constraint, i.expressions]
+                    for k, i in t.index_info.items()
+                },
             }
             for name, t in cat.tables.items()
         },
@@ -267,6 +324,11 @@ def catalog_from_json(data: dict[str, Any]) -> Catalog:
             dict(t["constraints"]),
             t.get("row_estimate"),
             t.get("size_bytes"),
+            dict(t.get("checks", {})),
+            {
+                k: IndexInfo(i[0], i[1], tuple(i[2]), i[3], i[4], i[5])
+                for k, i in t.get("index_info", {}).items()
+            },
         )
         for name, t in data["tables"].items()
     }

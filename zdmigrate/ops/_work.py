@@ -67,6 +67,7 @@ class TableWork:
     rollback_alters: list[sql.Composable] = field(default_factory=list)
     contract_renames: list[tuple[str, str]] = field(default_factory=list)
     contract_after_renames: list[sql.Composable] = field(default_factory=list)
+    contract_statements: list[sql.Composable] = field(default_factory=list)
     expand_comments: list[sql.Composable] = field(default_factory=list)
     validate_constraints: list[str] = field(default_factory=list)
     touched_columns: set[str] = field(default_factory=set)

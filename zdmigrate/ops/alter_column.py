@@ -12,8 +12,14 @@ from __future__ import annotations
 from psycopg import sql
 
 from zdmigrate.engine.catalog import Column
-from zdmigrate.ops._common import add_not_null_check
+from zdmigrate.ops._common import (
+    add_not_null_check,
+    add_validated_constraint,
+    create_index_concurrently,
+)
 from zdmigrate.ops._work import PlanContext, TableWork, Transform, ViewColumn, internal_name
+from zdmigrate.plan.triggers import referenced_columns
+from zdmigrate.spec.expr import rename_columns
 from zdmigrate.spec.models import AlterColumn, RenameColumn
 
 __all__ = ["plan", "plan_rename"]
@@ -77,6 +83,8 @@ def _shadow(
     work.contract_renames.append((shadow, new_name))
     if not nullable:
         add_not_null_check(ctx, work, shadow, new_name)
+    _copy_checks(ctx, work, phys.name, shadow)
+    _copy_indexes(ctx, work, phys.name, shadow)
     if default is not None:
         work.contract_after_renames.append(
             sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
@@ -116,3 +124,52 @@ def _in_place(
         work.rollback_alters.append(undo)
     else:
         work.contract_alters.append(change)
+
+
+def _copy_checks(ctx: PlanContext, work: TableWork, column: str, shadow: str) -> None:
+    """CHECK constraints on the column hold for the shadow too (NOT VALID, then validated)."""
+    table = ctx.qualified(work.table.name)
+    for name, expr in sorted(work.table.checks.items()):
+        if name.startswith("_zdm_") or not referenced_columns(expr, [column]):
+            continue
+        copy = internal_name("c", name)
+        moved = rename_columns(expr, {column: shadow})
+        add_validated_constraint(ctx, work, copy, sql.SQL("CHECK (" + moved + ")"))
+        work.contract_statements.append(
+            sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                table, sql.Identifier(copy), sql.Identifier(name)
+            )
+        )
+
+
+def _copy_indexes(ctx: PlanContext, work: TableWork, column: str, shadow: str) -> None:
+    """Indexes (and unique constraints) on the column are built on the shadow, concurrently."""
+    table = ctx.qualified(work.table.name)
+    for name, info in sorted(work.table.index_info.items()):
+        if column not in info.columns:
+            continue
+        if info.expressions:
+            raise ctx.fail(
+                f"index '{name}' uses an expression on '{column}'",
+                "drop the index in an earlier migration and create it again afterwards",
+            )
+        copy = internal_name("i", name)
+        create_index_concurrently(
+            ctx,
+            name=copy,
+            table=work.table.name,
+            columns=[shadow if c == column else c for c in info.columns],
+            unique=info.unique,
+            method=info.method,
+            where=rename_columns(info.where, {column: shadow}) if info.where else None,
+        )
+        rename = (
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
+                table, sql.Identifier(name), sql.Identifier(copy)
+            )
+            if info.constraint
+            else sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                sql.Identifier(ctx.schema, copy), sql.Identifier(name)
+            )
+        )
+        work.contract_statements.append(rename)

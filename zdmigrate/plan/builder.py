@@ -191,6 +191,7 @@ def _contract_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list
         )
     if w.contract_after_renames:
         stmts.append(_alter(ctx, name, w.contract_after_renames))
+    stmts += [c.as_string() + ";" for c in w.contract_statements]
     if w.new_name != name and not w.dropped:
         stmts.append(
             sql.SQL("ALTER TABLE {} RENAME TO {};")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
 
-__all__ = ["check_expression", "check_statements", "check_type_name"]
+__all__ = ["check_expression", "check_statements", "check_type_name", "rename_columns"]
 
 
 def _parse(sql: str) -> list[ast.RawStmt]:
@@ -82,3 +82,23 @@ def check_statements(sql: str) -> str:
     if not _parse(text):
         raise ValueError("contains no SQL statement")
     return text
+
+
+def rename_columns(fragment: str, mapping: dict[str, str]) -> str:
+    """``fragment`` with unqualified column references renamed by ``mapping``."""
+    from pglast.stream import RawStream
+    from pglast.visitors import Visitor
+
+    class _Rename(Visitor):
+        def visit_ColumnRef(self, ancestors: object, node: ast.ColumnRef) -> None:
+            fields = node.fields or ()
+            if len(fields) == 1 and isinstance(fields[0], ast.String):
+                new = mapping.get(str(fields[0].sval))
+                if new is not None:
+                    node.fields = (ast.String(sval=new),)
+
+    tree = parse_sql("SELECT " + fragment)
+    _Rename()(tree)
+    select = tree[0].stmt
+    assert isinstance(select, ast.SelectStmt) and select.targetList
+    return str(RawStream()(select.targetList[0].val))
