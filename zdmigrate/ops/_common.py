@@ -9,6 +9,7 @@ from zdmigrate.plan.step import Lock, Phase, Step
 
 __all__ = [
     "add_not_null_check",
+    "add_unique_constraint",
     "add_validated_constraint",
     "create_index_concurrently",
     "ident_list",
@@ -95,5 +96,36 @@ def create_index_concurrently(
             lock=Lock.share_update_exclusive,
             tables=(table,),
             transactional=False,
+        )
+    )
+
+
+def add_unique_constraint(ctx: PlanContext, table: str, name: str, columns: list[str]) -> None:
+    """UNIQUE without blocking writes: build the index concurrently, then attach it."""
+    create_index_concurrently(ctx, name=name, table=table, columns=columns, unique=True)
+    attach = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
+        ctx.qualified(table), sql.Identifier(name), sql.Identifier(name)
+    )
+    ctx.expand_steps.append(
+        Step(
+            key=step_key(ctx, Phase.expand, f"unique:{name}"),
+            phase=Phase.expand,
+            description=f"make index {name} the unique constraint of {table} (no scan)",
+            sql=attach.as_string() + ";",
+            lock=Lock.access_exclusive,
+            tables=(table,),
+        )
+    )
+    detach = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+        ctx.qualified(table), sql.Identifier(name)
+    )
+    ctx.rollback_steps.append(
+        Step(
+            key=step_key(ctx, Phase.rollback, f"unique:{name}"),
+            phase=Phase.rollback,
+            description=f"drop unique constraint {name}",
+            sql=detach.as_string() + ";",
+            lock=Lock.access_exclusive,
+            tables=(table,),
         )
     )

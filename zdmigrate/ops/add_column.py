@@ -6,13 +6,11 @@ from psycopg import sql
 
 from zdmigrate.ops._common import (
     add_not_null_check,
+    add_unique_constraint,
     add_validated_constraint,
-    create_index_concurrently,
     ident_list,
-    step_key,
 )
 from zdmigrate.ops._work import PlanContext, Transform, ViewColumn
-from zdmigrate.plan.step import Lock, Phase, Step
 from zdmigrate.spec.models import AddColumn
 
 __all__ = ["plan"]
@@ -53,7 +51,7 @@ def plan(op: AddColumn, ctx: PlanContext) -> None:
         )
         add_validated_constraint(ctx, work, f"{table}_{col.name}_fkey", definition)
     if col.unique:
-        _unique(ctx, table, col.name)
+        add_unique_constraint(ctx, table, f"{table}_{col.name}_key", [col.name])
     if col.comment is not None:
         work.expand_comments.append(
             sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
@@ -61,21 +59,3 @@ def plan(op: AddColumn, ctx: PlanContext) -> None:
             )
         )
     work.view_columns.append(ViewColumn(col.name, col.name, col.type, col.default))
-
-
-def _unique(ctx: PlanContext, table: str, column: str) -> None:
-    index = f"{table}_{column}_key"
-    create_index_concurrently(ctx, name=index, table=table, columns=[column], unique=True)
-    attach = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
-        ctx.qualified(table), sql.Identifier(index), sql.Identifier(index)
-    )
-    ctx.expand_steps.append(
-        Step(
-            key=step_key(ctx, Phase.expand, f"unique:{index}"),
-            phase=Phase.expand,
-            description=f"make index {index} the unique constraint of {table}.{column}",
-            sql=attach.as_string() + ";",
-            lock=Lock.access_exclusive,
-            tables=(table,),
-        )
-    )

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from zdmigrate.ops._common import (
-    add_validated_constraint,
-    create_index_concurrently,
-    ident_list,
-    step_key,
-)
+from zdmigrate.ops._common import add_unique_constraint, add_validated_constraint, ident_list
 from zdmigrate.ops._work import PlanContext
-from zdmigrate.plan.step import Lock, Phase, Step
 from zdmigrate.spec.models import CreateConstraint, DropConstraint
 
 __all__ = ["plan_create", "plan_drop"]
@@ -38,24 +32,7 @@ def plan_create(op: CreateConstraint, ctx: PlanContext) -> None:
         )
         add_validated_constraint(ctx, work, op.name, definition)
     else:
-        _unique(ctx, work.table.name, op.name, sources)
-
-
-def _unique(ctx: PlanContext, table: str, name: str, columns: list[str]) -> None:
-    create_index_concurrently(ctx, name=name, table=table, columns=columns, unique=True)
-    attach = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
-        ctx.qualified(table), sql.Identifier(name), sql.Identifier(name)
-    )
-    ctx.expand_steps.append(
-        Step(
-            key=step_key(ctx, Phase.expand, f"unique:{name}"),
-            phase=Phase.expand,
-            description=f"make index {name} a unique constraint (no scan)",
-            sql=attach.as_string() + ";",
-            lock=Lock.access_exclusive,
-            tables=(table,),
-        )
-    )
+        add_unique_constraint(ctx, work.table.name, op.name, sources)
 
 
 def plan_drop(op: DropConstraint, ctx: PlanContext) -> None:

@@ -1,0 +1,83 @@
+"""`zdmigrate plan` on every example file matches its checked-in expected output.
+
+Offline planning replays the earlier files beside each one, so these need no
+server. After an intended change, regenerate with ZDMIGRATE_UPDATE_EXPECTED=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import zdm
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = sorted((ROOT / "migrations_examples").glob("*.*"))
+EXPECTED = Path(__file__).parent / "expected"
+NO_DB = {"ZDMIGRATE_DATABASE_URL": "", "DATABASE_URL": ""}
+
+
+def _check(actual: str, path: Path) -> None:
+    if os.environ.get("ZDMIGRATE_UPDATE_EXPECTED"):
+        path.write_text(actual)
+    assert path.exists(), f"no expected output {path.name}; run with ZDMIGRATE_UPDATE_EXPECTED=1"
+    assert actual == path.read_text()
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_plan_matches_expected(example: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    res = zdm("plan", "--format", fmt, str(example.relative_to(ROOT)), env=NO_DB)
+    assert res.exit_code == 0, res.stderr
+    suffix = "md" if fmt == "markdown" else "txt"
+    _check(res.stdout, EXPECTED / f"{example.stem}.{suffix}")
+
+
+def test_plan_json_lists_locks_and_phases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    res = zdm(
+        "plan", "--format", "json", "migrations_examples/0004_orders_amount_bigint.yaml", env=NO_DB
+    )
+    data = json.loads(res.stdout)
+    assert data["search_path"] == "public_0004_orders_amount_bigint,public"
+    expand = data["phases"]["expand"]
+    assert [s["lock"] for s in expand[:2]] == ["ACCESS EXCLUSIVE", "ACCESS EXCLUSIVE"]
+    assert not any(s["rewrites"] for p in data["phases"].values() for s in p if "rewrites" in s)
+    assert data["phases"]["backfill"] == [
+        {"table": "orders", "key": ["id"], "columns": ["_zdm_amount_cents"]},
+        {"table": "users", "key": ["id"], "columns": ["_zdm_name"]},
+    ]
+    index_steps = [s for s in expand if not s["transactional"]]
+    assert all(s["lock"] == "SHARE UPDATE EXCLUSIVE" for s in index_steps)
+
+
+def test_plan_against_a_database_adds_row_counts(db_url: str, tmp_path: Path) -> None:
+    first = ROOT / "migrations_examples/0001_create_users.yaml"
+    assert zdm("--database-url", db_url, "apply", str(first)).exit_code == 0
+    res = zdm(
+        "--database-url",
+        db_url,
+        "plan",
+        "--format",
+        "json",
+        str(ROOT / "migrations_examples/0002_add_users_country.yaml"),
+    )
+    data = json.loads(res.stdout)
+    assert data["live"] is True
+    assert set(data["tables"]) == {"users"}
+    assert data["tables"]["users"]["bytes"] >= 0
+
+
+def test_plan_of_a_bad_file_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "0001_x.yaml"
+    bad.write_text("- drop_column: {table: nope, column: c}\n")
+    res = zdm("plan", str(bad), env=NO_DB)
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        "error: 0001_x: operation 1 (drop_column): table 'nope' does not exist in schema "
+        "'public' (hint: check the name; tables there: none)"
+    ]
