@@ -108,7 +108,7 @@ class ProgressView:
             self._bar.update(task, completed=p.rows_done, total=total, rate=f"{p.rows_per_s:,.0f}")
             return
         now = time.monotonic()
-        if now - self._last_line >= 2.0 or p.paused:
+        if now - self._last_line >= 2.0 or p.paused or p.finished:
             self._last_line = now
             total = f"/{p.rows_total:,}" if p.rows_total else ""
             state = " (paused)" if p.paused else ""

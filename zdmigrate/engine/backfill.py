@@ -35,6 +35,7 @@ class Progress:
     rows_per_s: float
     batch_size: int
     paused: bool = False
+    finished: bool = False
 
 
 ProgressFn = Callable[[Progress], None]
@@ -186,7 +187,7 @@ def _loop(
         updated += changed
         elapsed = time.monotonic() - t0
         rate = (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6)
-        progress(Progress(spec.table, done, total, rate, sizer.size))
+        progress(Progress(spec.table, done, total, rate, sizer.size, finished=finished))
         if finished:
             return updated
         last = new_last
