@@ -119,6 +119,11 @@ def _prefix(source: Source, base: int, chunk: str) -> list[Statement]:
         return []
 
 
+def _error_offset(exc: ParseError, default: int) -> int:
+    offset = exc.args[1] if len(exc.args) > 1 else None
+    return offset if isinstance(offset, int) else default
+
+
 def _semicolons(sql: str) -> list[int]:
     try:
         return [tok.start for tok in scan(sql) if tok.name == "ASCII_59"]
@@ -139,7 +144,7 @@ def parse(source: Source) -> tuple[list[Statement], list[SyntaxProblem]]:
             statements.extend(_statements(source, base, chunk))
             break
         except ParseError as exc:
-            where = base + (exc.args[1] if len(exc.args) > 1 else 0)
+            where = base + _error_offset(exc, len(chunk))
             message = str(exc.args[0]) if exc.args else "syntax error"
             if semis is None:
                 semis = _semicolons(sql)

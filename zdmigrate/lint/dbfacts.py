@@ -20,9 +20,15 @@ __all__ = ["DbFacts", "TableFacts"]
 _BIG_BYTES = 1 << 30
 
 _TABLE_SQL = """
-SELECT c.reltuples::bigint, pg_total_relation_size(c.oid), c.relkind = 'p',
-       (SELECT count(*) FROM (SELECT 1 FROM ONLY {rel} LIMIT 1) s)
-FROM pg_class c WHERE c.oid = %s::regclass
+WITH rels AS (
+  SELECT %(t)s::regclass AS relid
+  UNION SELECT p.relid FROM pg_partition_tree(%(t)s::regclass) p
+)
+SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint,
+       coalesce(sum(pg_total_relation_size(c.oid)), 0),
+       bool_or(c.relkind = 'p' AND c.oid = %(t)s::regclass),
+       EXISTS (SELECT 1 FROM {rel} LIMIT 1)
+FROM rels JOIN pg_class c ON c.oid = rels.relid
 """
 _COLUMN_SQL = """
 SELECT a.atttypid, a.atttypmod FROM pg_attribute a
@@ -99,7 +105,7 @@ class DbFacts:
         query = sql.SQL(_TABLE_SQL).format(
             rel=sql.SQL("{}").format(sql.Identifier(*name.split(".")))
         )
-        tuples, size, partitioned, any_row = self._one(query, name)
+        tuples, size, partitioned, any_row = self.conn.execute(query, {"t": name}).fetchone()
         rows = 0 if not any_row else max(int(tuples), 1)
         return TableFacts(rows, int(size), bool(partitioned))
 

@@ -19,8 +19,10 @@ __all__ = ["AEL", "SHARE", "SRE", "SUE", "Lock", "existing_lock", "rank", "state
 SUE = "SHARE UPDATE EXCLUSIVE"
 SHARE = "SHARE"
 SRE = "SHARE ROW EXCLUSIVE"
+EXCLUSIVE = "EXCLUSIVE"
 AEL = "ACCESS EXCLUSIVE"
-_RANK = {SUE: 4, SHARE: 5, SRE: 6, AEL: 8}
+_RANK = {SUE: 4, SHARE: 5, SRE: 6, EXCLUSIVE: 7, AEL: 8}
+_BY_MODE = {rank: level for level, rank in _RANK.items()}
 
 _AT = AlterTableType
 _SUE_SUBCOMMANDS = frozenset(
@@ -88,14 +90,11 @@ def _alter_table(node: ast.AlterTableStmt) -> Lock | None:
 
 
 def _drop(node: ast.DropStmt) -> Lock | None:
-    if not node.objects:
+    table = node.removeType == ObjectType.OBJECT_TABLE
+    index = node.removeType == ObjectType.OBJECT_INDEX and not node.concurrent
+    if not node.objects or not (table or index):
         return None
-    name = ".".join(n.sval for n in node.objects[0])
-    if node.removeType == ObjectType.OBJECT_TABLE:
-        return Lock(AEL, name)
-    if node.removeType == ObjectType.OBJECT_INDEX and not node.concurrent:
-        return Lock(AEL, name)
-    return None
+    return Lock(AEL, ".".join(n.sval for n in node.objects[0]))
 
 
 def _rel(level: str, rel: Any) -> Lock:
@@ -123,6 +122,8 @@ def statement_lock(node: Any) -> Lock | None:
         return None if has_option(node.params, "concurrently") else _rel(SHARE, node.relation)
     if isinstance(node, ast.CreateTrigStmt):
         return _rel(SRE, node.relation)
+    if isinstance(node, ast.LockStmt) and node.relations and node.mode in _BY_MODE:
+        return _rel(_BY_MODE[node.mode], node.relations[0])
     return None
 
 

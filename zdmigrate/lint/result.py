@@ -31,7 +31,9 @@ class LintResult:
             for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
             if counts[s]
         ]
-        scope = f"{self.files} file{'s' if self.files != 1 else ''}, {self.statements} statements"
+        files = f"{self.files} file{'s' if self.files != 1 else ''}"
+        scope = f"{files}, {self.statements} statement{'s' if self.statements != 1 else ''}"
         if not parts:
             return f"no problems ({scope})"
-        return f"{len(self.findings)} problems: {', '.join(parts)} ({scope})"
+        total = len(self.findings)
+        return f"{total} problem{'s' if total != 1 else ''}: {', '.join(parts)} ({scope})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from zdmigrate import __version__
 from zdmigrate.lint._model import Finding, Rule, Severity
@@ -28,7 +29,7 @@ def _rule(rule: Rule) -> dict[str, Any]:
 
 
 def _uri(path: str) -> str:
-    return path.replace("\\", "/").removeprefix("./")
+    return quote(path.replace("\\", "/").removeprefix("./"))
 
 
 def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:

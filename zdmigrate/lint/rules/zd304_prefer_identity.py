@@ -15,12 +15,15 @@ it needs no separate grant.
 
 ## Safe alternative
 
+zdmigrate's `create_table` has no identity columns yet; use a `sql`
+operation:
+
 ```yaml
-- create_table:
-    table: invoices
-    columns:
-      - {name: id, type: bigint GENERATED ALWAYS AS IDENTITY, primary_key: true}
-      - {name: total, type: numeric(12,2)}
+- sql:
+    up: >-
+      CREATE TABLE invoices (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      total numeric(12,2))
+    down: DROP TABLE invoices
 ```
 
 Off by default.

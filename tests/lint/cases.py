@@ -1,0 +1,78 @@
+"""Rule cases as data: ``cases/<rule-name>.yaml`` with ``fail`` and ``pass`` lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zdmigrate.lint import LintResult, LintSettings, lint_text
+from zdmigrate.lint.report import render
+
+HERE = Path(__file__).parent
+CASES = HERE / "cases"
+SNAPSHOTS = HERE / "snapshots"
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    kind: str
+    index: int
+    sql: str
+    pg_version: int
+    in_transaction: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}-{self.kind}-{self.index}"
+
+    def lint(self) -> LintResult:
+        settings = LintSettings(
+            select=(self.rule,),
+            pg_version=self.pg_version,
+            assume_in_transaction=self.in_transaction,
+        )
+        return lint_text(self.sql, settings, path=f"{self.rule}-{self.index}.sql")
+
+    def hits(self) -> list[str]:
+        return [f.rule for f in self.lint().findings if f.rule == self.rule]
+
+
+def _case(rule: str, kind: str, index: int, data: dict[str, Any]) -> Case:
+    return Case(
+        rule,
+        kind,
+        index,
+        data["sql"],
+        int(data.get("pg_version", 15)),
+        bool(data.get("in_transaction", False)),
+    )
+
+
+def load_cases(rule: str) -> dict[str, list[Case]]:
+    data = yaml.safe_load((CASES / f"{rule}.yaml").read_text(encoding="utf-8")) or {}
+    return {
+        kind: [_case(rule, kind, i, item) for i, item in enumerate(data.get(kind) or [], 1)]
+        for kind in ("fail", "pass")
+    }
+
+
+def all_cases() -> list[Case]:
+    found: list[Case] = []
+    for path in sorted(CASES.glob("*.yaml")):
+        for cases in load_cases(path.stem).values():
+            found.extend(cases)
+    return found
+
+
+def snapshot_text(rule: str) -> str:
+    """The text report of every failing case of ``rule``, one after the other."""
+    blocks = []
+    for case in load_cases(rule)["fail"]:
+        result = case.lint()
+        mine = tuple(f for f in result.findings if f.rule == rule)
+        blocks.append(render(LintResult(mine, result.rules, 1, result.statements), "text"))
+    return "\n".join(blocks)
