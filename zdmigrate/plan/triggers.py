@@ -70,6 +70,12 @@ def _declare(pairs: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _block(variables: list[tuple[str, str, str]], statements: list[str]) -> str:
+    """A nested block that names the row's columns as variables for the expressions."""
+    declare = "  DECLARE\n" + _declare(variables) + "\n" if variables else ""
+    return declare + "  BEGIN\n" + "\n".join(statements) + "\n  END;"
+
+
 def _assign(t: Transform, condition: str) -> str:
     target = sql.Identifier(t.target).as_string()
     return f"    IF {condition} THEN\n      NEW.{target} := ({t.expr});\n    END IF;"
@@ -117,23 +123,22 @@ def trigger_sql(work: TableWork, migration: str, schema: str, version_schema: st
     ups = [t for t in work.transforms if t.direction == "up"]
     downs = [t for t in work.transforms if t.direction == "down"]
     if ups:
-        old_vars = [(c.name, c.name, c.type) for c in work.table.app_columns]
+        refs = {c for t in ups for c in referenced_columns(t.expr, old_cols)}
+        old_vars = [(c.name, c.name, c.type) for c in work.table.app_columns if c.name in refs]
         ifs = [
             _assign(t, _up_condition(t, referenced_columns(t.expr, old_cols), marker, physical))
             for t in ups
         ]
-        body.append(
-            "  DECLARE\n" + _declare(old_vars) + "\n  BEGIN\n" + "\n".join(ifs) + "\n  END;"
-        )
+        body.append(_block(old_vars, ifs))
     if downs:
-        new_vars = [(c.name, c.source, c.type) for c in work.view_columns]
+        names = list(new_sources)
+        refs = {c for t in downs for c in referenced_columns(t.expr, names)}
+        new_vars = [(c.name, c.source, c.type) for c in work.view_columns if c.name in refs]
         ifs = []
         for t in downs:
-            refs = [new_sources[n] for n in referenced_columns(t.expr, list(new_sources))]
-            ifs.append(_assign(t, _down_condition(t, refs, physical)))
-        body.append(
-            "  DECLARE\n" + _declare(new_vars) + "\n  BEGIN\n" + "\n".join(ifs) + "\n  END;"
-        )
+            sources = [new_sources[n] for n in referenced_columns(t.expr, names)]
+            ifs.append(_assign(t, _down_condition(t, sources, physical)))
+        body.append(_block(new_vars, ifs))
     if work.needs_backfill:
         body.append(f"  NEW.{sql.Identifier(MARKER).as_string()} := false;")
     fn = sql.Identifier("zdmigrate", function).as_string()
