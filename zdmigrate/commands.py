@@ -12,6 +12,7 @@ from zdmigrate.engine import runner, state
 from zdmigrate.engine.backfill import Progress
 from zdmigrate.engine.catalog import introspect
 from zdmigrate.engine.db import connect, translate_errors
+from zdmigrate.engine.verify import Verification
 from zdmigrate.gate import contract_gate
 from zdmigrate.plan.builder import build_plan
 from zdmigrate.plan.step import Plan
@@ -28,6 +29,7 @@ __all__ = [
     "rollback",
     "status",
     "validate",
+    "verify",
 ]
 
 Echo = Callable[[str], None]
@@ -146,3 +148,7 @@ def rollback(settings: Settings, name: str, echo: Echo) -> runner.PhaseResult:
 
 def pause(settings: Settings, name: str, paused: bool) -> runner.PhaseResult:
     return runner.set_paused(settings, name, paused)
+
+
+def verify(settings: Settings, name: str) -> Verification:
+    return runner.verify(settings, name)

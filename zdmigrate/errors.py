@@ -19,6 +19,7 @@ __all__ = [
     "MigrationEdited",
     "SpecError",
     "StateError",
+    "VerifyMismatch",
     "ZdmError",
 ]
 
@@ -96,6 +97,20 @@ class LockTimeout(DatabaseError):
 
 class BackfillError(DatabaseError):
     """A backfill batch failed on data (e.g. the ``up`` expression raised)."""
+
+
+class VerifyMismatch(ZdmError):
+    """Rows whose old and new columns disagree after a backfill (a finding: exit 1)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(
+            message,
+            "inspect those rows; 'zdmigrate rollback NAME' undoes the migration, "
+            "'zdmigrate verify NAME' checks again",
+        )
+        self.report = report
 
 
 class GateRefused(ZdmError):

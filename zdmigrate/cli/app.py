@@ -192,6 +192,14 @@ def apply(
     target_batch_ms: Annotated[
         Optional[int], typer.Option(help="Target time per backfill batch.", show_default=False)  # noqa: UP045
     ] = None,
+    verify: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--verify/--no-verify",
+            help="Verify every row after the backfill (default: on).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Expand and backfill: both the old and the new app version work afterwards.
 
@@ -208,6 +216,7 @@ def apply(
             lock_retry_budget_s=lock_retry_budget_s,
             batch_size=batch_size,
             target_batch_ms=target_batch_ms,
+            verify=verify,
         ),
     )
     with render.ProgressView(err_console) as view:
@@ -260,6 +269,34 @@ def rollback(
     with render.ProgressView(err_console) as view:
         result = run_command(ctx, lambda: commands.rollback(state.settings(), name, view.echo))
     _phase_result(result, fmt)
+
+
+@app.command("verify")
+def verify_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The migration whose rows to check.")],
+    limit: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="List at most this many keys per table.", show_default=False),
+    ] = None,
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Check that every row's new columns equal up(old) (or its old ones down(new)).
+
+    Exit 0 when all agree, 1 when some rows do not (their keys are listed).
+
+    Example: zdmigrate verify 0004_orders_amount_bigint --limit 5
+    """
+    state: CliState = ctx.obj
+    report = run_command(
+        ctx, lambda: commands.verify(state.settings(verify_report_limit=limit), name)
+    )
+    if fmt is render.OutputFormat.json:
+        emit_json(report.to_json())
+    else:
+        out_console.print(report.summary(), highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -16,18 +16,28 @@ from zdmigrate.engine.db import connect, translate_errors
 from zdmigrate.engine.executor import Executor
 from zdmigrate.engine.state import init_state
 from zdmigrate.engine.store import LIVE_PHASES, MigrationRow, Store
+from zdmigrate.engine.verify import Verification, verify_specs
 from zdmigrate.errors import (
     ConcurrentRunError,
     MigrationEdited,
     SpecError,
     StateError,
+    VerifyMismatch,
     ZdmError,
 )
 from zdmigrate.plan.builder import build_plan
 from zdmigrate.plan.step import Plan
 from zdmigrate.spec import Migration, parse_migration
 
-__all__ = ["ApplyResult", "PhaseResult", "apply", "complete", "rollback", "set_paused"]
+__all__ = [
+    "ApplyResult",
+    "PhaseResult",
+    "apply",
+    "complete",
+    "rollback",
+    "set_paused",
+    "verify",
+]
 
 Conn = psycopg.Connection[Any]
 Echo = Callable[[str], None]
@@ -141,6 +151,9 @@ def apply(
         executor = Executor(conn, settings, migration.name, "apply", echo)
         try:
             ran, rows = _expand_and_backfill(conn, store, executor, plan, settings, progress)
+        except VerifyMismatch as exc:
+            store.set_phase(migration.name, "failed", exc.message)
+            raise
         except ZdmError as exc:
             _undo_after_failure(conn, store, executor, plan, exc, echo)
             raise
@@ -174,6 +187,12 @@ def _expand_and_backfill(
     for spec in plan.backfill:
         rows += run_backfill(settings.database_url, store, plan.migration, spec, settings, progress)
     ran += executor.run_all(plan.post_backfill)
+    if settings.verify and plan.verify:
+        report = verify_specs(
+            settings.database_url, plan.migration, plan.verify, settings.verify_report_limit
+        )
+        if not report.ok:
+            raise VerifyMismatch(report.summary(), report)
     store.set_phase(plan.migration, "expanded")
     return ran, rows
 
@@ -267,6 +286,16 @@ def rollback(settings: Settings, name: str, echo: Echo) -> PhaseResult:
         store.forget_progress(name)
         store.set_phase(name, "rolled_back")
         return PhaseResult(name, "rolled_back", ran)
+
+
+def verify(settings: Settings, name: str) -> Verification:
+    """Check the rows of a migration whose backfill ran; does not change anything."""
+    assert settings.database_url is not None
+    with connect(settings.database_url) as conn, translate_errors(name):
+        init_state(conn)
+        row = _live_row(Store(conn), name, LIVE_PHASES, "verify")
+        _, plan = _stored_plan(row, settings)
+    return verify_specs(settings.database_url, name, plan.verify, settings.verify_report_limit)
 
 
 def set_paused(settings: Settings, name: str, paused: bool) -> PhaseResult:

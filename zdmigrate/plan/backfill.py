@@ -13,7 +13,7 @@ from psycopg import sql
 
 from zdmigrate.ops._work import MARKER
 
-__all__ = ["BackfillSpec"]
+__all__ = ["BackfillSpec", "VerifyPair", "VerifySpec"]
 
 
 @dataclass(frozen=True)
@@ -128,5 +128,85 @@ class BackfillSpec:
         return (
             sql.SQL("SELECT {} FROM {} WHERE {} = {}")
             .format(exprs, self.qualified, self._key_row(), self._params_row())
+            .as_string()
+        )
+
+
+@dataclass(frozen=True)
+class VerifyPair:
+    """A shadow column and the column it replaces: consistent if new = up(old) or
+    old = down(new) (a row the new version wrote keeps its own value)."""
+
+    new: str
+    up: str
+    new_type: str
+    old: str
+    down: str
+    old_type: str
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    schema: str
+    table: str
+    key: tuple[str, ...]
+    key_types: tuple[str, ...]
+    pairs: tuple[VerifyPair, ...]
+    new_row: tuple[tuple[str, str], ...]
+
+    def _mismatch(self) -> sql.Composable:
+        new_row = sql.SQL(", ").join(
+            sql.SQL("c.{} AS {}").format(sql.Identifier(src), sql.Identifier(name))
+            for name, src in self.new_row
+        )
+        parts: list[sql.Composable] = [sql.SQL("c.{}").format(sql.Identifier(MARKER))]
+        for p in self.pairs:
+            parts.append(
+                sql.SQL(
+                    "(c.{new} IS DISTINCT FROM CAST(({up}) AS {nt}) AND c.{old} IS DISTINCT FROM "
+                    "(SELECT CAST(({down}) AS {ot}) FROM (SELECT {row}) AS n))"
+                ).format(
+                    new=sql.Identifier(p.new),
+                    up=sql.SQL(p.up),
+                    nt=sql.SQL(p.new_type),
+                    old=sql.Identifier(p.old),
+                    down=sql.SQL(p.down),
+                    ot=sql.SQL(p.old_type),
+                    row=new_row,
+                )
+            )
+        return sql.SQL(" OR ").join(parts)
+
+    def chunk_sql(self, first: bool) -> str:
+        """One chunk: params are (lower key if not first, chunk size, report limit).
+
+        Returns (last key, rows in chunk, mismatching keys up to the limit, mismatches).
+        """
+        keys = [sql.Identifier(k) for k in self.key]
+        key_row = sql.SQL("({})").format(sql.SQL(", ").join(keys))
+        casts = sql.SQL(", ").join(
+            sql.SQL("CAST(%s AS {})").format(sql.SQL(t)) for t in self.key_types
+        )
+        lower = sql.SQL("") if first else sql.SQL("WHERE {} > ({}) ").format(key_row, casts)
+        key_text = sql.SQL(", ").join(sql.SQL("c.{}::text").format(k) for k in keys)
+        order = sql.SQL(", ").join(sql.SQL("c.{}").format(k) for k in keys)
+        desc = sql.SQL(", ").join(sql.SQL("c.{} DESC").format(k) for k in keys)
+        return (
+            sql.SQL(
+                "WITH c AS MATERIALIZED (SELECT * FROM {table} {lower}ORDER BY {key} LIMIT %s) "
+                "SELECT (SELECT ARRAY[{kt}] FROM c ORDER BY {desc} LIMIT 1), "
+                "(SELECT count(*) FROM c), "
+                "ARRAY(SELECT ARRAY[{kt}] FROM c WHERE {bad} ORDER BY {order} LIMIT %s), "
+                "(SELECT count(*) FROM c WHERE {bad})"
+            )
+            .format(
+                table=sql.Identifier(self.schema, self.table),
+                lower=lower,
+                key=sql.SQL(", ").join(keys),
+                kt=key_text,
+                desc=desc,
+                bad=self._mismatch(),
+                order=order,
+            )
             .as_string()
         )

@@ -8,7 +8,7 @@ from zdmigrate.engine.catalog import Catalog
 from zdmigrate.errors import SpecError
 from zdmigrate.ops import PLANNERS, PlanContext
 from zdmigrate.ops._work import MARKER, TableWork
-from zdmigrate.plan.backfill import BackfillSpec
+from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
 from zdmigrate.plan.step import Lock, Phase, Plan, Step
 from zdmigrate.plan.triggers import trigger_names, trigger_sql
 from zdmigrate.plan.views import version_schema_name, views_sql
@@ -41,6 +41,10 @@ def build_plan(migration: Migration, catalog: Catalog, mode: str = "version") ->
     if vschema is not None:
         plan.expand.append(_views_step(ctx, vschema))
     plan.backfill = [_backfill_spec(ctx, w) for w in touched if w.needs_backfill]
+    plan.verify = [
+        _verify_spec(b, w)
+        for b, w in zip(plan.backfill, [w for w in touched if w.needs_backfill], strict=True)
+    ]
     plan.post_backfill = [s for w in touched for s in _validate_steps(ctx, w)]
     plan.contract = [s for w in touched for s in _contract_table(ctx, w, vschema)]
     plan.contract += ctx.contract_steps
@@ -149,6 +153,17 @@ def _backfill_spec(ctx: PlanContext, w: TableWork) -> BackfillSpec:
     types = tuple(w.table.column(k).type for k in key)  # type: ignore[union-attr]
     assignments = tuple((t.target, t.expr, t.type) for t in w.transforms if t.backfill)
     return BackfillSpec(ctx.schema, w.table.name, key, types, assignments)
+
+
+def _verify_spec(b: BackfillSpec, w: TableWork) -> VerifySpec:
+    ups = {t.target: t for t in w.transforms if t.direction == "up" and t.backfill}
+    pairs = []
+    for down in (t for t in w.transforms if t.direction == "down"):
+        up = next((u for u in ups.values() if u.label == down.label), None)
+        if up is not None:
+            pairs.append(VerifyPair(up.target, up.expr, up.type, down.target, down.expr, down.type))
+    new_row = tuple((c.name, c.source) for c in w.view_columns)
+    return VerifySpec(b.schema, b.table, b.key, b.key_types, tuple(pairs), new_row)
 
 
 def _validate_steps(ctx: PlanContext, w: TableWork) -> list[Step]:

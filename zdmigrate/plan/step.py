@@ -81,4 +81,5 @@ class Plan:
     rollback: list[Step] = field(default_factory=list)
     operations: list[dict[str, Any]] = field(default_factory=list)
     checks: list[tuple[str, str]] = field(default_factory=list)
+    verify: list[Any] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
