@@ -33,9 +33,11 @@ def migration_summary(m: Migration) -> dict[str, Any]:
 def _progress(row: dict[str, Any]) -> str:
     total = row.get("rows_total")
     done = row.get("rows_done") or 0
+    rate = row.get("rows_per_s")
+    speed = f", {rate:,.0f} rows/s" if rate and row.get("phase") == "backfilling" else ""
     if not total:
-        return "-" if not done else f"{done:,}"
-    return f"{done:,}/{total:,} ({100 * done / total:.0f}%)"
+        return "-" if not done else f"{done:,}{speed}"
+    return f"{done:,}/{total:,} ({min(100 * done / total, 100):.0f}%){speed}"
 
 
 def status_table(rows: list[dict[str, Any]], console: Console) -> None:
@@ -66,6 +68,7 @@ class ProgressView:
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
         self._last_line = 0.0
+        self._last_why = ""
 
     def __enter__(self) -> ProgressView:
         if self.live:
@@ -108,10 +111,12 @@ class ProgressView:
             self._bar.update(task, completed=p.rows_done, total=total, rate=f"{p.rows_per_s:,.0f}")
             return
         now = time.monotonic()
-        if now - self._last_line >= 2.0 or p.paused or p.finished:
+        changed = p.why != self._last_why
+        self._last_why = p.why
+        if now - self._last_line >= 2.0 or changed or p.finished:
             self._last_line = now
             total = f"/{p.rows_total:,}" if p.rows_total else ""
-            state = " (paused)" if p.paused else ""
+            state = f" (waiting: {p.why})" if p.paused else ""
             self.echo(
                 f"backfill {p.table}: {p.rows_done:,}{total} rows, {p.rows_per_s:,.0f} rows/s, "
                 f"batch {p.batch_size}{state}"

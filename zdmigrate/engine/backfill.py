@@ -36,6 +36,7 @@ class Progress:
     batch_size: int
     paused: bool = False
     finished: bool = False
+    why: str = ""
 
 
 ProgressFn = Callable[[Progress], None]
@@ -56,6 +57,28 @@ class BatchSizer:
             factor = 0.25 if ratio < 0.2 else min(ratio, 1.5)
             self.size = int(min(max(self.size * factor, self.lo), self.hi))
         return self.size
+
+
+REPLICA_LAG_SQL = (
+    "SELECT max(EXTRACT(epoch FROM GREATEST(write_lag, flush_lag, replay_lag))) "
+    "FROM pg_stat_replication"
+)
+
+
+def replica_lag_s(conn: Conn) -> float | None:
+    """The largest replica lag in seconds; None without replicas (or without pg_monitor)."""
+    row = conn.execute(REPLICA_LAG_SQL).fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def _hold_reason(store: Store, migration: str, settings: Settings) -> str:
+    """Why the backfill must wait before its next batch ('' to go on). No transaction is open."""
+    if store.is_paused(migration):
+        return "paused"
+    lag = replica_lag_s(store.conn)
+    if lag is not None and lag > settings.max_replica_lag_s:
+        return f"replica lag {lag:.1f} s > {settings.max_replica_lag_s:g} s"
+    return ""
 
 
 def _checkpoint(store: Store, migration: str, spec: BackfillSpec) -> dict[str, Any] | None:
@@ -151,8 +174,9 @@ def _loop(
     updated = 0
     started = time.monotonic()
     while True:
-        if store.is_paused(migration):
-            progress(Progress(spec.table, done, total, 0.0, sizer.size, paused=True))
+        held = _hold_reason(store, migration, settings)
+        if held:
+            progress(Progress(spec.table, done, total, 0.0, sizer.size, paused=True, why=held))
             time.sleep(0.5)
             continue
         t0 = time.monotonic()

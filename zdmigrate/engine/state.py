@@ -166,7 +166,8 @@ def list_migrations(conn: Conn) -> list[dict[str, Any]]:
             SELECT m.name, m.phase, m.mode, m.schema_name, m.version_schema, m.tables,
                    m.started_at, m.expanded_at, m.completed_at, m.rolled_back_at, m.paused,
                    COALESCE(sum(b.rows_done), 0)::bigint AS rows_done,
-                   sum(b.rows_total)::bigint AS rows_total
+                   sum(b.rows_total)::bigint AS rows_total,
+                   sum(b.rows_per_s) FILTER (WHERE b.status = 'running') AS rows_per_s
               FROM zdmigrate.migrations m
               LEFT JOIN zdmigrate.backfill_checkpoints b ON b.migration = m.name
              GROUP BY m.name
