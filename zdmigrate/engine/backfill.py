@@ -115,14 +115,13 @@ def _start(conn: Conn, store: Store, migration: str, spec: BackfillSpec) -> dict
 
 
 def _failing_key(
-    conn: Conn, spec: BackfillSpec, lower: list[str] | None, upper: list[str], limit: int
+    conn: Conn, spec: BackfillSpec, lower: list[str] | None, end: list[str], limit: int
 ) -> tuple[str, str]:
     """Find the first row of a failed batch whose assignments raise, and why."""
     conn.rollback()
     first = lower is None
-    key_sql = spec.batch_keys_sql(first)
-    params: list[Any] = ([] if first else list(lower or [])) + list(upper) + [limit]
-    keys = conn.execute(key_sql, params).fetchall()
+    params: list[Any] = [*(lower or []), *end, limit]
+    keys = conn.execute(spec.batch_keys_sql(first), params).fetchall()
     conn.commit()
     for key in keys:
         try:
@@ -134,6 +133,23 @@ def _failing_key(
             shown = ", ".join(str(k) for k in key)
             return f"({', '.join(spec.key)})=({shown})", message
     return "(unknown)", "the batch failed but no single row did"
+
+
+def _batch(
+    conn: Conn, spec: BackfillSpec, last: list[str] | None, upper: list[str], size: int
+) -> tuple[int, int, list[str], bool]:
+    """One batch in the open transaction: (rows changed, rows covered, end key, finished)."""
+    first = last is None
+    lower = list(last or [])
+    found = conn.execute(spec.batch_end_sql(first), [*lower, *upper, size - 1]).fetchone()
+    if found is None:
+        counted = conn.execute(spec.count_sql(first), [*lower, *upper]).fetchone()
+        seen, end, finished = int(counted[0]) if counted else 0, list(upper), True
+    else:
+        seen, end = size, list(found)
+        finished = end == list(upper)
+    changed = conn.execute(spec.update_sql(first), [*lower, *end]).rowcount
+    return changed, seen, end, finished
 
 
 def run_backfill(
@@ -180,28 +196,25 @@ def _loop(
             time.sleep(0.5)
             continue
         t0 = time.monotonic()
-        params: list[Any] = ([] if last is None else list(last)) + list(upper) + [sizer.size]
         try:
-            row = conn.execute(spec.batch_sql(last is None), params).fetchone()
+            changed, seen, new_last, finished = _batch(conn, spec, last, upper, sizer.size)
         except psycopg.Error as exc:
             key, why = _failing_key(conn, spec, last, upper, sizer.size)
             raise BackfillError(
                 f"{migration}: backfill of {spec.table} failed at key {key}: {why}",
                 "fix the up expression (or the row) and run apply again",
             ) from exc
-        assert row is not None
-        changed, seen, new_last = int(row[0]), int(row[1]), row[2]
         done += seen
-        finished = seen < sizer.size or new_last is None
+        rate = (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6)
         conn.execute(
             "UPDATE zdmigrate.backfill_checkpoints SET last_key = %s, rows_done = %s, "
             "batch_size = %s, rows_per_s = %s, status = %s, updated_at = now() "
             "WHERE migration = %s AND table_name = %s",
             (
-                Jsonb(new_last if new_last is not None else last),
+                Jsonb(new_last),
                 done,
                 sizer.size,
-                (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6),
+                rate,
                 "done" if finished else "running",
                 migration,
                 spec.table,
@@ -210,7 +223,6 @@ def _loop(
         conn.commit()
         updated += changed
         elapsed = time.monotonic() - t0
-        rate = (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6)
         progress(Progress(spec.table, done, total, rate, sizer.size, finished=finished))
         if finished:
             return updated

@@ -52,70 +52,55 @@ class BackfillSpec:
             .as_string()
         )
 
-    def batch_sql(self, first: bool) -> str:
-        """One batch: params are (lower key if not first, upper key, limit)."""
-        aliases = [sql.Identifier(f"_zdm_k{i}") for i in range(len(self.key))]
-        select_keys = sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(sql.Identifier(k), a)
-            for k, a in zip(self.key, aliases, strict=True)
-        )
+    def _range(self, first: bool) -> sql.Composable:
+        """Rows after the lower key (params, unless first) up to the upper key (params)."""
         lower = (
             sql.SQL("")
             if first
-            else sql.SQL("{} > {} AND ").format(self._key_row(), self._params_row())
+            else sql.SQL("{} > {} AND ").format(self._key_row("t"), self._params_row())
         )
-        order = sql.SQL(", ").join(sql.Identifier(k) for k in self.key)
+        return sql.SQL("{}{} <= {}").format(lower, self._key_row("t"), self._params_row())
+
+    def _order(self) -> sql.Composable:
+        return sql.SQL(", ").join(sql.Identifier("t", k) for k in self.key)
+
+    def batch_end_sql(self, first: bool) -> str:
+        """The key that ends a batch of N rows: params are the range, then N - 1.
+
+        No row means the rest of the range is smaller than a batch.
+        """
+        return (
+            sql.SQL("SELECT {} FROM {} AS t WHERE {} ORDER BY {} OFFSET %s LIMIT 1")
+            .format(self._key_text("t"), self.qualified, self._range(first), self._order())
+            .as_string()
+        )
+
+    def update_sql(self, first: bool) -> str:
+        """Fill every row of the range that still needs it: one index range scan."""
         sets = sql.SQL(", ").join(
             sql.SQL("{} = ({})").format(sql.Identifier(target), sql.SQL(expr))
             for target, expr, _ in self.assignments
         )
-        join = sql.SQL(" AND ").join(
-            sql.SQL("t.{} = b.{}").format(sql.Identifier(k), a)
-            for k, a in zip(self.key, aliases, strict=True)
-        )
-        last = sql.SQL(", ").join(sql.SQL("{}::text").format(a) for a in aliases)
-        last_order = sql.SQL(", ").join(sql.SQL("{} DESC").format(a) for a in aliases)
         marker = sql.Identifier(MARKER)
-        query = sql.SQL(
-            "WITH b AS (SELECT {select_keys} FROM {table} WHERE {lower}{key} <= {upper} "
-            "ORDER BY {order} LIMIT %s), "
-            "u AS (UPDATE {table} AS t SET {sets}, {marker} = false FROM b "
-            "WHERE {join} AND t.{marker} RETURNING 1) "
-            "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM b), "
-            "(SELECT ARRAY[{last}] FROM b ORDER BY {last_order} LIMIT 1)"
-        ).format(
-            select_keys=select_keys,
-            table=self.qualified,
-            lower=lower,
-            key=self._key_row(),
-            upper=self._params_row(),
-            order=order,
-            sets=sets,
-            marker=marker,
-            join=join,
-            last=last,
-            last_order=last_order,
+        return (
+            sql.SQL("UPDATE {} AS t SET {}, {} = false WHERE {} AND t.{}")
+            .format(self.qualified, sets, marker, self._range(first), marker)
+            .as_string()
         )
-        return query.as_string()
+
+    def count_sql(self, first: bool) -> str:
+        """How many rows the range holds (for the last, short batch)."""
+        return (
+            sql.SQL("SELECT count(*) FROM {} AS t WHERE {}")
+            .format(self.qualified, self._range(first))
+            .as_string()
+        )
 
     def batch_keys_sql(self, first: bool) -> str:
-        """The keys a batch covers (to find a failing row); same params as batch_sql."""
-        lower = (
-            sql.SQL("")
-            if first
-            else sql.SQL("{} > {} AND ").format(self._key_row(), self._params_row())
-        )
-        order = sql.SQL(", ").join(sql.Identifier("t", k) for k in self.key)
+        """The keys of a range in order (to find a failing row); params: range, limit."""
         return (
-            sql.SQL("SELECT {} FROM {} AS t WHERE {}{} <= {} ORDER BY {} LIMIT %s")
-            .format(
-                self._key_text("t"),
-                self.qualified,
-                lower,
-                self._key_row(),
-                self._params_row(),
-                order,
-            )
+            sql.SQL("SELECT {} FROM {} AS t WHERE {} ORDER BY {} LIMIT %s")
+            .format(self._key_text("t"), self.qualified, self._range(first), self._order())
             .as_string()
         )
 
@@ -126,8 +111,8 @@ class BackfillSpec:
             for _, e, t in self.assignments
         )
         return (
-            sql.SQL("SELECT {} FROM {} WHERE {} = {}")
-            .format(exprs, self.qualified, self._key_row(), self._params_row())
+            sql.SQL("SELECT {} FROM {} AS t WHERE {} = {}")
+            .format(exprs, self.qualified, self._key_row("t"), self._params_row())
             .as_string()
         )
 
