@@ -67,3 +67,17 @@ def test_checked_in_docs_match_the_generator() -> None:
         assert (DOCS / name).read_text(encoding="utf-8") == text, (
             f"docs/rules/{name} is stale: run python -m zdmigrate.lint.docs docs/rules"
         )
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
+def test_rule_node_types_are_parser_node_types(rule: Rule) -> None:
+    from pglast import ast
+    from pglast.enums import AlterTableType
+
+    if rule.code == "ZD001":
+        return
+    for key in rule.node_types:
+        tag, _, subtype = key.partition(":")
+        assert isinstance(getattr(ast, tag, None), type), f"{rule.name}: no node type {tag}"
+        if subtype:
+            assert tag == "AlterTableStmt" and subtype in AlterTableType.__members__, key

@@ -35,8 +35,13 @@ def rel_key(rel: Any) -> str:
     """``schema.name`` or ``name`` of a RangeVar (as the parser folded it)."""
     if rel is None:
         return ""
-    schema = getattr(rel, "schemaname", None)
-    return f"{schema}.{rel.relname}" if schema else str(rel.relname)
+    if isinstance(rel, str):
+        return rel
+    key: str | None = rel.fields.get(" key")
+    if key is None:
+        schema = rel.schemaname
+        key = rel.fields[" key"] = f"{schema}.{rel.relname}" if schema else str(rel.relname)
+    return key
 
 
 def _bare(key: str) -> str:
@@ -69,11 +74,17 @@ class Context:
 
     def is_new(self, rel: Any) -> bool:
         """True for a table created earlier in the linted set (no one else can use it yet)."""
-        key = rel_key(rel)
+        return bool(self.new_tables) and self.is_new_key(rel_key(rel))
+
+    def is_new_key(self, key: str) -> bool:
+        if not self.new_tables:
+            return False
         return key in self.new_tables or _bare(key) in self.new_tables
 
     def add_new_table(self, rel: Any) -> None:
         key = rel_key(rel)
+        if not key:
+            return
         self.new_tables.update((key, _bare(key)))
 
     def table(self, rel: Any) -> TableFacts | None:

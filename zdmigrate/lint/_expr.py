@@ -1,46 +1,65 @@
-"""Walking expressions: which functions a default calls."""
+"""Small readers of parse trees: node types, called functions, options."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from pglast import ast
+from zdmigrate.lint._node import Node, const_value
 
-__all__ = ["function_names", "has_option"]
+__all__ = ["alter_groups", "function_names", "has_option", "is_node"]
 
 
-def _children(node: Any) -> Iterator[Any]:
-    if isinstance(node, (list, tuple)):
-        yield from node
-    elif isinstance(node, ast.Node):
-        for name in getattr(type(node), "__slots__", ()):
-            value = getattr(node, name, None)
-            if isinstance(value, (ast.Node, list, tuple)):
-                yield value
+def is_node(value: Any, *tags: str) -> bool:
+    """True when ``value`` is a node of one of ``tags``."""
+    return isinstance(value, Node) and value.tag in tags
+
+
+def _raw(value: Any) -> Any:
+    if isinstance(value, Node):
+        return {value.tag: value.data} if value.tag else value.data
+    return value
 
 
 def function_names(expr: Any) -> Iterator[str]:
     """Names of the functions called anywhere in ``expr`` (schema dropped, as written)."""
-    stack = [expr]
+    stack: list[Any] = [_raw(expr)]
     while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FuncCall) and node.funcname:
-            yield str(node.funcname[-1].sval)
-        stack.extend(_children(node))
+        value = stack.pop()
+        if isinstance(value, dict):
+            call = value.get("FuncCall")
+            if isinstance(call, dict) and call.get("funcname"):
+                yield str(call["funcname"][-1]["String"].get("sval", ""))
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def _is_false(arg: Any) -> bool:
-    if isinstance(arg, ast.String):
-        return str(arg.sval).lower() in ("false", "off", "0")
-    if isinstance(arg, ast.Integer):
-        return arg.ival == 0
-    return isinstance(arg, ast.Boolean) and not arg.boolval
+    if is_node(arg, "String"):
+        return str(arg.sval or "").lower() in ("false", "off", "0")
+    if is_node(arg, "Integer"):
+        return not arg.ival
+    if is_node(arg, "Boolean"):
+        return not arg.boolval
+    return const_value(arg) in (False, 0, "false", "off")
 
 
 def has_option(options: Any, name: str) -> bool:
     """True when a list of DefElem (VACUUM, REINDEX options) holds ``name`` not set to false."""
     for opt in options or ():
-        if isinstance(opt, ast.DefElem) and opt.defname == name:
+        if is_node(opt, "DefElem") and opt.defname == name:
             return not _is_false(opt.arg)
     return False
+
+
+def alter_groups(node: Any) -> dict[str, list[Node]]:
+    """The subcommands of an ALTER TABLE on a table, by subtype (cached on the node)."""
+    cached: dict[str, list[Node]] | None = node.fields.get(" by_subtype")
+    if cached is None:
+        cached = {}
+        if node.objtype in (None, "OBJECT_TABLE"):
+            for cmd in node.cmds or ():
+                cached.setdefault(cmd.subtype, []).append(cmd)
+        node.fields[" by_subtype"] = cached
+    return cached

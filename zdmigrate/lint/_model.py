@@ -60,7 +60,7 @@ class Rule:
     category: str
     severity: Severity
     check: Check
-    node_types: tuple[type[Any], ...]
+    node_types: tuple[str, ...]
     doc: str
     enabled_by_default: bool = True
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pglast
-from pglast.parser import ParseError, scan
+from pglast.parser import ParseError, scan, split
 
+from zdmigrate.lint._node import parse_one
 from zdmigrate.lint.suppress import Suppressions, parse_suppressions
 
 __all__ = ["Position", "Source", "Statement", "SyntaxProblem", "parse"]
@@ -67,18 +68,27 @@ class Source:
 
 @dataclass
 class Statement:
-    """One parsed statement: its AST node and its character span in the source."""
+    """One statement: its node type, its parse tree when a rule needs one, its span."""
 
+    tag: str
     node: Any
     start: int
     end: int
     source: Source
-    base: int = 0
     facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
         return self.source.sql[self.start : self.end]
+
+    def offset(self, location: int | None) -> int:
+        """The source offset of a node location (bytes into the statement's UTF-8)."""
+        if location is None or location < 0:
+            return self.start
+        text = self.text
+        if not text.isascii():
+            location = len(text.encode()[:location].decode(errors="ignore"))
+        return self.start + location
 
 
 @dataclass(frozen=True)
@@ -87,29 +97,63 @@ class SyntaxProblem:
     message: str
 
 
-def _skip_trivia(sql: str, pos: int, end: int) -> int:
-    """Move ``pos`` past whitespace and comments."""
-    while pos < end:
-        ch = sql[pos]
-        if ch.isspace():
-            pos += 1
-        elif sql.startswith("--", pos):
-            nl = sql.find("\n", pos)
-            pos = end if nl < 0 else nl + 1
-        elif sql.startswith("/*", pos):
-            close = sql.find("*/", pos + 2)
-            pos = end if close < 0 else close + 2
-        else:
-            break
-    return pos
+_WORD = re.compile(r"[A-Za-z_]+")
+_CHEAP = {
+    "SELECT": "SelectStmt",
+    "WITH": "SelectStmt",
+    "VALUES": "SelectStmt",
+    "TABLE": "SelectStmt",
+    "INSERT": "InsertStmt",
+    "UPDATE": "UpdateStmt",
+    "DELETE": "DeleteStmt",
+    "MERGE": "MergeStmt",
+    "COMMENT": "CommentStmt",
+    "GRANT": "GrantStmt",
+    "REVOKE": "GrantStmt",
+    "COPY": "CopyStmt",
+    "DO": "DoStmt",
+    "EXPLAIN": "ExplainStmt",
+    "SHOW": "VariableShowStmt",
+    "NOTIFY": "NotifyStmt",
+    "LISTEN": "ListenStmt",
+    "CALL": "CallStmt",
+}
+_CHEAP_CREATE = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:TEMP|TEMPORARY|RECURSIVE)\s+)?"
+    r"(VIEW|FUNCTION|PROCEDURE)\b",
+    re.I,
+)
+_CREATE_TAGS = {
+    "VIEW": "ViewStmt",
+    "FUNCTION": "CreateFunctionStmt",
+    "PROCEDURE": "CreateFunctionStmt",
+}
+
+
+def _cheap_tag(sql: str, start: int) -> str | None:
+    """The node type of statements no rule reads the tree of, from their first words."""
+    word = _WORD.match(sql, start)
+    if word is None:
+        return None
+    first = word.group(0).upper()
+    if first == "CREATE":
+        create = _CHEAP_CREATE.match(sql, start)
+        return _CREATE_TAGS[create.group(1).upper()] if create else None
+    return _CHEAP.get(first)
+
+
+def _statement(source: Source, start: int, end: int) -> Statement:
+    sql = source.sql
+    tag = _cheap_tag(sql, start)
+    if tag is not None:
+        return Statement(tag, None, start, end, source)
+    node = parse_one(sql[start:end])
+    return Statement(node.tag, node, start, end, source)
 
 
 def _statements(source: Source, base: int, chunk: str) -> Iterator[Statement]:
-    for raw in pglast.parse_sql(chunk):
-        begin = raw.stmt_location or 0
-        stop = begin + raw.stmt_len if raw.stmt_len else len(chunk)
-        start = _skip_trivia(chunk, begin, stop)
-        yield Statement(raw.stmt, base + start, base + stop, source, base)
+    for piece in split(chunk, only_slices=True):
+        yield _statement(source, base + piece.start, base + piece.stop)
 
 
 def _prefix(source: Source, base: int, chunk: str) -> list[Statement]:

@@ -5,36 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pglast import ast
-from pglast.enums import (
-    AlterTableType,
-    ConstrType,
-    ObjectType,
-    TransactionStmtKind,
-    VariableSetKind,
-)
-
 from zdmigrate.lint._context import Context, LockHeld, rel_key
+from zdmigrate.lint._expr import is_node
+from zdmigrate.lint._node import const_value
 from zdmigrate.lint._source import Statement
 from zdmigrate.lint.locks import SHARE, existing_lock, rank
 
-__all__ = ["track"]
+__all__ = ["QUIET", "track"]
 
-_TK = TransactionStmtKind
-_BEGIN = frozenset({_TK.TRANS_STMT_BEGIN, _TK.TRANS_STMT_START})
+_BEGIN = frozenset({"TRANS_STMT_BEGIN", "TRANS_STMT_START"})
 _END = frozenset(
     {
-        _TK.TRANS_STMT_COMMIT,
-        _TK.TRANS_STMT_ROLLBACK,
-        _TK.TRANS_STMT_PREPARE,
-        _TK.TRANS_STMT_COMMIT_PREPARED,
-        _TK.TRANS_STMT_ROLLBACK_PREPARED,
+        "TRANS_STMT_COMMIT",
+        "TRANS_STMT_ROLLBACK",
+        "TRANS_STMT_PREPARE",
+        "TRANS_STMT_COMMIT_PREPARED",
+        "TRANS_STMT_ROLLBACK_PREPARED",
     }
 )
-_QUIET = (ast.TransactionStmt, ast.VariableSetStmt, ast.VariableShowStmt, ast.CommentStmt)
+QUIET = frozenset({"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "CommentStmt"})
 
 
-def _transaction(node: ast.TransactionStmt, ctx: Context) -> None:
+def _transaction(node: Any, ctx: Context) -> None:
     if node.kind in _BEGIN:
         ctx.in_transaction = True
         ctx.end_transaction()
@@ -43,20 +35,17 @@ def _transaction(node: ast.TransactionStmt, ctx: Context) -> None:
         ctx.end_transaction()
 
 
-def _timeout_value(node: ast.VariableSetStmt) -> bool:
-    if node.kind != VariableSetKind.VAR_SET_VALUE or not node.args:
+def _timeout_value(node: Any) -> bool:
+    if node.kind != "VAR_SET_VALUE" or not node.args:
         return False
-    arg = node.args[0]
-    value = getattr(arg, "val", None)
-    if isinstance(value, ast.Integer):
-        return value.ival != 0
-    if isinstance(value, ast.String):
-        return str(value.sval).strip() not in ("0", "")
-    return True
+    value = const_value(node.args[0])
+    if isinstance(value, str):
+        return value.strip() not in ("0", "")
+    return value is None or bool(value)
 
 
-def _set(node: ast.VariableSetStmt, ctx: Context) -> None:
-    if node.kind == VariableSetKind.VAR_RESET_ALL:
+def _set(node: Any, ctx: Context) -> None:
+    if node.kind == "VAR_RESET_ALL":
         ctx.lock_timeout_session = ctx.lock_timeout_local = False
         return
     if node.name != "lock_timeout":
@@ -69,59 +58,60 @@ def _set(node: ast.VariableSetStmt, ctx: Context) -> None:
         ctx.lock_timeout_local = False
 
 
-def _create(node: ast.CreateStmt, ctx: Context) -> None:
+def _create(node: Any, ctx: Context) -> None:
     ctx.add_new_table(node.relation)
 
 
-def _create_as(node: ast.CreateTableAsStmt, ctx: Context) -> None:
+def _create_as(node: Any, ctx: Context) -> None:
     if node.into is not None:
         ctx.add_new_table(node.into.rel)
 
 
-def _index(node: ast.IndexStmt, ctx: Context) -> None:
+def _index(node: Any, ctx: Context) -> None:
     if node.idxname:
         ctx.new_indexes.add(str(node.idxname))
 
 
-def _schema(node: ast.CreateSchemaStmt, ctx: Context) -> None:
+def _schema(node: Any, ctx: Context) -> None:
     if node.schemaname:
         ctx.new_schemas.add(str(node.schemaname))
 
 
-def _rename(node: ast.RenameStmt, ctx: Context) -> None:
+def _rename(node: Any, ctx: Context) -> None:
     rel = node.relation
-    if node.renameType == ObjectType.OBJECT_TABLE and rel is not None and ctx.is_new(rel):
-        ctx.add_new_table(ast.RangeVar(relname=node.newname, schemaname=rel.schemaname))
+    if node.renameType == "OBJECT_TABLE" and rel is not None and ctx.is_new(rel):
+        schema = rel.schemaname
+        ctx.add_new_table(f"{schema}.{node.newname}" if schema else str(node.newname))
 
 
-def _alter(node: ast.AlterTableStmt, ctx: Context) -> None:
+def _alter(node: Any, ctx: Context) -> None:
     if not ctx.in_transaction:
         return
     for cmd in node.cmds or ():
         con = cmd.def_
         if (
-            cmd.subtype == AlterTableType.AT_AddConstraint
-            and isinstance(con, ast.Constraint)
+            cmd.subtype == "AT_AddConstraint"
+            and is_node(con, "Constraint")
             and con.skip_validation
-            and con.contype in (ConstrType.CONSTR_CHECK, ConstrType.CONSTR_FOREIGN)
+            and con.contype in ("CONSTR_CHECK", "CONSTR_FOREIGN")
         ):
             ctx.not_valid.add((rel_key(node.relation), str(con.conname)))
 
 
-_HANDLERS: dict[type[Any], Callable[[Any, Context], None]] = {
-    ast.TransactionStmt: _transaction,
-    ast.VariableSetStmt: _set,
-    ast.CreateStmt: _create,
-    ast.CreateTableAsStmt: _create_as,
-    ast.IndexStmt: _index,
-    ast.CreateSchemaStmt: _schema,
-    ast.RenameStmt: _rename,
-    ast.AlterTableStmt: _alter,
+_HANDLERS: dict[str, Callable[[Any, Context], None]] = {
+    "TransactionStmt": _transaction,
+    "VariableSetStmt": _set,
+    "CreateStmt": _create,
+    "CreateTableAsStmt": _create_as,
+    "IndexStmt": _index,
+    "CreateSchemaStmt": _schema,
+    "RenameStmt": _rename,
+    "AlterTableStmt": _alter,
 }
 
 
 def _locks(stmt: Statement, ctx: Context) -> None:
-    if not ctx.in_transaction or isinstance(stmt.node, _QUIET):
+    if not ctx.in_transaction or stmt.tag in QUIET:
         return
     if ctx.strong_lock is not None:
         ctx.strong_lock_reported = True
@@ -144,6 +134,6 @@ def track(stmt: Statement, ctx: Context) -> None:
     """Update ``ctx`` with what ``stmt`` did; called after the rules saw it."""
     _locks(stmt, ctx)
     _timeout_reported(stmt, ctx)
-    handler = _HANDLERS.get(type(stmt.node))
+    handler = _HANDLERS.get(stmt.tag)
     if handler is not None:
         handler(stmt.node, ctx)

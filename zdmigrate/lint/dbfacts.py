@@ -13,6 +13,7 @@ from typing import Any
 
 from zdmigrate.errors import DatabaseError
 from zdmigrate.lint._model import Severity
+from zdmigrate.lint._node import const_value
 from zdmigrate.lint.volatility import Volatility
 
 __all__ = ["DbFacts", "TableFacts"]
@@ -135,25 +136,27 @@ class DbFacts:
         return method is not None and method[0] == "b" and new_mod == -1
 
     def _type_of(self, type_name: Any) -> tuple[int, int, str] | None:
-        from pglast.stream import RawStream
+        import psycopg
 
-        text = RawStream()(type_name)
+        text = ".".join(str(n.sval) for n in type_name.names or ())
+        if type_name.arrayBounds:
+            text += "[]"
         try:
             row = self._one(
-                "SELECT %s::regtype::oid, typname FROM pg_type WHERE oid = %s::regtype", text, text
+                "SELECT t.oid, t.typname FROM pg_type t WHERE t.oid = %s::regtype", text
             )
-        except Exception:
+        except psycopg.Error:
             return None
         if row is None:
             return None
-        return int(row[0]), _typmod(row[1], type_name), str(row[1])
+        return int(row[0]), _typmod(str(row[1]), type_name), str(row[1])
 
 
 def _typmod(name: str, type_name: Any) -> int:
-    mods = [getattr(m.val, "ival", None) for m in type_name.typmods or ()]
-    if not mods or not all(isinstance(m, int) for m in mods):
+    mods = [const_value(m) for m in type_name.typmods or ()]
+    ints = [m for m in mods if isinstance(m, int) and not isinstance(m, bool)]
+    if not ints or len(ints) != len(mods):
         return -1
-    ints = [int(m) for m in mods if isinstance(m, int)]
     if name == "numeric":
         scale = ints[1] if len(ints) > 1 else 0
         return ((ints[0] << 16) | scale) + 4

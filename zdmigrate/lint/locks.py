@@ -5,11 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pglast import ast
-from pglast.enums import AlterTableType, ConstrType, ObjectType
-
 from zdmigrate.lint._context import Context, rel_key
-from zdmigrate.lint._expr import has_option
+from zdmigrate.lint._expr import has_option, is_node
 
 if TYPE_CHECKING:
     from zdmigrate.lint._source import Statement
@@ -24,30 +21,29 @@ AEL = "ACCESS EXCLUSIVE"
 _RANK = {SUE: 4, SHARE: 5, SRE: 6, EXCLUSIVE: 7, AEL: 8}
 _BY_MODE = {rank: level for level, rank in _RANK.items()}
 
-_AT = AlterTableType
 _SUE_SUBCOMMANDS = frozenset(
     {
-        _AT.AT_ValidateConstraint,
-        _AT.AT_SetStatistics,
-        _AT.AT_SetOptions,
-        _AT.AT_ResetOptions,
-        _AT.AT_ClusterOn,
-        _AT.AT_DropCluster,
-        _AT.AT_AttachPartition,
-        _AT.AT_SetRelOptions,
-        _AT.AT_ResetRelOptions,
+        "AT_ValidateConstraint",
+        "AT_SetStatistics",
+        "AT_SetOptions",
+        "AT_ResetOptions",
+        "AT_ClusterOn",
+        "AT_DropCluster",
+        "AT_AttachPartition",
+        "AT_SetRelOptions",
+        "AT_ResetRelOptions",
     }
 )
 _SRE_SUBCOMMANDS = frozenset(
     {
-        _AT.AT_EnableTrig,
-        _AT.AT_EnableAlwaysTrig,
-        _AT.AT_EnableReplicaTrig,
-        _AT.AT_DisableTrig,
-        _AT.AT_EnableTrigAll,
-        _AT.AT_DisableTrigAll,
-        _AT.AT_EnableTrigUser,
-        _AT.AT_DisableTrigUser,
+        "AT_EnableTrig",
+        "AT_EnableAlwaysTrig",
+        "AT_EnableReplicaTrig",
+        "AT_DisableTrig",
+        "AT_EnableTrigAll",
+        "AT_DisableTrigAll",
+        "AT_EnableTrigUser",
+        "AT_DisableTrigUser",
     }
 )
 
@@ -69,29 +65,29 @@ def rank(level: str) -> int:
     return _RANK.get(level, 0)
 
 
-def _cmd_level(cmd: ast.AlterTableCmd) -> str:
+def _cmd_level(cmd: Any) -> str:
     if cmd.subtype in _SUE_SUBCOMMANDS:
         return SUE
-    if cmd.subtype == _AT.AT_DetachPartition:
+    if cmd.subtype == "AT_DetachPartition":
         return SUE if getattr(cmd.def_, "concurrent", False) else AEL
     if cmd.subtype in _SRE_SUBCOMMANDS:
         return SRE
     con = cmd.def_
-    if cmd.subtype == _AT.AT_AddConstraint and isinstance(con, ast.Constraint):
-        return SRE if con.contype == ConstrType.CONSTR_FOREIGN else AEL
+    if cmd.subtype == "AT_AddConstraint" and is_node(con, "Constraint"):
+        return SRE if con.contype == "CONSTR_FOREIGN" else AEL
     return AEL
 
 
-def _alter_table(node: ast.AlterTableStmt) -> Lock | None:
-    if node.objtype != ObjectType.OBJECT_TABLE or not node.cmds:
+def _alter_table(node: Any) -> Lock | None:
+    if node.objtype != "OBJECT_TABLE" or not node.cmds:
         return None
     level = max((_cmd_level(c) for c in node.cmds), key=rank)
     return Lock(level, rel_key(node.relation), node.relation)
 
 
-def _drop(node: ast.DropStmt) -> Lock | None:
-    table = node.removeType == ObjectType.OBJECT_TABLE
-    index = node.removeType == ObjectType.OBJECT_INDEX and not node.concurrent
+def _drop(node: Any) -> Lock | None:
+    table = node.removeType == "OBJECT_TABLE"
+    index = node.removeType == "OBJECT_INDEX" and not node.concurrent
     if not node.objects or not (table or index):
         return None
     return Lock(AEL, ".".join(n.sval for n in node.objects[0]))
@@ -103,26 +99,26 @@ def _rel(level: str, rel: Any) -> Lock:
 
 def statement_lock(node: Any) -> Lock | None:
     """The strongest table lock ``node`` takes (SHARE UPDATE EXCLUSIVE or more), if any."""
-    if isinstance(node, ast.AlterTableStmt):
+    if is_node(node, "AlterTableStmt"):
         return _alter_table(node)
-    if isinstance(node, ast.IndexStmt):
+    if is_node(node, "IndexStmt"):
         return _rel(SUE if node.concurrent else SHARE, node.relation)
-    if isinstance(node, ast.DropStmt):
+    if is_node(node, "DropStmt"):
         return _drop(node)
-    if isinstance(node, ast.RenameStmt) and node.relation is not None:
-        return _rel(AEL, node.relation)
-    if isinstance(node, (ast.TruncateStmt)) and node.relations:
+    if is_node(node, "RenameStmt") and node.relation is not None:
+        return _rel(SUE if node.renameType == "OBJECT_INDEX" else AEL, node.relation)
+    if is_node(node, "TruncateStmt") and node.relations:
         return _rel(AEL, node.relations[0])
-    if isinstance(node, ast.ClusterStmt) and node.relation is not None:
+    if is_node(node, "ClusterStmt") and node.relation is not None:
         return _rel(AEL, node.relation)
-    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd and has_option(node.options, "full"):
+    if is_node(node, "VacuumStmt") and node.is_vacuumcmd and has_option(node.options, "full"):
         rels = node.rels or ()
         return _rel(AEL, rels[0].relation) if rels else None
-    if isinstance(node, ast.ReindexStmt) and node.relation is not None:
+    if is_node(node, "ReindexStmt") and node.relation is not None:
         return None if has_option(node.params, "concurrently") else _rel(SHARE, node.relation)
-    if isinstance(node, ast.CreateTrigStmt):
+    if is_node(node, "CreateTrigStmt"):
         return _rel(SRE, node.relation)
-    if isinstance(node, ast.LockStmt) and node.relations and node.mode in _BY_MODE:
+    if is_node(node, "LockStmt") and node.relations and node.mode in _BY_MODE:
         return _rel(_BY_MODE[node.mode], node.relations[0])
     return None
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from zdmigrate.lint._context import Context, Options
+from zdmigrate.lint._expr import alter_groups
 from zdmigrate.lint._model import Finding, Rule, Violation
 from zdmigrate.lint._source import Source, Statement, SyntaxProblem, parse
 from zdmigrate.lint._track import track
@@ -19,10 +19,13 @@ _SYNTAX = "ZD001"
 
 
 class _Dispatch:
-    """Rules by the statement node type they look at; rules with no types see everything."""
+    """Rules by the node type (or ALTER TABLE subcommand) they look at.
+
+    Rules with no types see every statement.
+    """
 
     def __init__(self, rules: Iterable[Rule]) -> None:
-        self.by_type: dict[type[Any], list[Rule]] = {}
+        self.by_type: dict[str, list[Rule]] = {}
         self.every: list[Rule] = []
         for rule in rules:
             if not rule.node_types:
@@ -30,9 +33,15 @@ class _Dispatch:
             for node_type in rule.node_types:
                 self.by_type.setdefault(node_type, []).append(rule)
 
-    def rules_for(self, node: Any) -> list[Rule]:
-        specific = self.by_type.get(type(node))
-        return specific + self.every if specific else self.every
+    def rules_for(self, stmt: Statement) -> list[Rule]:
+        """Rules for the statement's node type, or for ``AlterTableStmt:<subtype>`` it holds."""
+        specific = self.by_type.get(stmt.tag)
+        if stmt.tag == "AlterTableStmt" and stmt.node is not None:
+            for subtype in alter_groups(stmt.node):
+                more = self.by_type.get(f"AlterTableStmt:{subtype}")
+                if more:
+                    specific = [*(specific or ()), *(r for r in more if r not in (specific or ()))]
+        return [*specific, *self.every] if specific else self.every
 
 
 def _finding(rule: Rule, v: Violation, source: Source, offset: int) -> Finding:
@@ -71,11 +80,9 @@ class _SourceRun:
 
     def statement(self, stmt: Statement) -> None:
         stmt_line = 0
-        for rule in self.dispatch.rules_for(stmt.node):
+        for rule in self.dispatch.rules_for(stmt):
             for v in rule.check(stmt, self.ctx):
-                offset = (
-                    stmt.base + v.offset if v.offset is not None and v.offset >= 0 else stmt.start
-                )
+                offset = stmt.offset(v.offset)
                 if not stmt_line:
                     stmt_line = self.source.position(stmt.start).line
                 self._keep(_finding(rule, v, self.source, offset), stmt_line)

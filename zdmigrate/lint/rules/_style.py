@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-from pglast import ast
-from pglast.enums import AlterTableType
+from typing import Any
 
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Violation
 from zdmigrate.lint._source import Statement
-from zdmigrate.lint.rules._util import alter_cmds, type_name
+from zdmigrate.lint.rules._util import alter_cmds, is_node, type_name
 
 __all__ = ["DeclaredType", "declared_types", "type_check"]
 
-STYLE_NODES = (ast.CreateStmt, ast.AlterTableStmt)
+STYLE_NODES = ("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType")
+_SHOWN = {"int2": "smallint", "int4": "integer", "int8": "bigint", "bpchar": "char"}
 
 
 @dataclass(frozen=True)
@@ -26,23 +25,23 @@ class DeclaredType:
     offset: int | None
 
 
-def _declared(name: str, typ: ast.TypeName | None, offset: int | None) -> DeclaredType:
+def _declared(name: str, typ: Any, offset: int | None) -> DeclaredType:
     return DeclaredType(name, type_name(typ), bool(typ is not None and typ.typmods), offset)
 
 
-def declared_types(node: ast.Node) -> Iterator[DeclaredType]:
+def declared_types(node: Any) -> Iterator[DeclaredType]:
     """Columns created by CREATE TABLE or ADD COLUMN, and new types of ALTER COLUMN TYPE."""
-    if isinstance(node, ast.CreateStmt):
+    if is_node(node, "CreateStmt"):
         for elt in node.tableElts or ():
-            if isinstance(elt, ast.ColumnDef):
+            if is_node(elt, "ColumnDef"):
                 yield _declared(str(elt.colname), elt.typeName, elt.location)
         return
-    if not isinstance(node, ast.AlterTableStmt):
+    if not is_node(node, "AlterTableStmt"):
         return
-    kinds = (AlterTableType.AT_AddColumn, AlterTableType.AT_AlterColumnType)
+    kinds = ("AT_AddColumn", "AT_AlterColumnType")
     for cmd in alter_cmds(node, *kinds):
         col = cmd.def_
-        if isinstance(col, ast.ColumnDef):
+        if is_node(col, "ColumnDef"):
             yield _declared(str(col.colname or cmd.name), col.typeName, col.location)
 
 

@@ -1,23 +1,31 @@
-"""Small AST helpers shared by the rules."""
+"""Small parse-tree helpers shared by the rules."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from pglast import ast
-from pglast.enums import AlterTableType, ConstrType
-
-from zdmigrate.lint._expr import has_option
+from zdmigrate.lint._expr import alter_groups, has_option, is_node
 from zdmigrate.lint._model import Category, Check, Rule, Severity
+from zdmigrate.lint._node import Node
 
 __all__ = [
+    "BREAKING",
+    "LOCKING",
+    "STYLE",
+    "added_columns",
+    "added_constraints",
     "alter_cmds",
     "column_constraints",
     "define",
     "has_option",
+    "is_node",
     "type_name",
 ]
+
+LOCKING = Category.LOCKING
+BREAKING = Category.BREAKING
+STYLE = Category.STYLE
 
 
 def define(
@@ -28,7 +36,7 @@ def define(
     category: str,
     severity: Severity,
     check: Check,
-    nodes: tuple[type[Any], ...],
+    nodes: tuple[str, ...],
     enabled: bool = True,
 ) -> Rule:
     """Build a rule; its summary is the first line of the module docstring."""
@@ -37,41 +45,37 @@ def define(
     return Rule(code, name, summary, category, severity, check, nodes, text, enabled)
 
 
-def alter_cmds(node: ast.AlterTableStmt, *subtypes: AlterTableType) -> Iterator[ast.AlterTableCmd]:
-    """The subcommands of an ALTER TABLE, optionally only those of ``subtypes``."""
-    if node.objtype is not None and node.objtype.name != "OBJECT_TABLE":
-        return
-    for cmd in node.cmds or ():
-        if not subtypes or cmd.subtype in subtypes:
-            yield cmd
+def alter_cmds(node: Any, *subtypes: str) -> list[Node]:
+    """The subcommands of an ALTER TABLE (on a table), optionally only those of ``subtypes``."""
+    groups = alter_groups(node)
+    if not subtypes:
+        return [cmd for cmds in groups.values() for cmd in cmds]
+    if len(subtypes) == 1:
+        return groups.get(subtypes[0], [])
+    return [cmd for sub in subtypes for cmd in groups.get(sub, ())]
 
 
-def added_constraints(node: ast.AlterTableStmt, *kinds: ConstrType) -> Iterator[ast.Constraint]:
-    for cmd in alter_cmds(node, AlterTableType.AT_AddConstraint):
+def added_constraints(node: Any, *kinds: str) -> Iterator[Node]:
+    for cmd in alter_cmds(node, "AT_AddConstraint"):
         con = cmd.def_
-        if isinstance(con, ast.Constraint) and con.contype in kinds:
+        if is_node(con, "Constraint") and con.contype in kinds:
             yield con
 
 
-def added_columns(node: ast.AlterTableStmt) -> Iterator[ast.ColumnDef]:
-    for cmd in alter_cmds(node, AlterTableType.AT_AddColumn):
-        if isinstance(cmd.def_, ast.ColumnDef):
+def added_columns(node: Any) -> Iterator[Node]:
+    for cmd in alter_cmds(node, "AT_AddColumn"):
+        if is_node(cmd.def_, "ColumnDef"):
             yield cmd.def_
 
 
-def column_constraints(col: ast.ColumnDef, *kinds: ConstrType) -> Iterator[ast.Constraint]:
+def column_constraints(col: Any, *kinds: str) -> Iterator[Node]:
     for con in col.constraints or ():
-        if isinstance(con, ast.Constraint) and con.contype in kinds:
+        if is_node(con, "Constraint") and con.contype in kinds:
             yield con
 
 
-def type_name(typ: ast.TypeName | None) -> str:
+def type_name(typ: Any) -> str:
     """The last part of a type name, e.g. ``int4`` for ``pg_catalog.int4``."""
     if typ is None or not typ.names:
         return ""
     return str(typ.names[-1].sval)
-
-
-LOCKING = Category.LOCKING
-BREAKING = Category.BREAKING
-STYLE = Category.STYLE

@@ -30,9 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import AlterTableType
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -40,10 +37,10 @@ from zdmigrate.lint.rules._util import BREAKING, alter_cmds, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
-    for cmd in alter_cmds(node, AlterTableType.AT_DropColumn):
+    for cmd in alter_cmds(node, "AT_DropColumn"):
         yield ctx.on_table(
             node.relation,
             f"dropping column {rel_key(node.relation)}.{cmd.name} breaks the old version "
@@ -60,5 +57,5 @@ RULE = define(
     category=BREAKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_DropColumn",),
 )

@@ -28,9 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import ObjectType
-
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -38,18 +35,16 @@ from zdmigrate.lint.rules._util import BREAKING, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.DropStmt = stmt.node
-    if node.removeType != ObjectType.OBJECT_TABLE:
+    node = stmt.node
+    if node.removeType != "OBJECT_TABLE":
         return
     for names in node.objects or ():
-        rel = ast.RangeVar(
-            relname=names[-1].sval, schemaname=names[0].sval if len(names) > 1 else None
-        )
-        if ctx.is_new(rel):
+        key = ".".join(n.sval for n in names)
+        if ctx.is_new_key(key):
             continue
         yield ctx.on_table(
-            rel,
-            f"dropping table {'.'.join(n.sval for n in names)} breaks the old version of "
+            key,
+            f"dropping table {key} breaks the old version of "
             "the app that still queries it, and its data cannot be restored by a rollback",
             "use the zdmigrate operation drop_table: the table is dropped by "
             "`zdmigrate complete` once nothing uses it",
@@ -63,5 +58,5 @@ RULE = define(
     category=BREAKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.DropStmt,),
+    nodes=("DropStmt",),
 )

@@ -26,9 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import ObjectType
-
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -36,8 +33,8 @@ from zdmigrate.lint.rules._util import BREAKING, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.DropStmt = stmt.node
-    if node.removeType != ObjectType.OBJECT_SCHEMA:
+    node = stmt.node
+    if node.removeType != "OBJECT_SCHEMA":
         return
     for name in node.objects or ():
         if name.sval in ctx.new_schemas:
@@ -57,5 +54,5 @@ RULE = define(
     category=BREAKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.DropStmt,),
+    nodes=("DropStmt",),
 )

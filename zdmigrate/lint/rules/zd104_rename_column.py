@@ -30,9 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import ObjectType
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -40,8 +37,8 @@ from zdmigrate.lint.rules._util import BREAKING, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.RenameStmt = stmt.node
-    if node.renameType != ObjectType.OBJECT_COLUMN or node.relationType != ObjectType.OBJECT_TABLE:
+    node = stmt.node
+    if node.renameType != "OBJECT_COLUMN" or node.relationType != "OBJECT_TABLE":
         return
     if ctx.is_new(node.relation):
         return
@@ -61,5 +58,5 @@ RULE = define(
     category=BREAKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.RenameStmt,),
+    nodes=("RenameStmt",),
 )

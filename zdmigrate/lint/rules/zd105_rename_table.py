@@ -28,9 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import ObjectType
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -38,8 +35,8 @@ from zdmigrate.lint.rules._util import BREAKING, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.RenameStmt = stmt.node
-    if node.renameType != ObjectType.OBJECT_TABLE or ctx.is_new(node.relation):
+    node = stmt.node
+    if node.renameType != "OBJECT_TABLE" or ctx.is_new(node.relation):
         return
     yield ctx.on_table(
         node.relation,
@@ -57,5 +54,5 @@ RULE = define(
     category=BREAKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.RenameStmt,),
+    nodes=("RenameStmt",),
 )

@@ -33,29 +33,28 @@ With `--database-url`, binary coercible changes (no rewrite) are not reported.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from pglast import ast
-from pglast.enums import AlterTableType
+from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
+from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import BREAKING, alter_cmds, define
 
 
-def _coercible(ctx: Context, node: ast.AlterTableStmt, cmd: ast.AlterTableCmd) -> bool:
+def _coercible(ctx: Context, node: Any, cmd: Any) -> bool:
     db = ctx.options.db
     col = cmd.def_
-    if db is None or not isinstance(col, ast.ColumnDef):
+    if db is None or not is_node(col, "ColumnDef"):
         return False
     return db.binary_coercible(rel_key(node.relation), str(cmd.name), col.typeName)
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
-    for cmd in alter_cmds(node, AlterTableType.AT_AlterColumnType):
+    for cmd in alter_cmds(node, "AT_AlterColumnType"):
         if _coercible(ctx, node, cmd):
             continue
         yield ctx.on_table(
@@ -74,5 +73,5 @@ RULE = define(
     category=BREAKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AlterColumnType",),
 )

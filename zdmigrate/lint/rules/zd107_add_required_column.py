@@ -29,9 +29,7 @@ at contract without a long lock.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from pglast import ast
-from pglast.enums import ConstrType
+from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
@@ -44,19 +42,19 @@ from zdmigrate.lint.rules._util import (
     type_name,
 )
 
-_FILLED = (ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_IDENTITY, ConstrType.CONSTR_GENERATED)
+_FILLED = ("CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED")
 _SERIALS = frozenset({"serial", "serial4", "serial8", "bigserial", "smallserial", "serial2"})
 
 
-def _required(col: ast.ColumnDef) -> bool:
-    not_null = col.is_not_null or any(column_constraints(col, ConstrType.CONSTR_NOTNULL))
-    primary = any(column_constraints(col, ConstrType.CONSTR_PRIMARY))
+def _required(col: Any) -> bool:
+    not_null = col.is_not_null or any(column_constraints(col, "CONSTR_NOTNULL"))
+    primary = any(column_constraints(col, "CONSTR_PRIMARY"))
     filled = any(column_constraints(col, *_FILLED)) or type_name(col.typeName) in _SERIALS
     return (not_null or primary) and not filled
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
     for col in added_columns(node):
@@ -78,5 +76,5 @@ RULE = define(
     category=BREAKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AddColumn",),
 )

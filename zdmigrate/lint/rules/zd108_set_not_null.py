@@ -35,9 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import AlterTableType
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -50,11 +47,11 @@ def _proven(ctx: Context, table: str, column: str) -> bool:
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
     table = rel_key(node.relation)
-    for cmd in alter_cmds(node, AlterTableType.AT_SetNotNull):
+    for cmd in alter_cmds(node, "AT_SetNotNull"):
         if _proven(ctx, table, str(cmd.name)):
             continue
         yield ctx.on_table(
@@ -73,5 +70,5 @@ RULE = define(
     category=BREAKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_SetNotNull",),
 )

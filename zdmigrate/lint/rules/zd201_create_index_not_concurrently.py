@@ -34,8 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -52,7 +50,7 @@ _PARTITIONED_HELP = (
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.IndexStmt = stmt.node
+    node = stmt.node
     if node.concurrent or ctx.is_new(node.relation):
         return
     facts = ctx.table(node.relation)
@@ -72,5 +70,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.IndexStmt,),
+    nodes=("IndexStmt",),
 )

@@ -27,9 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import ObjectType
-
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -37,8 +34,8 @@ from zdmigrate.lint.rules._util import LOCKING, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.DropStmt = stmt.node
-    if node.removeType != ObjectType.OBJECT_INDEX or node.concurrent:
+    node = stmt.node
+    if node.removeType != "OBJECT_INDEX" or node.concurrent:
         return
     for names in node.objects or ():
         name = ".".join(n.sval for n in names)
@@ -58,5 +55,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.DropStmt,),
+    nodes=("DropStmt",),
 )

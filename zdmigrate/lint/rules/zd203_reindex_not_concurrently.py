@@ -27,8 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -36,7 +34,7 @@ from zdmigrate.lint.rules._util import LOCKING, define, has_option
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.ReindexStmt = stmt.node
+    node = stmt.node
     if node.relation is None or has_option(node.params, "concurrently"):
         return
     if ctx.is_new(node.relation):
@@ -60,5 +58,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.ReindexStmt,),
+    nodes=("ReindexStmt",),
 )

@@ -32,23 +32,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import ConstrType
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, added_constraints, define
 
-_KINDS = {ConstrType.CONSTR_CHECK: "CHECK", ConstrType.CONSTR_FOREIGN: "FOREIGN KEY"}
+_KINDS = {"CONSTR_CHECK": "CHECK", "CONSTR_FOREIGN": "FOREIGN KEY"}
 _LOCKS = {
-    ConstrType.CONSTR_CHECK: "ACCESS EXCLUSIVE",
-    ConstrType.CONSTR_FOREIGN: "SHARE ROW EXCLUSIVE",
+    "CONSTR_CHECK": "ACCESS EXCLUSIVE",
+    "CONSTR_FOREIGN": "SHARE ROW EXCLUSIVE",
 }
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
     for con in added_constraints(node, *_KINDS):
@@ -70,5 +67,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AddConstraint",),
 )

@@ -30,9 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import AlterTableType
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -40,11 +37,11 @@ from zdmigrate.lint.rules._util import LOCKING, alter_cmds, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if not ctx.in_transaction:
         return
     table = rel_key(node.relation)
-    for cmd in alter_cmds(node, AlterTableType.AT_ValidateConstraint):
+    for cmd in alter_cmds(node, "AT_ValidateConstraint"):
         if (table, str(cmd.name)) in ctx.not_valid:
             yield Violation(
                 f"constraint {cmd.name} is validated in the transaction that added it on "
@@ -61,5 +58,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_ValidateConstraint",),
 )

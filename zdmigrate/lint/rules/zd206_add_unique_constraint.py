@@ -29,9 +29,7 @@ INDEX`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from pglast import ast
-from pglast.enums import ConstrType
+from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
@@ -44,17 +42,17 @@ from zdmigrate.lint.rules._util import (
     define,
 )
 
-_KIND = ConstrType.CONSTR_UNIQUE
+_KIND = "CONSTR_UNIQUE"
 
 
-def _builds_index(node: ast.AlterTableStmt) -> bool:
+def _builds_index(node: Any) -> bool:
     if any(not con.indexname for con in added_constraints(node, _KIND)):
         return True
     return any(any(column_constraints(col, _KIND)) for col in added_columns(node))
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation) or not _builds_index(node):
         return
     yield ctx.on_table(
@@ -73,5 +71,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AddConstraint", "AlterTableStmt:AT_AddColumn"),
 )

@@ -28,9 +28,7 @@ index with `create_index`, then attach it in a `sql` operation.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from pglast import ast
-from pglast.enums import ConstrType
+from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
@@ -43,17 +41,17 @@ from zdmigrate.lint.rules._util import (
     define,
 )
 
-_KIND = ConstrType.CONSTR_PRIMARY
+_KIND = "CONSTR_PRIMARY"
 
 
-def _builds_index(node: ast.AlterTableStmt) -> bool:
+def _builds_index(node: Any) -> bool:
     if any(not con.indexname for con in added_constraints(node, _KIND)):
         return True
     return any(any(column_constraints(col, _KIND)) for col in added_columns(node))
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation) or not _builds_index(node):
         return
     yield ctx.on_table(
@@ -71,5 +69,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AddConstraint", "AlterTableStmt:AT_AddColumn"),
 )

@@ -32,9 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import ConstrType
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -42,10 +39,10 @@ from zdmigrate.lint.rules._util import LOCKING, added_constraints, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
-    for _con in added_constraints(node, ConstrType.CONSTR_EXCLUSION):
+    for _con in added_constraints(node, "CONSTR_EXCLUSION"):
         yield ctx.on_table(
             node.relation,
             f"adding an EXCLUSION constraint on {rel_key(node.relation)} builds its index "
@@ -62,5 +59,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AddConstraint",),
 )

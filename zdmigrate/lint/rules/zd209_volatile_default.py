@@ -33,19 +33,17 @@ rows that the old version inserts.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from pglast import ast
-from pglast.enums import ConstrType
+from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
-from zdmigrate.lint._expr import function_names
+from zdmigrate.lint._expr import function_names, is_node
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, added_columns, column_constraints, define
 from zdmigrate.lint.volatility import Volatility, builtin_volatility
 
 
-def _volatile_call(ctx: Context, expr: ast.Node) -> str | None:
+def _volatile_call(ctx: Context, expr: Any) -> str | None:
     db = ctx.options.db
     for name in function_names(expr):
         found = builtin_volatility(name)
@@ -56,11 +54,11 @@ def _volatile_call(ctx: Context, expr: ast.Node) -> str | None:
     return None
 
 
-def _is_null(expr: ast.Node | None) -> bool:
-    return isinstance(expr, ast.A_Const) and bool(expr.isnull)
+def _is_null(expr: Any) -> bool:
+    return is_node(expr, "A_Const") and bool(expr.isnull)
 
 
-def _reason(ctx: Context, expr: ast.Node | None) -> str | None:
+def _reason(ctx: Context, expr: Any) -> str | None:
     if expr is None:
         return None
     if ctx.pg_version < 11:
@@ -70,11 +68,11 @@ def _reason(ctx: Context, expr: ast.Node | None) -> str | None:
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
     for col in added_columns(node):
-        for con in column_constraints(col, ConstrType.CONSTR_DEFAULT):
+        for con in column_constraints(col, "CONSTR_DEFAULT"):
             reason = _reason(ctx, con.raw_expr)
             if reason:
                 yield ctx.on_table(
@@ -94,5 +92,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AddColumn",),
 )

@@ -27,9 +27,7 @@ backfill fills existing rows in batches and a trigger keeps new rows filled.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from pglast import ast
-from pglast.enums import ConstrType
+from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
@@ -37,14 +35,12 @@ from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, added_columns, column_constraints, define
 
 
-def _stored(col: ast.ColumnDef) -> bool:
-    return any(
-        con.generated_kind != "v" for con in column_constraints(col, ConstrType.CONSTR_GENERATED)
-    )
+def _stored(col: Any) -> bool:
+    return any(con.generated_kind != "v" for con in column_constraints(col, "CONSTR_GENERATED"))
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
     for col in added_columns(node):
@@ -66,5 +62,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AddColumn",),
 )

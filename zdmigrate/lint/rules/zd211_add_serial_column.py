@@ -31,9 +31,7 @@ batches.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from pglast import ast
-from pglast.enums import ConstrType
+from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
@@ -49,14 +47,14 @@ from zdmigrate.lint.rules._util import (
 SERIAL_TYPES = frozenset({"serial", "serial4", "serial8", "bigserial", "smallserial", "serial2"})
 
 
-def _numbered(col: ast.ColumnDef) -> bool:
+def _numbered(col: Any) -> bool:
     if type_name(col.typeName) in SERIAL_TYPES:
         return True
-    return any(column_constraints(col, ConstrType.CONSTR_IDENTITY))
+    return any(column_constraints(col, "CONSTR_IDENTITY"))
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.is_new(node.relation):
         return
     for col in added_columns(node):
@@ -78,5 +76,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_AddColumn",),
 )

@@ -32,24 +32,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pglast import ast
-from pglast.enums import AlterTableType
-
 from zdmigrate.lint._context import Context
+from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, alter_cmds, define, has_option
 
 
 def _concurrent_kind(node: Any) -> str | None:
-    if isinstance(node, ast.IndexStmt) and node.concurrent:
+    if is_node(node, "IndexStmt") and node.concurrent:
         return "CREATE INDEX CONCURRENTLY"
-    if isinstance(node, ast.DropStmt) and node.concurrent:
+    if is_node(node, "DropStmt") and node.concurrent:
         return "DROP INDEX CONCURRENTLY"
-    if isinstance(node, ast.ReindexStmt) and has_option(node.params, "concurrently"):
+    if is_node(node, "ReindexStmt") and has_option(node.params, "concurrently"):
         return "REINDEX CONCURRENTLY"
-    if isinstance(node, ast.AlterTableStmt):
-        for cmd in alter_cmds(node, AlterTableType.AT_DetachPartition):
+    if is_node(node, "AlterTableStmt"):
+        for cmd in alter_cmds(node, "AT_DetachPartition"):
             if getattr(cmd.def_, "concurrent", False):
                 return "DETACH PARTITION CONCURRENTLY"
     return None
@@ -74,5 +72,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.IndexStmt, ast.DropStmt, ast.ReindexStmt, ast.AlterTableStmt),
+    nodes=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt:AT_DetachPartition"),
 )

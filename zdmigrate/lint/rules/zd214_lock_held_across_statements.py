@@ -30,19 +30,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
+from zdmigrate.lint._track import QUIET
 from zdmigrate.lint.rules._util import LOCKING, define
-
-_HARMLESS = (ast.TransactionStmt, ast.VariableSetStmt, ast.VariableShowStmt, ast.CommentStmt)
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     held = ctx.strong_lock
-    if held is None or ctx.strong_lock_reported or isinstance(stmt.node, _HARMLESS):
+    if held is None or ctx.strong_lock_reported or stmt.tag in QUIET:
         return
     yield Violation(
         f"the {held.lock} lock on {held.table} taken at line {held.line} is still held "

@@ -27,25 +27,24 @@ operation with a plain `VACUUM` when that is what is needed:
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from pglast import ast
-from pglast.enums import AlterTableType
+from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
+from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, alter_cmds, define, has_option
 
-_PERSISTENCE = (AlterTableType.AT_SetLogged, AlterTableType.AT_SetUnLogged)
+_PERSISTENCE = ("AT_SetLogged", "AT_SetUnLogged")
 
 
-def _command(node: ast.Node) -> tuple[str, ast.Node | None] | None:
-    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd and has_option(node.options, "full"):
+def _command(node: Any) -> tuple[str, Any] | None:
+    if is_node(node, "VacuumStmt") and node.is_vacuumcmd and has_option(node.options, "full"):
         rels = node.rels or ()
         return "VACUUM FULL", rels[0].relation if rels else None
-    if isinstance(node, ast.ClusterStmt):
+    if is_node(node, "ClusterStmt"):
         return "CLUSTER", node.relation
-    if isinstance(node, ast.AlterTableStmt) and any(alter_cmds(node, *_PERSISTENCE)):
+    if is_node(node, "AlterTableStmt") and any(alter_cmds(node, *_PERSISTENCE)):
         return "SET LOGGED/UNLOGGED", node.relation
     return None
 
@@ -71,5 +70,10 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.VacuumStmt, ast.ClusterStmt, ast.AlterTableStmt),
+    nodes=(
+        "VacuumStmt",
+        "ClusterStmt",
+        "AlterTableStmt:AT_SetLogged",
+        "AlterTableStmt:AT_SetUnLogged",
+    ),
 )

@@ -27,9 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import DropBehavior
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -37,8 +34,8 @@ from zdmigrate.lint.rules._util import LOCKING, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.TruncateStmt = stmt.node
-    if node.behavior != DropBehavior.DROP_CASCADE:
+    node = stmt.node
+    if node.behavior != "DROP_CASCADE":
         return
     names = ", ".join(rel_key(r) for r in node.relations or ())
     yield Violation(
@@ -54,5 +51,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.TruncateStmt,),
+    nodes=("TruncateStmt",),
 )

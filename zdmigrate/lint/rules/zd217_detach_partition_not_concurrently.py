@@ -27,9 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-from pglast.enums import AlterTableType
-
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -37,10 +34,10 @@ from zdmigrate.lint.rules._util import LOCKING, alter_cmds, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterTableStmt = stmt.node
+    node = stmt.node
     if ctx.pg_version < 14 or ctx.is_new(node.relation):
         return
-    for cmd in alter_cmds(node, AlterTableType.AT_DetachPartition):
+    for cmd in alter_cmds(node, "AT_DetachPartition"):
         if not getattr(cmd.def_, "concurrent", False):
             yield ctx.on_table(
                 node.relation,
@@ -57,5 +54,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=(ast.AlterTableStmt,),
+    nodes=("AlterTableStmt:AT_DetachPartition",),
 )

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pglast import ast
-
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
@@ -37,7 +35,7 @@ from zdmigrate.lint.rules._util import LOCKING, define
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
-    node: ast.AlterEnumStmt = stmt.node
+    node = stmt.node
     if node.oldVal is not None or not ctx.in_transaction or ctx.pg_version >= 12:
         return
     name = ".".join(n.sval for n in node.typeName or ())
@@ -55,5 +53,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.ERROR,
     check=check,
-    nodes=(ast.AlterEnumStmt,),
+    nodes=("AlterEnumStmt",),
 )
