@@ -4,9 +4,10 @@
 volatility classes of its overloads (``i`` immutable, ``s`` stable,
 ``v`` volatile). It is generated from a real server with::
 
-    python -m zdmigrate.lint.volatility postgresql://postgres@127.0.0.1:5432/postgres
+    python -m zdmigrate.lint.volatility URL [URL ...]
 
-and checked in, so linting needs no database.
+(the union over every server given: the checked-in list covers PostgreSQL 15
+and 18) and checked in, so linting needs no database.
 """
 
 from __future__ import annotations
@@ -56,20 +57,31 @@ GROUP BY p.proname ORDER BY p.proname
 """
 
 
-def generate(url: str) -> str:
-    """The JSON text of ``data/volatility.json``, read from the server at ``url``."""
+def _read(url: str) -> tuple[str, dict[str, str]]:
     import psycopg
 
     with psycopg.connect(url) as conn:
         version = conn.execute("SHOW server_version").fetchone()
         rows = conn.execute(_QUERY).fetchall()
+    return (str(version[0]) if version else ""), {name: codes for name, codes in rows}
+
+
+def generate(*urls: str) -> str:
+    """The JSON text of ``data/volatility.json``: the union over the servers at ``urls``."""
+    versions: list[str] = []
+    functions: dict[str, str] = {}
+    for url in urls:
+        version, found = _read(url)
+        versions.append(version)
+        for name, codes in found.items():
+            functions[name] = "".join(sorted(set(functions.get(name, "")) | set(codes)))
     doc = {
         "source": "pg_proc of pg_catalog",
-        "server_version": version[0] if version else "",
-        "functions": {name: codes for name, codes in rows},
+        "server_versions": versions,
+        "functions": dict(sorted(functions.items())),
     }
     return json.dumps(doc, indent=0, sort_keys=True) + "\n"
 
 
 if __name__ == "__main__":
-    sys.stdout.write(generate(sys.argv[1]))
+    sys.stdout.write(generate(*sys.argv[1:]))
