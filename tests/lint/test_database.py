@@ -34,6 +34,7 @@ def test_size_in_message(db: psycopg.Connection[Any], db_url: str, tmp_path: Pat
     (finding,) = _run(db_url, tmp_path, "CREATE INDEX i ON orders (x);\n")
     assert finding["severity"] == "warning"
     assert "~5,000 rows" in finding["message"]
+    assert "under 1 s per full scan or rewrite" in finding["message"]
 
 
 def test_binary_coercible_type_change_is_not_reported(

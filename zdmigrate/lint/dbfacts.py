@@ -19,6 +19,7 @@ from zdmigrate.lint.volatility import Volatility
 __all__ = ["DbFacts", "TableFacts"]
 
 _BIG_BYTES = 1 << 30
+_PASS_BYTES_PER_S = 100 * (1 << 20)  # a conservative sequential read/write rate
 
 _TABLE_SQL = """
 WITH rels AS (
@@ -53,6 +54,14 @@ def _size(n: int) -> str:
     return f"{n} TB"
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under 1 s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
 @dataclass(frozen=True)
 class TableFacts:
     """Size and kind of an existing table."""
@@ -64,7 +73,11 @@ class TableFacts:
     def describe(self) -> str:
         if self.rows == 0:
             return "the table is empty"
-        return f"table: ~{self.rows:,} rows, {_size(self.bytes)}"
+        pass_s = self.bytes / _PASS_BYTES_PER_S
+        return (
+            f"table: ~{self.rows:,} rows, {_size(self.bytes)}, "
+            f"~{_duration(pass_s)} per full scan or rewrite"
+        )
 
     def grade(self, severity: Severity | None) -> Severity | None:
         """Empty tables cannot be hurt; very large ones make any long lock an outage."""
