@@ -1,0 +1,121 @@
+"""State rules: migrations in flight, the audit log, status, pause/resume bookkeeping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from tests.cli_helpers import zdm
+
+Conn = psycopg.Connection[Any]
+
+
+def _file(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def _tables(db: Conn) -> None:
+    db.execute("CREATE TABLE a (id int PRIMARY KEY, x int)")
+    db.execute("CREATE TABLE b (id int PRIMARY KEY, y int)")
+    db.execute("INSERT INTO a SELECT g, g FROM generate_series(1, 100) g")
+    db.execute("INSERT INTO b SELECT g, g FROM generate_series(1, 100) g")
+
+
+def test_two_migrations_on_different_tables_may_be_in_flight(
+    db_url: str, db: Conn, tmp_path: Path
+) -> None:
+    _tables(db)
+    first = _file(tmp_path, "0001_a", "- rename_column: {table: a, from: x, to: x2}\n")
+    second = _file(tmp_path, "0002_b", "- alter_column: {table: b, column: y, type: bigint}\n")
+    assert zdm("--database-url", db_url, "apply", first).exit_code == 0
+    assert zdm("--database-url", db_url, "apply", second).exit_code == 0
+    status = json.loads(zdm("--database-url", db_url, "status", "--format", "json").stdout)
+    assert [(s["name"], s["phase"], s["search_path"]) for s in status] == [
+        ("0001_a", "expanded", "public_0001_a,public"),
+        ("0002_b", "expanded", "public_0002_b,public"),
+    ]
+
+
+def test_a_second_migration_on_the_same_table_is_refused(
+    db_url: str, db: Conn, tmp_path: Path
+) -> None:
+    _tables(db)
+    first = _file(tmp_path, "0001_a", "- rename_column: {table: a, from: x, to: x2}\n")
+    second = _file(tmp_path, "0002_a", "- alter_column: {table: a, column: x, type: bigint}\n")
+    assert zdm("--database-url", db_url, "apply", first).exit_code == 0
+    columns = db.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'a' ORDER BY 1"
+    ).fetchall()
+    res = zdm("--database-url", db_url, "apply", second)
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        "error: migration '0001_a' is still in flight on a (hint: complete or roll back "
+        "'0001_a' first)"
+    ]
+    assert (
+        db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'a' ORDER BY 1"
+        ).fetchall()
+        == columns
+    )
+    assert db.execute(
+        "SELECT count(*) FROM zdmigrate.migrations WHERE name = '0002_a'"
+    ).fetchone() == (0,)
+
+
+def test_every_step_is_in_the_audit_log(db_url: str, db: Conn, tmp_path: Path) -> None:
+    _tables(db)
+    path = _file(tmp_path, "0001_b", "- alter_column: {table: b, column: y, type: bigint}\n")
+    assert zdm("--database-url", db_url, "apply", path).exit_code == 0
+    assert zdm("--database-url", db_url, "complete", "0001_b").exit_code == 0
+    rows = db.execute(
+        "SELECT command, step, status, attempts >= 1, sql <> '' FROM zdmigrate.audit_log "
+        "WHERE migration = '0001_b' ORDER BY id"
+    ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [
+        ("apply", "expand:table:b"),
+        ("apply", "expand:version-schema"),
+        ("complete", "contract:table:b"),
+    ]
+    assert all(r[2] == "done" and r[3] and r[4] for r in rows)
+
+
+def test_apply_again_after_success_does_nothing_new(db_url: str, db: Conn, tmp_path: Path) -> None:
+    _tables(db)
+    path = _file(tmp_path, "0001_b", "- alter_column: {table: b, column: y, type: bigint}\n")
+    assert zdm("--database-url", db_url, "apply", path).exit_code == 0
+    again = zdm("--database-url", db_url, "apply", "--format", "json", path)
+    assert again.exit_code == 0
+    data = json.loads(again.stdout)
+    assert (data["resumed"], data["steps_run"], data["rows_backfilled"]) == (True, 0, 0)
+
+
+def test_complete_twice_and_rollback_after_complete_are_refused(
+    db_url: str, db: Conn, tmp_path: Path
+) -> None:
+    _tables(db)
+    path = _file(tmp_path, "0001_a", "- rename_column: {table: a, from: x, to: x2}\n")
+    assert zdm("--database-url", db_url, "apply", path).exit_code == 0
+    assert zdm("--database-url", db_url, "complete", "0001_a").exit_code == 0
+    res = zdm("--database-url", db_url, "rollback", "0001_a")
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (
+        "error: cannot roll back '0001_a': it is completed "
+        "(hint: zdmigrate status shows what each migration is doing)"
+    )
+    res = zdm("--database-url", db_url, "apply", path)
+    assert res.exit_code == 2
+    assert "already completed" in res.stderr
+
+
+def test_unknown_migration_name(db_url: str) -> None:
+    res = zdm("--database-url", db_url, "complete", "nope")
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (
+        "error: no migration named 'nope' (hint: zdmigrate status lists migrations)"
+    )
