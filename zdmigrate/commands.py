@@ -126,12 +126,26 @@ def plan(settings: Settings, path: str) -> PlanReport:
     else:
         catalog = runner.offline_catalog(settings.schema_name, _earlier_files(Path(path)))
     built = build_plan(migration, catalog, settings.mode)
+    backfilled = {b.table for b in built.backfill}
     tables = {
-        name: {"rows": t.row_estimate, "bytes": t.size_bytes}
+        name: _estimates(t.row_estimate, t.size_bytes or 0, name in backfilled)
         for name, t in catalog.tables.items()
         if name in built.tables and catalog.live
     }
     return PlanReport(built, migration, catalog.live, tables)
+
+
+# Conservative rates for estimates, well under what bench/backfill.py measures here.
+BACKFILL_ROWS_PER_S = 50_000
+SCAN_BYTES_PER_S = 100e6
+
+
+def _estimates(rows: int | None, size: int, backfilled: bool) -> dict[str, Any]:
+    """Row count (None: never analyzed), size, and rough durations of the long steps."""
+    out: dict[str, Any] = {"rows": rows, "bytes": size, "scan_s": round(size / SCAN_BYTES_PER_S, 1)}
+    if backfilled and rows is not None:
+        out["backfill_s"] = round(rows / BACKFILL_ROWS_PER_S, 1)
+    return out
 
 
 def apply(settings: Settings, path: str, echo: Echo, progress: ProgressFn) -> runner.ApplyResult:

@@ -32,8 +32,15 @@ def _size(report: PlanReport, tables: list[str]) -> str:
     parts = []
     for t in tables:
         info = report.tables.get(t)
-        if info and info.get("rows") is not None:
-            parts.append(f"{t}: ~{info['rows']:,} rows, {info['bytes'] / 1e6:.1f} MB")
+        if info:
+            rows = (
+                "rows unknown (run ANALYZE)" if info["rows"] is None else f"~{info['rows']:,} rows"
+            )
+            part = f"{t}: {rows}, {info['bytes'] / 1e6:.1f} MB"
+            part += f", a scan ~{info['scan_s']:g} s"
+            if "backfill_s" in info:
+                part += f", backfill ~{info['backfill_s']:g} s"
+            parts.append(part)
     return "; ".join(parts)
 
 

@@ -283,7 +283,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> Catalog:
         if check is not None:
             cat.tables[rel].checks[con] = check
     for rel, rows, size in conn.execute(_SIZES_SQL, (schema,)):
-        cat.tables[rel].row_estimate = max(int(rows), 0)
+        cat.tables[rel].row_estimate = int(rows) if rows >= 0 else None  # -1: never analyzed
         cat.tables[rel].size_bytes = int(size)
     return cat
 
