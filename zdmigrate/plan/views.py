@@ -18,7 +18,13 @@ def version_schema_name(schema: str, migration: str) -> str:
 
 
 def _view_sql(
-    version_schema: str, schema: str, table: str, name: str, cols: list[ViewColumn], invoker: bool
+    version_schema: str,
+    schema: str,
+    table: str,
+    name: str,
+    cols: list[ViewColumn],
+    invoker: bool,
+    table_defaults: frozenset[str] = frozenset(),
 ) -> str:
     select = sql.SQL(", ").join(
         sql.Identifier(c.source)
@@ -33,10 +39,16 @@ def _view_sql(
     )
     lines = [stmt.as_string()]
     for c in cols:
-        if c.default is not None:
+        default = c.default
+        if default is None and c.source in table_defaults:
+            # Without a default of its own, a view column takes the table's, which the
+            # new version dropped. PostgreSQL discards a plain NULL default, so use an
+            # expression it keeps.
+            default = f"NULLIF(CAST(NULL AS {c.type}), NULL)"
+        if default is not None:
             lines.append(
                 sql.SQL("ALTER VIEW {} ALTER COLUMN {} SET DEFAULT {};")
-                .format(view, sql.Identifier(c.name), sql.SQL(c.default))
+                .format(view, sql.Identifier(c.name), sql.SQL(default))
                 .as_string()
             )
     return "\n".join(lines)
@@ -48,7 +60,16 @@ def views_sql(version_schema: str, schema: str, works: list[TableWork], server_m
     invoker = server_major >= 15
     for w in sorted(works, key=lambda w: w.new_name):
         if not w.dropped:
+            defaults = frozenset(c.name for c in w.table.columns if c.default is not None)
             parts.append(
-                _view_sql(version_schema, schema, w.table.name, w.new_name, w.view_columns, invoker)
+                _view_sql(
+                    version_schema,
+                    schema,
+                    w.table.name,
+                    w.new_name,
+                    w.view_columns,
+                    invoker,
+                    defaults,
+                )
             )
     return "\n".join(parts)

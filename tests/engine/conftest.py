@@ -1,0 +1,145 @@
+"""Helpers shared by the engine tests: migration files, the CLI phases, app clients.
+
+``migrator`` works on the test's fresh database (``db_url``): it writes
+migration files to ``tmp_path``, runs ``apply``/``complete``/``rollback``
+through the CLI with ``--database-url``, and opens connections the way the
+two app versions do: the old one on the physical tables in ``public``, the
+new one with ``search_path`` set to the migration's version schema.
+``direct_database`` is a second database on the same server, for a schema
+built directly with DDL, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from tests.catalog import Snapshot, snapshot
+from tests.cli_helpers import Result, zdm
+from tests.pgserver import Server
+
+Conn = psycopg.Connection[Any]
+
+
+def connect(url: str, search_path: str | None = None) -> Conn:
+    """An autocommit connection returning dict rows; ``search_path`` as the new app sets it."""
+    conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+    if search_path is not None:
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.SQL(search_path)))
+    return conn
+
+
+def snapshot_of(url: str) -> Snapshot:
+    """The snapshot of the ``public`` schema of the database at ``url``."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return snapshot(conn, "public")
+
+
+def public_snapshot(url: str) -> Snapshot:
+    """``snapshot_of``, with zdmigrate's own state schema left out of the schema list."""
+    snap = snapshot_of(url)
+    snap["schemas"] = [s for s in snap["schemas"] if s != "zdmigrate"]
+    return snap
+
+
+@dataclass
+class Migrator:
+    url: str
+    folder: Path
+    conns: list[Conn] = field(default_factory=list)
+
+    def write(self, name: str, operations: list[dict[str, Any]]) -> Path:
+        """A migration file ``<name>.json`` holding ``operations``."""
+        path = self.folder / f"{name}.json"
+        path.write_text(json.dumps({"operations": operations}, indent=2))
+        return path
+
+    def run(self, *args: str) -> Result:
+        return zdm("--database-url", self.url, *args)
+
+    def apply(self, path: Path) -> dict[str, Any]:
+        """Run ``apply``; it must succeed. Returns its JSON result."""
+        res = self.run("apply", str(path), "--format", "json")
+        assert res.exit_code == 0, res.stderr
+        result: dict[str, Any] = json.loads(res.stdout)
+        return result
+
+    def complete(self, name: str) -> None:
+        res = self.run("complete", name)
+        assert res.exit_code == 0, res.stderr
+
+    def rollback(self, name: str) -> None:
+        res = self.run("rollback", name)
+        assert res.exit_code == 0, res.stderr
+
+    def old(self) -> Conn:
+        """A client of the old version: physical tables, old names."""
+        conn = connect(self.url)
+        self.conns.append(conn)
+        return conn
+
+    def new(self, version_schema: str) -> Conn:
+        """A client of the new version: its version schema first on the search_path."""
+        conn = connect(self.url, f"{sql.Identifier(version_schema).as_string()}, public")
+        self.conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+
+
+@pytest.fixture
+def migrator(db_url: str, tmp_path: Path) -> Iterator[Migrator]:
+    m = Migrator(db_url, tmp_path)
+    try:
+        yield m
+    finally:
+        m.close()
+
+
+def _create_database(server: Server) -> str:
+    name = f"zdm_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def _drop_database(server: Server, name: str) -> None:
+    with psycopg.connect(server.admin_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="module")
+def direct_database(pg_server: Server) -> Iterator[Callable[[str], str]]:
+    """A second database on the test server, for schemas built directly with DDL.
+
+    ``build(ddl)`` empties its ``public`` schema, runs ``ddl`` and returns the
+    database's URL. Made once per module (a database costs more than a test)
+    and dropped afterwards.
+    """
+    name = _create_database(pg_server)
+    url = pg_server.url_for(name)
+
+    def build(ddl: str) -> str:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+            conn.execute(ddl)
+        return url
+
+    try:
+        yield build
+    finally:
+        _drop_database(pg_server, name)
