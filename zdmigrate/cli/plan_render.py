@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from zdmigrate.commands import PlanReport
-from zdmigrate.plan.step import Step
 
 __all__ = ["plan_markdown", "plan_text"]
 
@@ -110,12 +109,12 @@ def plan_markdown(report: PlanReport) -> str:
         for s in data["phases"][key]:
             out.append(f"| {key} | {s['description']} | `{s['lock']}` | {_flags(s)} |")
     for b in data["phases"]["backfill"]:
-        out.append(
-            f"| backfill | {b['table']}: {', '.join(b['columns'])} | row locks, batched | - |"
-        )
+        size = _size(report, [b["table"]])
+        what = f"{b['table']}: {', '.join(b['columns'])}" + (f" ({size})" if size else "")
+        out.append(f"| backfill | {what} | row locks, batched | - |")
     out.append("")
     for key, title in _PHASES:
-        steps: list[Step] | Any = data["phases"][key]
+        steps: list[dict[str, Any]] = data["phases"][key]
         if not steps:
             continue
         out += [f"### {title}", ""]
