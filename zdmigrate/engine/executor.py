@@ -82,7 +82,7 @@ class Executor:
                 self._rollback_if_needed()
                 waited = time.monotonic() - started
                 if waited >= budget:
-                    self._audit_failure(step, attempt, waited)
+                    self._audit(step, "lock-timeout", attempt, started)
                     raise LockTimeout(step.description, attempt, waited) from None
                 pause = min(0.05 * 2 ** (attempt - 1), 2.0) * random.uniform(0.5, 1.5)
                 time.sleep(min(pause, max(budget - waited, 0.0)))
@@ -135,18 +135,5 @@ class Executor:
             sql=step.sql,
             status=status,
             duration_ms=(time.monotonic() - t0) * 1000,
-            attempts=attempt,
-        )
-
-    def _audit_failure(self, step: Step, attempt: int, waited: float) -> None:
-        self.store.audit(
-            self.conn,
-            migration=self.migration,
-            command=self.command,
-            step=step.key,
-            phase=step.phase.value,
-            sql=step.sql,
-            status="lock-timeout",
-            duration_ms=waited * 1000,
             attempts=attempt,
         )
