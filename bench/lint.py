@@ -5,7 +5,8 @@ and DML, then times, as a user would run them (wall time of the command):
 
 - ``zdmigrate lint DIR`` and ``squawk DIR/*.sql`` on the whole corpus;
 - both on a single file (start-up cost dominates);
-- zdmigrate's lint in-process (no interpreter start-up or imports).
+- zdmigrate's lint in-process (no interpreter start-up or imports);
+- importing the CLI alone (the floor under any ``zdmigrate`` command).
 
 squawk is not a project dependency: ``pip install squawk-cli`` first.
 The last line printed is a JSON object with the figures.
@@ -123,6 +124,9 @@ def main() -> None:
             "zdmigrate_one_file_s": wall(zdm_one, args.repeat),
             "squawk_one_file_s": wall(sq_one, args.repeat),
             "zdmigrate_in_process_s": in_process(folder, args.repeat),
+            "zdmigrate_import_only_s": wall(
+                [sys.executable, "-c", "import zdmigrate.cli.app"], args.repeat
+            ),
         }
     figures["ratio_vs_squawk"] = figures["zdmigrate_s"] / figures["squawk_s"]
     figures["zdmigrate_statements_per_s"] = statements / figures["zdmigrate_s"]

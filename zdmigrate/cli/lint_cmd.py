@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from zdmigrate.cli.context import CliState, run_command
+
+if TYPE_CHECKING:
+    from zdmigrate.lint import LintSettings
 
 __all__ = ["register"]
 
@@ -37,7 +40,7 @@ EXAMPLES = """Examples:
 """
 
 
-def _settings(state: CliState, flags: dict[str, object]) -> object:
+def _settings(state: CliState, flags: dict[str, object]) -> LintSettings:
     from zdmigrate.config import find_pyproject
     from zdmigrate.lint import load_lint_settings
 
@@ -69,13 +72,12 @@ def _lint(
     from dataclasses import replace
 
     from zdmigrate.errors import ConfigError
-    from zdmigrate.lint import LintSettings, lint_paths
+    from zdmigrate.lint import lint_paths
     from zdmigrate.lint.report import render
 
     if not paths:
         raise ConfigError("no paths to lint", "give .sql files, folders, Alembic projects or -")
     settings = _settings(state, flags)
-    assert isinstance(settings, LintSettings)
     result = replace(lint_paths(paths, settings, url), color=_color(fmt))
     sys.stdout.write(render(result, fmt.value))
     return 1 if result.failed(settings.fail_on) else 0

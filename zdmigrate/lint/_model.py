@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +81,6 @@ class Finding:
     line: int
     column: int
     source_line: str = ""
-    context: dict[str, str] = field(default_factory=dict)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.code)
@@ -97,6 +96,4 @@ class Finding:
             "line": self.line,
             "column": self.column,
         }
-        if self.context:
-            data["context"] = dict(self.context)
         return data

@@ -27,6 +27,7 @@ class _Dispatch:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.by_type: dict[str, list[Rule]] = {}
         self.every: list[Rule] = []
+        self.cache: dict[tuple[str, ...], list[Rule]] = {}
         for rule in rules:
             if not rule.node_types:
                 self.every.append(rule)
@@ -35,13 +36,21 @@ class _Dispatch:
 
     def rules_for(self, stmt: Statement) -> list[Rule]:
         """Rules for the statement's node type, or for ``AlterTableStmt:<subtype>`` it holds."""
-        specific = self.by_type.get(stmt.tag)
+        key: tuple[str, ...] = (stmt.tag,)
         if stmt.tag == "AlterTableStmt" and stmt.node is not None:
-            for subtype in alter_groups(stmt.node):
-                more = self.by_type.get(f"AlterTableStmt:{subtype}")
-                if more:
-                    specific = [*(specific or ()), *(r for r in more if r not in (specific or ()))]
-        return [*specific, *self.every] if specific else self.every
+            key = (stmt.tag, *sorted(alter_groups(stmt.node)))
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = self._rules_for(key)
+        return found
+
+    def _rules_for(self, key: tuple[str, ...]) -> list[Rule]:
+        tag, subtypes = key[0], key[1:]
+        keys = [tag, *(f"{tag}:{sub}" for sub in subtypes)]
+        found: list[Rule] = []
+        for k in keys:
+            found.extend(r for r in self.by_type.get(k, ()) if r not in found)
+        return [*found, *self.every]
 
 
 def _finding(rule: Rule, v: Violation, source: Source, offset: int) -> Finding:
