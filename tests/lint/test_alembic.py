@@ -86,3 +86,24 @@ def test_hash_suppression_in_scripts(tmp_path: Path) -> None:
         '    op.drop_column("accounts", "legacy")  # zdmigrate: ignore drop-column\n',
     )
     assert lint(script).exit_code == 0
+
+
+def test_prepend_sys_path_lets_revisions_import_project_modules(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/migrations\nprepend_sys_path = .\n",
+    )
+    write(tmp_path, "zdm_fixture_sql.py", 'DROP = "ALTER TABLE accounts DROP COLUMN old"\n')
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    write(tmp_path / "migrations", "env.py", "")
+    write(
+        versions,
+        "0001_drop.py",
+        "from alembic import op\n\nfrom zdm_fixture_sql import DROP\n\n"
+        'revision = "0001"\ndown_revision = None\n\n\n'
+        "def upgrade() -> None:\n"
+        "    op.execute(DROP)\n",
+    )
+    assert _findings(str(tmp_path), "--ignore", "ZD213") == [("0001_drop.py", 10, "drop-column")]

@@ -165,3 +165,14 @@ def test_explain_and_list_rules() -> None:
     listing = lint("--list-rules").stdout
     assert "ZD213  missing-lock-timeout" in listing
     assert "prefer-jsonb" in listing
+
+
+def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
+    sql = (
+        "SET lock_timeout = '1s';\n"
+        "ALTER TABLE café ADD COLUMN señal text, ADD COLUMN ñ uuid DEFAULT gen_random_uuid();\n"
+    )
+    res = lint(write(tmp_path, "m.sql", sql), "--format", "json")
+    (finding,) = json.loads(res.stdout)["findings"]
+    assert (finding["rule"], finding["line"], finding["column"]) == ("volatile-default", 2, 52)
+    assert sql.splitlines()[1][51:].startswith("ñ uuid")

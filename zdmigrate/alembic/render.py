@@ -11,6 +11,7 @@ MigrationContext in ``as_sql`` mode for PostgreSQL, the revision's
 from __future__ import annotations
 
 import bisect
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -136,6 +137,14 @@ def revision_sources(path: Path) -> Iterator[RevisionSource]:
     yield render_module(_load(path), path)
 
 
+def _prepend_sys_path(option: str | None, folder: Path) -> None:
+    """Honour ``prepend_sys_path`` so revisions can import the project's modules."""
+    for entry in reversed((option or "").replace(os.pathsep, " ").split()):
+        path = Path(entry) if Path(entry).is_absolute() else folder / entry
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
 def _script_directory(folder: Path) -> Any:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -144,6 +153,7 @@ def _script_directory(folder: Path) -> Any:
     if not ini.is_file():
         return ScriptDirectory(str(folder))
     config = Config(str(ini))
+    _prepend_sys_path(config.get_main_option("prepend_sys_path"), folder)
     location = config.get_main_option("script_location")
     if not location:
         raise ConfigError(f"{ini}: no script_location", "set it under [alembic]")
