@@ -166,3 +166,25 @@ def test_second_process_on_the_same_migration(ready: Migrator) -> None:
         )
         line = _one_line_only(ready, path)
     assert "migration '0001_busy' is being run by another zdmigrate process" in line
+
+
+def test_contract_the_database_refuses_leaves_the_migration_expanded(ready: Migrator) -> None:
+    """complete cannot drop a column an app's own view still uses: nothing is contracted,
+    both versions keep working, and rollback is still possible."""
+    with psycopg.connect(ready.url, autocommit=True) as conn:
+        conn.execute("CREATE VIEW user_ages AS SELECT id, age FROM users")
+    original = snapshot_of(ready.url)
+    path = ready.write("0001_no_age", [{"drop_column": {"table": "users", "column": "age"}}])
+    res = ready.run("apply", str(path))
+    if res.exit_code != 0:  # refused up front: just as good
+        _error_line(res)
+        assert diff(snapshot_of(ready.url), original) == []
+        return
+    expanded = snapshot_of(ready.url)
+    line = _error_line(ready.run("complete", "0001_no_age"))
+    assert "0001_no_age" in line and "column age of table users" in line
+    assert diff(snapshot_of(ready.url), expanded) == []
+    status = json.loads(ready.run("status", "--format", "json").stdout)
+    assert [(s["name"], s["phase"]) for s in status] == [("0001_no_age", "expanded")]
+    ready.rollback("0001_no_age")
+    assert diff(snapshot_of(ready.url), original) == []

@@ -44,9 +44,10 @@ CREATE INDEX users_email_idx ON users (email);
 CREATE TABLE orders (
     id bigint PRIMARY KEY,
     user_id bigint NOT NULL CONSTRAINT orders_user_id_check CHECK (user_id > 0),
-    amount integer NOT NULL,
+    amount integer NOT NULL CONSTRAINT orders_amount_check CHECK (amount >= 0),
     note text
 );
+CREATE INDEX orders_amount_idx ON orders (amount);
 CREATE TABLE legacy (id integer PRIMARY KEY, payload text);
 INSERT INTO users (id, email, name, age, settings, code, nickname, handle)
 SELECT g, 'u' || g || '@ex.com',
@@ -800,7 +801,8 @@ _LEFTOVERS = """
         UNION ALL
         SELECT 'column ' || a.attrelid::regclass || '.' || a.attname FROM pg_attribute a
           JOIN pg_class c ON c.oid = a.attrelid
-         WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+           AND a.attnum > 0
            AND NOT a.attisdropped AND a.attname LIKE '\\_zdm\\_%'
         UNION ALL
         SELECT 'constraint ' || conname FROM pg_constraint WHERE conname LIKE '\\_zdm\\_%'

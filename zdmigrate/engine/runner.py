@@ -245,7 +245,14 @@ def complete(
         store.set_phase(name, "completing")
         executor = Executor(conn, settings, name, "complete", echo)
         ran = _drop_predecessors(conn, store, executor, name, row.schema_name)
-        ran += executor.run_all(plan.contract)
+        try:
+            ran += executor.run_all(plan.contract)
+        except ZdmError as exc:
+            if not any(step.key in executor.done for step in plan.contract):
+                # Nothing was contracted: both versions still work, rollback stays possible.
+                store.set_phase(name, "expanded", exc.message)
+                exc.message += f"; nothing was contracted, '{name}' is still expanded"
+            raise
         store.forget_progress(name)
         store.set_phase(name, "completed")
         return PhaseResult(name, "completed", ran)
