@@ -3,7 +3,9 @@
 ## Problem
 
 `ALTER TABLE ... ADD CONSTRAINT ... CHECK (...)` or `FOREIGN KEY` checks
-every existing row before the statement ends, while it holds its lock.
+every existing row before the statement ends, while it holds its lock. So
+does `ADD COLUMN ... CHECK (...)` or `ADD COLUMN ... REFERENCES ...`, even
+though the new column holds only NULLs.
 
 ## Why
 
@@ -35,7 +37,13 @@ from collections.abc import Iterator
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
-from zdmigrate.lint.rules._util import LOCKING, added_constraints, define
+from zdmigrate.lint.rules._util import (
+    LOCKING,
+    added_columns,
+    added_constraints,
+    column_constraints,
+    define,
+)
 
 _KINDS = {"CONSTR_CHECK": "CHECK", "CONSTR_FOREIGN": "FOREIGN KEY"}
 _LOCKS = {
@@ -44,10 +52,25 @@ _LOCKS = {
 }
 
 
+def _inline(stmt: Statement, ctx: Context) -> Iterator[Violation]:
+    node = stmt.node
+    for col in added_columns(node):
+        for con in column_constraints(col, *_KINDS):
+            yield ctx.on_table(
+                node.relation,
+                f"column {rel_key(node.relation)}.{col.colname} is added with a "
+                f"{_KINDS[con.contype]} constraint, which scans the table under ACCESS EXCLUSIVE",
+                "add the column alone, then the constraint NOT VALID and VALIDATE it later "
+                "(zdmigrate operations add_column, then create_constraint)",
+                offset=col.location,
+            )
+
+
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     node = stmt.node
     if ctx.is_new(node.relation):
         return
+    yield from _inline(stmt, ctx)
     for con in added_constraints(node, *_KINDS):
         if con.skip_validation or con.contype is None:
             continue
@@ -67,5 +90,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=("AlterTableStmt:AT_AddConstraint",),
+    nodes=("AlterTableStmt:AT_AddConstraint", "AlterTableStmt:AT_AddColumn"),
 )
