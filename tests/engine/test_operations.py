@@ -236,6 +236,17 @@ def _user_fk(old: Conn, new: Conn, vs: str) -> None:
     assert _select(new, "orders", 3001) is None
 
 
+def _buddy_constraints(old: Conn, new: Conn, vs: str) -> None:
+    errors = {
+        "buddy_id = 0": pgerr.CheckViolation,
+        "buddy_id = 99999": pgerr.ForeignKeyViolation,
+        "buddy_id = 1": pgerr.UniqueViolation,  # the new version's insert took 1
+    }
+    for conn in (old, new):
+        for assignment, error in errors.items():
+            _fails(conn, f"UPDATE users SET {assignment} WHERE id = 40", error)
+
+
 def _check_kept_until_contract(old: Conn, new: Conn, vs: str) -> None:
     # the old version may rely on the constraint: it stays until contract
     for conn in (old, new):
@@ -571,9 +582,48 @@ CASES = [
         ),
     ),
     Case(
+        "add_column_with_constraints",
+        [
+            {
+                "add_column": {
+                    "table": "users",
+                    "column": {
+                        "name": "buddy_id",
+                        "type": "bigint",
+                        "unique": True,
+                        "check": "buddy_id <> 0",
+                        "references": {"table": "users", "columns": ["id"]},
+                    },
+                }
+            }
+        ],
+        "ALTER TABLE users ADD COLUMN buddy_id bigint UNIQUE CHECK (buddy_id <> 0)"
+        " REFERENCES users (id)",
+        (
+            _plain_users(
+                new_insert={"buddy_id": 1, **NEW_USER},
+                old_sees_new_insert={"buddy_id": 1},
+                new_update=(3, {"buddy_id": 2}, {"buddy_id": 2}),
+            ),
+        ),
+        extra=_buddy_constraints,
+    ),
+    Case(
         "create_index",
-        [{"create_index": {"name": "users_name_idx", "table": "users", "columns": ["name"]}}],
-        "CREATE INDEX users_name_idx ON users (name)",
+        [
+            {"create_index": {"name": "users_name_idx", "table": "users", "columns": ["name"]}},
+            {
+                "create_index": {
+                    "name": "users_active_code_idx",
+                    "table": "users",
+                    "columns": ["code"],
+                    "unique": True,
+                    "where": "active",
+                }
+            },
+        ],
+        "CREATE INDEX users_name_idx ON users (name);"
+        "CREATE UNIQUE INDEX users_active_code_idx ON users (code) WHERE active",
         (_plain_users(),),
         extra=_index_valid("users_name_idx", True),
     ),
