@@ -63,4 +63,4 @@ def render(result: LintResult) -> str:
         "results": [_result(f, index) for f in result.findings],
     }
     doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
-    return json.dumps(doc, indent=2) + "\n"
+    return json.dumps(doc) + "\n"
