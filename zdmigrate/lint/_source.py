@@ -145,7 +145,7 @@ def _cheap_tag(sql: str, start: int) -> str | None:
 def _statement(source: Source, start: int, end: int) -> Statement:
     sql = source.sql
     tag = _cheap_tag(sql, start)
-    if tag is not None:
+    if tag is not None and not (tag == "SelectStmt" and "set_config" in sql[start:end]):
         return Statement(tag, None, start, end, source)
     node = parse_one(sql[start:end])
     return Statement(node.tag, node, start, end, source)

@@ -98,6 +98,21 @@ def _alter(node: Any, ctx: Context) -> None:
             ctx.not_valid.add((rel_key(node.relation), str(con.conname)))
 
 
+def _set_config(node: Any, ctx: Context) -> None:
+    """``SELECT set_config('lock_timeout', value, is_local)`` works like SET."""
+    for target in node.targetList or ():
+        call = target.val
+        if not is_node(call, "FuncCall") or call.funcname[-1].sval != "set_config":
+            continue
+        args = [const_value(a) for a in call.args or ()]
+        if len(args) == 3 and args[0] == "lock_timeout" and isinstance(args[1], str):
+            value = args[1].strip() not in ("0", "")
+            if args[2] in (True, "true", "t", "on"):
+                ctx.lock_timeout_local = value
+            else:
+                ctx.lock_timeout_session = value
+
+
 _HANDLERS: dict[str, Callable[[Any, Context], None]] = {
     "TransactionStmt": _transaction,
     "VariableSetStmt": _set,
@@ -107,6 +122,7 @@ _HANDLERS: dict[str, Callable[[Any, Context], None]] = {
     "CreateSchemaStmt": _schema,
     "RenameStmt": _rename,
     "AlterTableStmt": _alter,
+    "SelectStmt": _set_config,
 }
 
 
@@ -135,5 +151,5 @@ def track(stmt: Statement, ctx: Context) -> None:
     _locks(stmt, ctx)
     _timeout_reported(stmt, ctx)
     handler = _HANDLERS.get(stmt.tag)
-    if handler is not None:
+    if handler is not None and stmt.node is not None:
         handler(stmt.node, ctx)
