@@ -49,7 +49,11 @@ SCHEMA: dict[str, dict[str, Any]] = {
             "properties",
         },
         "required": {"tool"},
-        "fields": {"tool": "tool", "results": ["result"]},
+        "fields": {
+            "tool": "tool",
+            "results": ["result"],
+            "columnKind": ["utf16CodeUnits", "unicodeCodePoints"],
+        },
     },
     "tool": {
         "allowed": {"driver", "extensions", "properties"},

@@ -61,6 +61,7 @@ def render(result: LintResult) -> str:
             }
         },
         "results": [_result(f, index) for f in result.findings],
+        "columnKind": "unicodeCodePoints",
     }
     doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc) + "\n"
