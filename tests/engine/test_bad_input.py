@@ -93,6 +93,30 @@ BAD: list[tuple[str, list[dict[str, Any]], list[str]]] = [
         ["operation 1 (alter_column)", "cannot cast type boolean to date"],
     ),
     (
+        "change_new_table",
+        [
+            {
+                "create_table": {
+                    "table": "tags",
+                    "columns": [
+                        {"name": "id", "type": "bigint", "primary_key": True},
+                        {"name": "label", "type": "text"},
+                    ],
+                }
+            },
+            {"create_index": {"name": "tags_label_idx", "table": "tags", "columns": ["label"]}},
+            {
+                "create_constraint": {
+                    "table": "tags",
+                    "name": "tags_label_check",
+                    "type": "check",
+                    "check": "label <> ''",
+                }
+            },
+        ],
+        ["operation 3 (create_constraint)", "table 'tags' is created by an earlier operation"],
+    ),
+    (
         "no_usable_key",
         [
             {

@@ -13,6 +13,7 @@ from zdmigrate.plan.step import Lock, Phase, Plan, Step
 from zdmigrate.plan.triggers import trigger_names, trigger_sql
 from zdmigrate.plan.views import version_schema_name, views_sql
 from zdmigrate.spec import Migration
+from zdmigrate.spec import models as m
 
 __all__ = ["build_plan"]
 
@@ -24,11 +25,25 @@ def _op_label(index: int, op: object) -> str:
     return f"operation {index + 1} ({kind})"
 
 
+def _refuse_changes_to_new_table(ctx: PlanContext, op: object) -> None:
+    """A table created by this migration is built at expand only by its create_table
+    (and indexes); other changes to it would never be made, so refuse them."""
+    if isinstance(op, (m.CreateTable, m.CreateIndex, m.DropIndex, m.RawSql)):
+        return
+    name = getattr(op, "table", None) or getattr(op, "from_", None)
+    if any(w.created and w.new_name == name and not w.dropped for w in ctx.work.values()):
+        raise ctx.fail(
+            f"table '{name}' is created by an earlier operation of this migration",
+            "define it as it should be in create_table, or change it in a later migration",
+        )
+
+
 def build_plan(migration: Migration, catalog: Catalog, mode: str = "version") -> Plan:
     """Every step of every phase; raises SpecError when an operation does not fit the catalog."""
     ctx = PlanContext(migration=migration.name, catalog=catalog, mode=mode)  # type: ignore[arg-type]
     for index, op in enumerate(migration.operations):
         ctx.current_op = _op_label(index, op)
+        _refuse_changes_to_new_table(ctx, op)
         PLANNERS[type(op)](op, ctx)
     vschema = version_schema_name(catalog.schema, migration.name) if mode == "version" else None
     plan = Plan(migration=migration.name, mode=mode, version_schema=vschema)
