@@ -532,6 +532,45 @@ CASES = [
         extra=_new_null_name_refused,
     ),
     Case(
+        "alter_type_keeps_default",
+        [{"alter_column": {"table": "users", "column": "status", "type": "varchar(20)"}}],
+        "ALTER TABLE users ALTER COLUMN status TYPE varchar(20)",
+        (
+            _plain_users(
+                existing={1: ({"status": "new"}, {"status": "new"})},
+                old_insert={"status": "o" * 30, **USER},  # CAST to varchar(20) cuts it
+                new_sees_old_insert={"status": "o" * 20},
+                old_sees_new_insert={"status": "new"},
+                old_update=(2, {"status": "paid"}, {"status": "paid"}),
+                new_update=(3, {"status": "sent"}, {"status": "sent"}),
+            ),
+        ),
+    ),
+    Case(
+        "alter_drop_not_null_with_down",
+        [
+            {
+                "alter_column": {
+                    "table": "users",
+                    "column": "handle",
+                    "nullable": True,
+                    "down": "COALESCE(handle, 'h' || id)",
+                }
+            }
+        ],
+        "ALTER TABLE users ALTER COLUMN handle DROP NOT NULL",
+        (
+            _plain_users(
+                existing={1: ({"handle": "h1"}, {"handle": "h1"})},
+                new_sees_old_insert={"handle": "hold"},
+                new_insert={"handle": None, "email": "n@x"},
+                old_sees_new_insert={"handle": "h1002"},
+                old_update=(2, {"handle": "o2"}, {"handle": "o2"}),
+                new_update=(3, {"handle": None}, {"handle": "h3"}),
+            ),
+        ),
+    ),
+    Case(
         "alter_set_default",
         [{"alter_column": {"table": "users", "column": "status", "default": "'active'"}}],
         "ALTER TABLE users ALTER COLUMN status SET DEFAULT 'active'",
@@ -681,6 +720,35 @@ CASES = [
         [{"rename_table": {"from": "orders", "to": "purchases"}}],
         "ALTER TABLE orders RENAME TO purchases",
         (_plain_orders(new_table="purchases"),),
+    ),
+    Case(
+        "rename_table_and_change_it",
+        [
+            {"rename_table": {"from": "orders", "to": "purchases"}},
+            {"rename_column": {"table": "purchases", "from": "note", "to": "remark"}},
+            {
+                "add_column": {
+                    "table": "purchases",
+                    "column": {"name": "double", "type": "bigint"},
+                    "up": "amount * 2",
+                }
+            },
+        ],
+        "ALTER TABLE orders RENAME TO purchases;"
+        "ALTER TABLE purchases RENAME COLUMN note TO remark;"
+        "ALTER TABLE purchases ADD COLUMN double bigint;"
+        "UPDATE purchases SET double = amount * 2",
+        (
+            _plain_orders(
+                new_table="purchases",
+                existing={1: ({"note": "note 1"}, {"remark": "note 1", "double": 20})},
+                new_sees_old_insert={"remark": "old", "double": 140},
+                new_insert={"user_id": 8, "amount": 80, "remark": "new"},
+                old_sees_new_insert={"note": "new"},
+                old_update=(2, {"amount": 21}, {"double": 42}),
+                new_update=(3, {"remark": "r3"}, {"note": "r3"}),
+            ),
+        ),
     ),
     Case(
         "create_check_constraint",
