@@ -107,3 +107,13 @@ def test_prepend_sys_path_lets_revisions_import_project_modules(tmp_path: Path) 
         "    op.execute(DROP)\n",
     )
     assert _findings(str(tmp_path), "--ignore", "ZD213") == [("0001_drop.py", 10, "drop-column")]
+
+
+def test_scripts_given_one_by_one_run_in_revision_order() -> None:
+    scripts = [str(VERSIONS / n) for n in ("0003_raw_sql.py", "0001_create_users.py")]
+    res = lint(*scripts, "--format", "json")
+    paths = [Path(f["path"]).name for f in json.loads(res.stdout)["findings"]]
+    assert paths == ["0003_raw_sql.py"]
+    sources = __import__("zdmigrate.alembic", fromlist=["revision_sources"]).revision_sources
+    order = [Path(s.path).name for s in sources([Path(p) for p in scripts])]
+    assert order == ["0001_create_users.py", "0003_raw_sql.py"]

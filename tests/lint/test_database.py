@@ -104,3 +104,14 @@ def test_unreachable_database_exit_2(tmp_path: Path) -> None:
     res = lint("--database-url", url, write(tmp_path, "m.sql", "SELECT 1;\n"))
     assert res.exit_code == 2
     assert "cannot connect to the database for lint" in res.stderr
+
+
+def test_a_table_in_the_database_is_not_new(
+    db: psycopg.Connection[Any], db_url: str, tmp_path: Path
+) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS accounts AS SELECT 1 AS id")
+    sql = "CREATE TABLE IF NOT EXISTS accounts (id bigint);\nCREATE INDEX i ON accounts (id);\n"
+    found = _run(db_url, tmp_path, sql, "--select", "create-index-not-concurrently")
+    assert [f["rule"] for f in found] == ["create-index-not-concurrently"]
+    res = lint(str(tmp_path / "m.sql"), "--format", "json")
+    assert json.loads(res.stdout)["findings"] == []

@@ -10,6 +10,7 @@ MigrationContext in ``as_sql`` mode for PostgreSQL, the revision's
 
 from __future__ import annotations
 
+import ast as pyast
 import bisect
 import os
 import sys
@@ -132,9 +133,60 @@ def _load(path: Path) -> ModuleType:
         raise ConfigError(f"{path}: cannot import the revision: {exc}") from None
 
 
-def revision_sources(path: Path) -> Iterator[RevisionSource]:
-    """One revision script given by path."""
-    yield render_module(_load(path), path)
+def _literal_assignments(path: Path) -> dict[str, Any]:
+    """Top-level ``name = <literal>`` assignments of a script, read without running it."""
+    found: dict[str, Any] = {}
+    try:
+        tree = pyast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return found
+    for stmt in tree.body:
+        target = stmt.targets[0] if isinstance(stmt, pyast.Assign) else None
+        if isinstance(stmt, pyast.AnnAssign):
+            target = stmt.target
+        value = getattr(stmt, "value", None)
+        if isinstance(target, pyast.Name) and value is not None:
+            try:
+                found[target.id] = pyast.literal_eval(value)
+            except ValueError:
+                continue
+    return found
+
+
+def _parents(folder: Path) -> dict[str, tuple[str, ...]]:
+    """revision -> its down revisions, for every script in ``folder``."""
+    graph: dict[str, tuple[str, ...]] = {}
+    for script in folder.glob("*.py"):
+        found = _literal_assignments(script)
+        down = found.get("down_revision")
+        downs = tuple(down) if isinstance(down, (tuple, list)) else ((down,) if down else ())
+        if isinstance(found.get("revision"), str):
+            graph[found["revision"]] = tuple(str(d) for d in downs)
+    return graph
+
+
+def _depth(rev: str, graph: dict[str, tuple[str, ...]], seen: frozenset[str] = frozenset()) -> int:
+    parents = [p for p in graph.get(rev, ()) if p not in seen]
+    return 1 + max((_depth(p, graph, seen | {rev}) for p in parents), default=0)
+
+
+def _revision_order(paths: list[Path]) -> list[Path]:
+    """Scripts sorted so that every revision comes after its ancestors."""
+    graph: dict[str, tuple[str, ...]] = {}
+    for folder in {p.resolve().parent for p in paths}:
+        graph.update(_parents(folder))
+
+    def key(path: Path) -> tuple[int, str]:
+        rev = _literal_assignments(path).get("revision")
+        return (_depth(str(rev), graph) if isinstance(rev, str) else 0, path.name)
+
+    return sorted(paths, key=key)
+
+
+def revision_sources(paths: list[Path]) -> Iterator[RevisionSource]:
+    """Revision scripts given by path, rendered in revision order."""
+    for path in _revision_order(paths):
+        yield render_module(_load(path), path)
 
 
 def _prepend_sys_path(option: str | None, folder: Path) -> None:

@@ -77,9 +77,13 @@ class Context:
         return bool(self.new_tables) and self.is_new_key(rel_key(rel))
 
     def is_new_key(self, key: str) -> bool:
+        """Created in the linted set, and (with a database) not there already."""
         if not self.new_tables:
             return False
-        return key in self.new_tables or _bare(key) in self.new_tables
+        if key not in self.new_tables and _bare(key) not in self.new_tables:
+            return False
+        db = self.options.db
+        return db is None or db.table(key) is None
 
     def add_new_table(self, rel: Any) -> None:
         key = rel_key(rel)

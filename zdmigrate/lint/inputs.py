@@ -45,18 +45,21 @@ def _sql(path: Path) -> Source:
     return Source(str(path), _read(path))
 
 
-def _alembic(path: Path) -> Iterator[Source]:
-    from zdmigrate.alembic import project_sources, revision_sources
+def _project(path: Path) -> Iterator[Source]:
+    from zdmigrate.alembic import project_sources
 
-    if path.is_dir():
-        yield from project_sources(path)
-    else:
-        yield from revision_sources(path)
+    yield from project_sources(path)
+
+
+def _scripts(paths: list[Path]) -> Iterator[Source]:
+    from zdmigrate.alembic import revision_sources
+
+    yield from revision_sources(paths)
 
 
 def _folder(path: Path, exclude: tuple[str, ...], root: Path) -> Iterator[Source]:
     if is_alembic_project(path):
-        yield from _alembic(path)
+        yield from _project(path)
         return
     for file in sorted(path.rglob("*.sql"), key=lambda p: (p.name, str(p))):
         if not _excluded(file, exclude, root):
@@ -68,14 +71,10 @@ def _one(arg: str, exclude: tuple[str, ...], root: Path) -> Iterator[Source]:
         yield Source("<stdin>", sys.stdin.read())
         return
     path = Path(arg)
-    if not path.exists():
-        raise ConfigError(f"{arg}: no such file or directory", "give .sql files, folders or -")
     if path.is_dir():
         yield from _folder(path, exclude, root)
     elif _excluded(path, exclude, root):
         return
-    elif path.suffix == ".py":
-        yield from _alembic(path)
     elif path.suffix == ".sql":
         yield _sql(path)
     else:
@@ -85,10 +84,25 @@ def _one(arg: str, exclude: tuple[str, ...], root: Path) -> Iterator[Source]:
         )
 
 
+def _check_exists(args: list[str]) -> None:
+    for arg in args:
+        if arg != "-" and not Path(arg).exists():
+            raise ConfigError(f"{arg}: no such file or directory", "give .sql files, folders or -")
+
+
 def collect_sources(
     args: list[str], exclude: tuple[str, ...] = (), root: Path | None = None
 ) -> Iterator[Source]:
-    """Sources for ``args`` in order; folders are walked by file name."""
+    """Sources for ``args`` in order; folders are walked by file name.
+
+    Alembic revision scripts given one by one come last, in revision order.
+    """
     base = root or Path.cwd()
+    _check_exists(args)
+    scripts = [Path(a) for a in args if a.endswith(".py") and Path(a).is_file()]
     for arg in args:
-        yield from _one(arg, exclude, base)
+        if not (arg.endswith(".py") and Path(arg).is_file()):
+            yield from _one(arg, exclude, base)
+    kept = [p for p in scripts if not _excluded(p, exclude, base)]
+    if kept:
+        yield from _scripts(kept)
