@@ -176,3 +176,10 @@ def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
     (finding,) = json.loads(res.stdout)["findings"]
     assert (finding["rule"], finding["line"], finding["column"]) == ("volatile-default", 2, 52)
     assert sql.splitlines()[1][51:].startswith("ñ uuid")
+
+
+def test_folder_without_migrations_exit_2(tmp_path: Path) -> None:
+    write(tmp_path, "0001.yaml", "- drop_table: {table: t}\n")
+    res = lint(str(tmp_path))
+    assert res.exit_code == 2
+    assert "no .sql files and no Alembic project here" in res.stderr

@@ -61,7 +61,13 @@ def _folder(path: Path, exclude: tuple[str, ...], root: Path) -> Iterator[Source
     if is_alembic_project(path):
         yield from _project(path)
         return
-    for file in sorted(path.rglob("*.sql"), key=lambda p: (p.name, str(p))):
+    files = sorted(path.rglob("*.sql"), key=lambda p: (p.name, str(p)))
+    if not files:
+        raise ConfigError(
+            f"{path}: no .sql files and no Alembic project here",
+            "give the folder that holds the .sql files, alembic.ini, or env.py and versions/",
+        )
+    for file in files:
         if not _excluded(file, exclude, root):
             yield _sql(file)
 
