@@ -26,7 +26,7 @@ from zdmigrate.errors import (
     ZdmError,
 )
 from zdmigrate.plan.builder import build_plan
-from zdmigrate.plan.step import Plan
+from zdmigrate.plan.step import Plan, Step
 from zdmigrate.spec import Migration, parse_migration
 
 __all__ = [
@@ -107,9 +107,24 @@ def _refuse_conflicts(store: Store, name: str, schema: str, tables: list[str]) -
 
 
 def _begin(
-    conn: Conn, store: Store, migration: Migration, settings: Settings, row: MigrationRow | None
+    conn: Conn,
+    store: Store,
+    migration: Migration,
+    settings: Settings,
+    row: MigrationRow | None,
+    echo: Echo,
 ) -> tuple[Plan, bool]:
     """The plan to run, and whether this run resumes an earlier one."""
+    if row is not None and row.phase == "failed" and row.sha256 == migration.sha256:
+        # an undo after a failure stopped half way: some expand steps are undone but still
+        # marked done, so resuming would skip them. Finish the undo, then start afresh.
+        echo("finishing the undo of the failed run first")
+        Executor(conn, settings, migration.name, "apply-undo", echo).run_all(
+            _stored_plan(row, settings)[1].rollback
+        )
+        store.forget_progress(migration.name)
+        store.set_phase(migration.name, "rolled_back")
+        row = store.get(migration.name)
     if row is not None and row.phase in LIVE_PHASES:
         if row.sha256 != migration.sha256:
             raise MigrationEdited(
@@ -147,7 +162,7 @@ def apply(
 ) -> ApplyResult:
     """Expand and backfill; on a failure, undo what this migration did."""
     with _session(settings, migration.name) as (conn, store):
-        plan, resumed = _begin(conn, store, migration, settings, store.get(migration.name))
+        plan, resumed = _begin(conn, store, migration, settings, store.get(migration.name), echo)
         executor = Executor(conn, settings, migration.name, "apply", echo)
         try:
             ran, rows = _expand_and_backfill(conn, store, executor, plan, settings, progress)
@@ -209,7 +224,7 @@ def _undo_after_failure(
     try:
         undo = Executor(conn, executor.settings, plan.migration, "apply-undo", echo)
         undo.done = set()
-        undo.run_all(plan.rollback)
+        undo.run_all(_undo_steps(plan, executor.done))
     except ZdmError as again:
         store.set_phase(plan.migration, "failed", exc.message)
         exc.message += (
@@ -220,6 +235,17 @@ def _undo_after_failure(
     store.forget_progress(plan.migration)
     store.set_phase(plan.migration, "rolled_back", exc.message)
     exc.message += "; every change of this migration was undone"
+
+
+def _undo_steps(plan: Plan, done: set[str]) -> list[Step]:
+    """The rollback steps for what ran: a table's rollback undoes its expand step (one
+    transaction), so it is left out when that never ran and never waits for that table's lock."""
+    return [
+        s
+        for s in plan.rollback
+        if not s.key.startswith("rollback:table:")
+        or s.key.replace("rollback:", "expand:", 1) in done
+    ]
 
 
 def _live_row(store: Store, name: str, allowed: tuple[str, ...], command: str) -> MigrationRow:

@@ -5,8 +5,11 @@ It only assigns to NEW. It decides who wrote the row from the session setting
 new version schema. Old writers get ``up`` transforms, new writers ``down``.
 A transform runs on INSERT, when a column it reads changed, or (for ``up``)
 when the row has not been backfilled yet, so a value a new writer stored is
-never replaced by ``up(down(x))``. The backfill's own session skips the
-trigger through its WHEN clause.
+never replaced by ``up(down(x))``. Whether ``down`` runs is decided on the row
+as the writer gave it, before an ``up`` fills a shadow column (a new writer's
+update of another column of a row not backfilled yet), so that fill never
+rewrites the old column with ``down(up(x))``. The backfill's own session skips
+the trigger through its WHEN clause.
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ def trigger_sql(work: TableWork, migration: str, schema: str, version_schema: st
     old_cols = [c.name for c in work.table.app_columns]
     new_sources = {c.name: c.source for c in work.view_columns}
     body: list[str] = []
+    flags: list[str] = []
     ups = [t for t in work.transforms if t.direction == "up"]
     downs = [t for t in work.transforms if t.direction == "down"]
     if ups:
@@ -135,9 +139,13 @@ def trigger_sql(work: TableWork, migration: str, schema: str, version_schema: st
         refs = {c for t in downs for c in referenced_columns(t.expr, names)}
         new_vars = [(c.name, c.source, c.type) for c in work.view_columns if c.name in refs]
         ifs = []
-        for t in downs:
+        for i, t in enumerate(downs):
+            # decided on the row as the writer gave it, before an up transform fills a
+            # shadow column: that fill is not a write of the new version to undo with down
             sources = [new_sources[n] for n in referenced_columns(t.expr, names)]
-            ifs.append(_assign(t, _down_condition(t, sources, physical)))
+            flags.append(f"_zdm_down{i}")
+            body.insert(i, f"  _zdm_down{i} := {_down_condition(t, sources, physical)};")
+            ifs.append(_assign(t, f"_zdm_down{i}"))
         body.append(_block(new_vars, ifs))
     if work.needs_backfill:
         body.append(f"  NEW.{sql.Identifier(MARKER).as_string()} := false;")
@@ -146,7 +154,10 @@ def trigger_sql(work: TableWork, migration: str, schema: str, version_schema: st
     return (
         f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $zdm$\n"
         f"DECLARE\n  _zdm_new boolean := {_detect(migration, version_schema)};\n"
-        "BEGIN\n" + "\n".join(body) + "\n  RETURN NEW;\nEND\n$zdm$;\n"
+        + "".join(f"  {flag} boolean;\n" for flag in flags)
+        + "BEGIN\n"
+        + "\n".join(body)
+        + "\n  RETURN NEW;\nEND\n$zdm$;\n"
         f"CREATE TRIGGER {sql.Identifier(trigger).as_string()} BEFORE INSERT OR UPDATE ON {table}\n"
         f"  FOR EACH ROW WHEN (current_setting('{BACKFILL_SETTING}', true) IS DISTINCT FROM 'on')\n"
         f"  EXECUTE FUNCTION {fn}();"

@@ -1,0 +1,1 @@
+"""Stress tests of the expand/backfill engine on a real server: concurrency, crashes, locks."""
