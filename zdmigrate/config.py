@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from zdmigrate._pyproject import find_pyproject
 from zdmigrate.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -52,15 +53,6 @@ class Settings(BaseModel):
             }
         )
         return _build(data, "command-line flags")
-
-
-def find_pyproject(start: Path | None = None) -> Path | None:
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _build(data: dict[str, Any], where: str) -> Settings:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from zdmigrate import __version__, commands
+from zdmigrate._version import __version__
 from zdmigrate.cli import render
 from zdmigrate.cli.context import CliState, emit_json, err_console, out_console, run_command
-from zdmigrate.cli.plan_render import plan_markdown, plan_text
-from zdmigrate.engine.runner import PhaseResult
-from zdmigrate.spec import json_schema
+
+if TYPE_CHECKING:
+    from zdmigrate.engine.runner import PhaseResult
 
 __all__ = ["app", "main"]
 
@@ -90,6 +90,8 @@ def validate(
 
     Example: zdmigrate validate migrations/*.yaml
     """
+    from zdmigrate import commands
+
     migrations = run_command(ctx, lambda: commands.validate([str(f) for f in files]))
     if fmt is render.OutputFormat.json:
         emit_json([render.migration_summary(m) for m in migrations])
@@ -107,6 +109,8 @@ def schema() -> None:
 
     Example: zdmigrate schema > migration.schema.json
     """
+    from zdmigrate.spec import json_schema
+
     typer.echo(json.dumps(json_schema(), indent=2))
 
 
@@ -116,6 +120,8 @@ def init(ctx: typer.Context, fmt: Format = render.OutputFormat.text) -> None:
 
     Example: zdmigrate --database-url postgresql://app@db/app init
     """
+    from zdmigrate import commands
+
     state: CliState = ctx.obj
     report = run_command(ctx, lambda: commands.init(state.settings()))
     if fmt is render.OutputFormat.json:
@@ -132,6 +138,8 @@ def status(ctx: typer.Context, fmt: Format = render.OutputFormat.text) -> None:
 
     Example: zdmigrate status --format json
     """
+    from zdmigrate import commands
+
     state: CliState = ctx.obj
     rows = run_command(ctx, lambda: commands.status(state.settings()))
     if fmt is render.OutputFormat.json:
@@ -163,6 +171,9 @@ def plan(
 
     Example: zdmigrate plan migrations/0003_rename_email.yaml --format markdown
     """
+    from zdmigrate import commands
+    from zdmigrate.cli.plan_render import plan_markdown, plan_text
+
     state: CliState = ctx.obj
     report = run_command(ctx, lambda: commands.plan(state.settings(mode=mode), str(file)))
     if fmt is PlanFormat.json:
@@ -207,6 +218,8 @@ def apply(
 
     Example: zdmigrate apply migrations/0004_orders_amount_bigint.yaml
     """
+    from zdmigrate import commands
+
     state: CliState = ctx.obj
     settings = run_command(
         ctx,
@@ -247,6 +260,8 @@ def complete(
 
     Example: zdmigrate complete 0004_orders_amount_bigint
     """
+    from zdmigrate import commands
+
     state: CliState = ctx.obj
     with render.ProgressView(err_console) as view:
         result = run_command(
@@ -265,6 +280,8 @@ def rollback(
 
     Example: zdmigrate rollback 0004_orders_amount_bigint
     """
+    from zdmigrate import commands
+
     state: CliState = ctx.obj
     with render.ProgressView(err_console) as view:
         result = run_command(ctx, lambda: commands.rollback(state.settings(), name, view.echo))
@@ -287,6 +304,8 @@ def verify_cmd(
 
     Example: zdmigrate verify 0004_orders_amount_bigint --limit 5
     """
+    from zdmigrate import commands
+
     state: CliState = ctx.obj
     report = run_command(
         ctx, lambda: commands.verify(state.settings(verify_report_limit=limit), name)
@@ -309,6 +328,8 @@ def pause(
 
     Example: zdmigrate pause 0004_orders_amount_bigint
     """
+    from zdmigrate import commands
+
     state: CliState = ctx.obj
     _phase_result(run_command(ctx, lambda: commands.pause(state.settings(), name, True)), fmt)
 
@@ -323,6 +344,8 @@ def resume(
 
     Example: zdmigrate resume 0004_orders_amount_bigint
     """
+    from zdmigrate import commands
+
     state: CliState = ctx.obj
     _phase_result(run_command(ctx, lambda: commands.pause(state.settings(), name, False)), fmt)
 

@@ -8,16 +8,18 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from zdmigrate.config import Settings, load_settings
 from zdmigrate.errors import ZdmError
 from zdmigrate.redact import redact
 
 __all__ = ["CliState", "emit_json", "err_console", "out_console", "run_command"]
+
+if TYPE_CHECKING:
+    from zdmigrate.config import Settings
 
 T = TypeVar("T")
 
@@ -36,6 +38,8 @@ class CliState:
     def settings(self, **flags: Any) -> Settings:
         """Settings with this command's flags applied (None means 'not given')."""
         if self._settings is None:
+            from zdmigrate.config import load_settings
+
             base = load_settings(self.config, database_url=self.database_url)
             if self.embedded and not self.database_url:
                 from zdmigrate.embedded import embedded_url

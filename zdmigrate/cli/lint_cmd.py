@@ -41,7 +41,7 @@ EXAMPLES = """Examples:
 
 
 def _settings(state: CliState, flags: dict[str, object]) -> LintSettings:
-    from zdmigrate.config import find_pyproject
+    from zdmigrate._pyproject import find_pyproject
     from zdmigrate.lint import load_lint_settings
 
     return load_lint_settings(state.config or find_pyproject()).with_flags(**flags)

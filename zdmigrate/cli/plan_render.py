@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zdmigrate.commands import PlanReport
+if TYPE_CHECKING:
+    from zdmigrate.commands import PlanReport
 
 __all__ = ["plan_markdown", "plan_text"]
 

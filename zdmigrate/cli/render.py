@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from zdmigrate.spec import Migration
+if TYPE_CHECKING:
+    from zdmigrate.spec import Migration
 
 __all__ = ["OutputFormat", "migration_summary", "status_table"]
 
