@@ -1,6 +1,7 @@
 """Helpers shared by the engine tests: migration files, the CLI phases, app clients.
 
-``migrator`` works on the test's fresh database (``db_url``): it writes
+``migrator`` works on an emptied database (one per module, every schema
+dropped before each test, which is much cheaper than a new database): it writes
 migration files to ``tmp_path``, runs ``apply``/``complete``/``rollback``
 through the CLI with ``--database-url``, and opens connections the way the
 two app versions do: the old one on the physical tables in ``public``, the
@@ -98,9 +99,43 @@ class Migrator:
             conn.close()
 
 
+_EMPTY = """
+DO $$
+DECLARE s text;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace
+            WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+              AND nspname NOT LIKE 'pg\\_%'
+  LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+  CREATE SCHEMA public;
+END
+$$
+"""
+
+
+def _empty(url: str) -> None:
+    """Drop every schema (zdmigrate's state and version schemas too); a new, empty public."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(_EMPTY)
+
+
+@pytest.fixture(scope="module")
+def engine_database(pg_server: Server) -> Iterator[str]:
+    """One database per module; each test empties it first (cheaper than a new one)."""
+    name = _create_database(pg_server)
+    try:
+        yield pg_server.url_for(name)
+    finally:
+        _drop_database(pg_server, name)
+
+
 @pytest.fixture
-def migrator(db_url: str, tmp_path: Path) -> Iterator[Migrator]:
-    m = Migrator(db_url, tmp_path)
+def migrator(engine_database: str, tmp_path: Path) -> Iterator[Migrator]:
+    """A Migrator on an empty database: no schema but an empty ``public``."""
+    _empty(engine_database)
+    m = Migrator(engine_database, tmp_path)
     try:
         yield m
     finally:
@@ -133,9 +168,8 @@ def direct_database(pg_server: Server) -> Iterator[Callable[[str], str]]:
     url = pg_server.url_for(name)
 
     def build(ddl: str) -> str:
+        _empty(url)
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
             conn.execute(ddl)
         return url
 
