@@ -93,6 +93,19 @@ BAD: list[tuple[str, list[dict[str, Any]], list[str]]] = [
         ["operation 1 (alter_column)", "cannot cast type boolean to date"],
     ),
     (
+        "up_names_missing_column",
+        [
+            {
+                "add_column": {
+                    "table": "users",
+                    "column": {"name": "older", "type": "integer"},
+                    "up": "years + 1",
+                }
+            }
+        ],
+        ["operation 1 (add_column), field 'up'", 'column "years" does not exist'],
+    ),
+    (
         "change_new_table",
         [
             {
