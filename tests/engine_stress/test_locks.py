@@ -46,10 +46,11 @@ FLAGS = ("--batch-size", "500", "--target-batch-ms", "20")
 class Probe(threading.Thread):
     """An app client: one single-row query every 10 ms on each table, timed."""
 
-    def __init__(self, url: str, tables: list[str]) -> None:
+    def __init__(self, url: str, tables: list[str], keys: range = range(1, ROWS + 1)) -> None:
         super().__init__(daemon=True)
         self.url = url
         self.tables = tables
+        self.keys = keys
         self.latencies: list[float] = []
         self.error: str | None = None
         self.halt = threading.Event()
@@ -67,7 +68,7 @@ class Probe(threading.Thread):
                     query = queries[n % len(queries)]
                     n += 1
                     t0 = time.monotonic()
-                    conn.execute(query, (1 + (n * 7919) % ROWS,))
+                    conn.execute(query, (self.keys[(n * 7919) % len(self.keys)],))
                     self.latencies.append(time.monotonic() - t0)
                     time.sleep(0.01)
         except Exception as exc:
@@ -130,6 +131,45 @@ def test_apply_waits_out_a_lock_holder_without_stalling_the_app(
     cp = checkpoint(db, sc.migration)
     assert cp is not None and cp["status"] == "done" and cp["rows_done"] == ROWS
     verify(db, Book(sc, ROWS))
+
+
+def test_backfill_lets_go_of_its_rows_while_an_app_holds_one(
+    db: Conn, db_url: str, tmp_path: Path
+) -> None:
+    """An app transaction keeps the table's last row locked for 3 s during the backfill.
+    The batch that reaches it must not sit on the rows it already locked (the app would
+    queue behind them for as long): it gives up after lock_timeout and tries again."""
+    sc = LOSSY
+    create_table(db, sc, ROWS)
+    path = write_migration(tmp_path, sc)
+    book = Book(sc, ROWS)
+    probe = Probe(db_url, [sc.table], range(ROWS - 300, ROWS))  # rows the same batch covers
+    probe.start()
+    try:
+        apply = CliProcess(db_url, "apply", str(path), *FLAGS, cwd=tmp_path, tag="apply")
+        wait_for(lambda: checkpoint(db, sc.migration) is not None, 30, "the backfill to start")
+        with psycopg.connect(db_url) as holder:
+            holder.execute("UPDATE items SET note = 'held' WHERE id = %s", (ROWS,))
+            old = sc.initial(ROWS)
+            book.state[ROWS] = (old, sc.up(old), "held")
+            time.sleep(3.0)
+            cp = checkpoint(db, sc.migration)
+            assert cp is not None and cp["status"] == "running", cp
+            assert apply.running(), apply.output()
+        code = apply.wait(timeout=60)
+        time.sleep(0.2)
+    finally:
+        probe.stop()
+    assert code == 0, apply.output()
+    print(
+        f"\nrow held 3 s at {cp['rows_done']} rows done; probe: {len(probe.latencies)} "
+        f"queries, worst {probe.worst * 1000:.0f} ms"
+    )
+    assert probe.worst > 0.2, probe.worst  # the probe did meet the blocked batch
+    assert probe.worst <= ALLOWED_S, f"a probe query waited {probe.worst * 1000:.0f} ms"
+    cp = checkpoint(db, sc.migration)
+    assert cp is not None and cp["status"] == "done" and cp["rows_done"] == ROWS
+    verify(db, book)
 
 
 TWO_TABLES = """\

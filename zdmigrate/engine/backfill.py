@@ -3,22 +3,27 @@
 Each batch commits with its checkpoint in one transaction, so a killed
 process resumes exactly after the last committed batch. No transaction
 lives longer than one batch; while paused, no lock and no transaction is held.
+A batch that meets a row an app transaction keeps locked gives up after
+lock_timeout, releasing the rows it locked so far (the app must not queue
+behind them), and is retried with backoff within the lock retry budget.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import errors as pgerr
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from zdmigrate.config import Settings
 from zdmigrate.engine.store import Store
-from zdmigrate.errors import BackfillError
+from zdmigrate.errors import BackfillError, LockTimeout
 from zdmigrate.plan.backfill import BackfillSpec
 from zdmigrate.plan.triggers import BACKFILL_SETTING
 
@@ -162,7 +167,10 @@ def run_backfill(
 ) -> int:
     """Backfill ``spec`` to its upper bound; returns rows updated by this run."""
     with psycopg.connect(url, autocommit=False, application_name="zdmigrate-backfill") as conn:
-        conn.execute("SELECT set_config(%s, 'on', false)", (BACKFILL_SETTING,))
+        conn.execute(
+            "SELECT set_config(%s, 'on', false), set_config('lock_timeout', %s, false)",
+            (BACKFILL_SETTING, f"{settings.lock_timeout_ms}ms"),
+        )
         conn.commit()
         state = _checkpoint(store, migration, spec) or _start(conn, store, migration, spec)
         conn.commit()
@@ -189,6 +197,8 @@ def _loop(
     total = state["rows_total"]
     updated = 0
     started = time.monotonic()
+    blocked_since: float | None = None
+    attempts = 0
     while True:
         held = _hold_reason(store, migration, settings)
         if held:
@@ -198,12 +208,22 @@ def _loop(
         t0 = time.monotonic()
         try:
             changed, seen, new_last, finished = _batch(conn, spec, last, upper, sizer.size)
+        except (pgerr.LockNotAvailable, pgerr.DeadlockDetected):
+            conn.rollback()
+            attempts += 1
+            blocked_since = blocked_since or t0
+            waited = time.monotonic() - blocked_since
+            if waited >= settings.lock_retry_budget_s:
+                raise LockTimeout(f"backfill of {spec.table}", attempts, waited) from None
+            time.sleep(min(0.05 * 2 ** (attempts - 1), 2.0) * random.uniform(0.5, 1.5))
+            continue
         except psycopg.Error as exc:
             key, why = _failing_key(conn, spec, last, upper, sizer.size)
             raise BackfillError(
                 f"{migration}: backfill of {spec.table} failed at key {key}: {why}",
                 "fix the up expression (or the row) and run apply again",
             ) from exc
+        blocked_since, attempts = None, 0
         done += seen
         rate = (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6)
         conn.execute(
