@@ -90,7 +90,10 @@ BAD: list[tuple[str, list[dict[str, Any]], list[str]]] = [
     (
         "type_does_not_cast",
         [{"alter_column": {"table": "users", "column": "active", "type": "date"}}],
-        ["operation 1 (alter_column)", "cannot cast type boolean to date"],
+        [
+            "operation 1 (alter_column), field 'type' (no 'up' given, so the value is cast)",
+            "cannot cast type boolean to date",
+        ],
     ),
     (
         "up_names_missing_column",

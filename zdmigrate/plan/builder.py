@@ -64,14 +64,23 @@ def build_plan(migration: Migration, catalog: Catalog, mode: str = "version") ->
     plan.contract = [s for w in touched for s in _contract_table(ctx, w, vschema)]
     plan.contract += ctx.contract_steps
     plan.rollback = _rollback(ctx, touched, vschema)
-    plan.checks = [c for w in touched for c in _expression_checks(ctx, w)]
+    implicit: set[tuple[str, str]] = {
+        (_op_label(index, op), field)
+        for index, op in enumerate(migration.operations)
+        for field in ("up", "down")
+        if field in type(op).model_fields and getattr(op, field) is None
+    }
+    plan.checks = [c for w in touched for c in _expression_checks(ctx, w, implicit)]
     plan.tables = sorted({w.table.name for w in works} | {w.new_name for w in works})
     return plan
 
 
-def _expression_checks(ctx: PlanContext, w: TableWork) -> list[tuple[str, str]]:
+def _expression_checks(
+    ctx: PlanContext, w: TableWork, implicit: set[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """EXPLAIN queries that fail when an up/down expression names a missing column,
-    calls a missing function or does not cast to the column's type."""
+    calls a missing function or does not cast to the column's type. ``implicit``:
+    the (operation, field) pairs the user left out, whose expression is a cast."""
     table = ctx.qualified(w.table.name).as_string()
     present = {c.name for c in w.table.columns}
     new_row = ", ".join(
@@ -86,9 +95,12 @@ def _expression_checks(ctx: PlanContext, w: TableWork) -> list[tuple[str, str]]:
     for t in w.transforms:
         source = table if t.direction == "up" else f"(SELECT {new_row} FROM {table}) AS t"
         field = "up" if t.direction == "up" else "down"
+        where = f"{t.label}, field '{field}'"
+        if (t.label, field) in implicit:
+            where = f"{t.label}, field 'type' (no '{field}' given, so the value is cast)"
         checks.append(
             (
-                f"{t.label}, field '{field}'",
+                where,
                 f"EXPLAIN SELECT CAST(({t.expr}) AS {t.type}) FROM {source}",
             )
         )
