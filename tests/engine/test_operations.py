@@ -13,6 +13,7 @@ For each case, on tables holding a few hundred rows:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -980,7 +981,23 @@ def test_complete_drops_the_predecessor_version_schema(migrator: Migrator) -> No
         )
     )
     # until the next migration completes, the old app may still use the first version
-    assert first["version_schema"] in snapshot_of(migrator.url)["schemas"]
+    v1_schema, v2_schema = first["version_schema"], second["version_schema"]
+    assert v1_schema in snapshot_of(migrator.url)["schemas"]
+    status = json.loads(migrator.run("status", "--format", "json").stdout)
+    assert {s["name"]: s["search_path"] for s in status} == {
+        "0001_first": f"{v1_schema},public",
+        "0002_second": f"{v2_schema},public",
+    }
+    # the first version's app is the old app of the second migration
+    v1, v2 = migrator.new(v1_schema), migrator.new(v2_schema)
+    v1.execute("INSERT INTO users (id, mail, handle, age) VALUES (1001, 'v1@x', 'h', 41)")
+    _expect(v2, "users", 1001, {"mail": "v1@x", "age": 41}, "second version")
+    v2.execute("INSERT INTO users (id, mail, handle, age) VALUES (1002, 'v2@x', 'h', 42)")
+    _expect(v1, "users", 1002, {"mail": "v2@x", "age": 42}, "first version")
+    v1.execute("UPDATE users SET age = 51 WHERE id = 5")
+    _expect(v2, "users", 5, {"age": 51}, "second version")
+    v2.execute("UPDATE users SET age = 61 WHERE id = 6")
+    _expect(v1, "users", 6, {"age": 61}, "first version")
     migrator.complete("0002_second")
     assert snapshot_of(migrator.url)["schemas"] == ["public", second["version_schema"], "zdmigrate"]
     assert _leftovers(migrator.url) == []
