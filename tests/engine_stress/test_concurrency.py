@@ -18,6 +18,7 @@ import pytest
 
 from tests.engine_stress.workload import (
     LOSSY,
+    PHYSICAL_ADD,
     ROUNDTRIP,
     WEIGHTS,
     Book,
@@ -39,7 +40,9 @@ CHUNK = 50
 SLOW_BACKFILL = ("--batch-size", "500", "--target-batch-ms", "20")
 
 
-@pytest.mark.parametrize("sc", [ROUNDTRIP, LOSSY], ids=["roundtrip", "lossy"])
+@pytest.mark.parametrize(
+    "sc", [ROUNDTRIP, LOSSY, PHYSICAL_ADD], ids=["roundtrip", "lossy", "physical-add-column"]
+)
 def test_writers_of_both_versions_during_apply(
     db: psycopg.Connection[Any], db_url: str, tmp_path: Path, sc: Scenario
 ) -> None:
@@ -54,7 +57,9 @@ def test_writers_of_both_versions_during_apply(
         apps.start(writer, db_url, book, "new", 200 + i, WEIGHTS)
     try:
         time.sleep(0.3)  # the old app is busy before expand starts
-        apply = CliProcess(db_url, "apply", str(path), *SLOW_BACKFILL, cwd=tmp_path, tag="apply")
+        apply = CliProcess(
+            db_url, "apply", str(path), "--mode", sc.mode, *SLOW_BACKFILL, cwd=tmp_path, tag="apply"
+        )
         code = apply.wait(timeout=120)
         time.sleep(0.2)  # and keeps writing, with the new app, once apply is done
     finally:

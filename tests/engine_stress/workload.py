@@ -58,6 +58,11 @@ class Scenario:
     flood_new_sql: str = ""  # the view column of flood-inserted row g (new app)
     flood_old: Callable[[int], Any] | None = None
     flood_new: Callable[[int], Any] | None = None
+    mode: str = "version"  # physical: the new app writes the new column by its physical name
+
+    @property
+    def physical(self) -> bool:
+        return self.mode == "physical"
 
     @property
     def version_schema(self) -> str:
@@ -97,9 +102,9 @@ operations:
     initial=_md5_prefix,
     up=len,
     down=lambda n: str(n * 10),
-    # old values start with a letter and new ones are >= 100 (longer than any old value),
-    # so no write repeats the value already stored (which would be a no-op for the trigger)
-    old_value=lambda rng, k: f"o{k}-" + "x" * rng.randint(0, 40),
+    # old values are unique and start with a letter, new ones are >= 100 (longer than any
+    # old value): no write repeats the value already stored (a no-op for the trigger)
+    old_value=lambda rng, k: f"o{k}-{rng.getrandbits(40):x}-" + "x" * rng.randint(0, 30),
     new_value=lambda rng, k: rng.randint(100, 1_000_000),
     flood_old_sql="'f' || g",
     flood_new_sql="100 + mod(g, 1000)",
@@ -135,6 +140,35 @@ operations:
     down=lambda n: n // 100,
     old_value=lambda rng, k: rng.randint(0, 10_000_000),
     new_value=lambda rng, k: rng.randint(0, 10_000_000) * 100,
+)
+
+
+# physical mode: a new NOT NULL column filled by up for old writers and existing rows; the
+# new app writes it itself (any value, not length(code)), found out by the column it wrote.
+PHYSICAL_ADD = Scenario(
+    migration="m_code_len",
+    table="items",
+    column_type="text",
+    migration_yaml="""\
+description: a code_len column, physical mode.
+operations:
+  - add_column:
+      table: items
+      column: {name: code_len, type: integer, nullable: false}
+      up: length(code)
+""",
+    old_col="code",
+    view_col="code_len",
+    shadow="code_len",
+    initial_sql=LOSSY.initial_sql,
+    up_sql="length(code)",
+    down_sql="",
+    initial=_md5_prefix,
+    up=len,
+    down=lambda n: None,
+    old_value=LOSSY.old_value,
+    new_value=LOSSY.new_value,
+    mode="physical",
 )
 
 
@@ -345,11 +379,26 @@ def _view_exists(conn: psycopg.Connection[Any], sc: Scenario) -> bool:
     return bool(row and row[0])
 
 
+def _column_exists(conn: psycopg.Connection[Any], sc: Scenario) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s "
+        "AND NOT attisdropped",
+        (sc.table, sc.view_col),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def _connect_as(
     url: str, book: Book, version: str, stop: threading.Event
 ) -> psycopg.Connection[Any] | None:
     conn = psycopg.connect(url, autocommit=True, application_name=f"app-{version}")
-    if version == "new":
+    if version == "new" and book.sc.physical:
+        while not _column_exists(conn, book.sc):
+            if stop.is_set():
+                conn.close()
+                return None
+            time.sleep(0.01)
+    elif version == "new":
         while not _view_exists(conn, book.sc):
             if stop.is_set():
                 conn.close()
@@ -412,7 +461,16 @@ def _write_loop(
                 else:
                     new = sc.new_value(rng, key)
                     value, expect = new, (sc.down(new), new, note if op == "insert" else "")
-                if op == "insert":
+                if op == "insert" and version == "new" and sc.physical:
+                    old = f"n{key}-{rng.getrandbits(40):x}"  # the new app writes both columns
+                    expect = (old, value, note)
+                    conn.execute(
+                        sql.SQL("INSERT INTO {} (id, {}, {}, note) VALUES (%s, %s, %s, %s)").format(
+                            table, sql.Identifier(sc.old_col), col
+                        ),
+                        (key, old, value, note),
+                    )
+                elif op == "insert":
                     conn.execute(
                         sql.SQL("INSERT INTO {} (id, {}, note) VALUES (%s, %s, %s)").format(
                             table, col
@@ -421,7 +479,8 @@ def _write_loop(
                     )
                 else:
                     assert row is not None
-                    expect = (expect[0], expect[1], row[2])
+                    keeps_old = version == "new" and sc.physical
+                    expect = (row[0] if keeps_old else expect[0], expect[1], row[2])
                     _one_row(
                         conn.execute(
                             sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(table, col),
@@ -616,7 +675,8 @@ def verify(conn: psycopg.Connection[Any], book: Book) -> dict[str, int]:
             sql.Identifier(sc.shadow),
             sql.SQL(sc.up_sql),
             sql.Identifier(sc.old_col),
-            sql.SQL(sc.down_sql),
+            # without down (physical add_column) the new app writes the old column itself
+            sql.SQL(sc.down_sql) if sc.down_sql else sql.Identifier(sc.old_col),
             table,
         ),
         (new_keys,),
