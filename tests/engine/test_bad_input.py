@@ -183,6 +183,42 @@ def test_up_failing_on_one_row_names_its_key(ready: Migrator) -> None:
         assert "public_0001_ratio" not in schemas
 
 
+VIOLATED: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        "unique",
+        {"table": "users", "name": "users_age_key", "type": "unique", "columns": ["age"]},
+        ['could not create unique index "users_age_key"', "Key (age)=("],
+    ),
+    (
+        "check",
+        {"table": "users", "name": "users_age_small", "type": "check", "check": "age < 80"},
+        ['check constraint "users_age_small" of relation "users" is violated by some row'],
+    ),
+    (
+        "foreign_key",
+        {
+            "table": "users",
+            "name": "users_age_fkey",
+            "type": "foreign_key",
+            "columns": ["age"],
+            "references": {"table": "users", "columns": ["id"]},
+        },
+        ['violates foreign key constraint "users_age_fkey"', "Key (age)=(0) is not present"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "constraint", "says"), VIOLATED, ids=[v[0] for v in VIOLATED])
+def test_existing_rows_violate_the_new_constraint(
+    ready: Migrator, kind: str, constraint: dict[str, Any], says: list[str]
+) -> None:
+    path = ready.write(f"0001_{kind}", [{"create_constraint": constraint}])
+    line = _refused(ready, path)
+    assert f"0001_{kind}" in line
+    for part in says:
+        assert part in line
+
+
 def test_file_edited_after_apply(ready: Migrator) -> None:
     ops: list[dict[str, Any]] = [
         {"alter_column": {"table": "users", "column": "age", "type": "bigint"}}

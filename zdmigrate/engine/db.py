@@ -56,6 +56,11 @@ def translate_errors(context: str) -> Iterator[None]:
             f"{context}: permission denied: {_first_line(exc)}",
             "run as the owner of the tables, or grant the missing privilege",
         ) from None
+    except (pgerr.UniqueViolation, pgerr.ForeignKeyViolation) as exc:
+        # the detail names the offending key: "Key (code)=(0) is duplicated."
+        detail = getattr(exc.diag, "message_detail", None)
+        found = f" ({redact(detail.strip())})" if detail else ""
+        raise DatabaseError(f"{context}: {_first_line(exc)}{found}", _hint(exc)) from None
     except psycopg.Error as exc:
         raise DatabaseError(f"{context}: {_first_line(exc)}", _hint(exc)) from None
 

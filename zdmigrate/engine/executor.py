@@ -8,6 +8,7 @@ INVALID index left by an interrupted build is dropped and built again.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -100,25 +101,35 @@ class Executor:
 
     def _run_alone(self, step: Step, attempt: int, t0: float) -> None:
         self._timeouts(local=False)
+        index = next((n[6:] for n in step.notes if n.startswith("index:")), None)
         try:
-            index = next((n[6:] for n in step.notes if n.startswith("index:")), None)
             if index is not None:
                 self._drop_invalid_index(index)
             self.conn.execute(step.sql)
+        except psycopg.Error:
+            if index is not None:  # a failed concurrent build leaves an INVALID index
+                self._drop_failed_index(index)
+            raise
         finally:
             self.conn.execute("RESET lock_timeout; RESET statement_timeout")
         with self.conn.transaction():
             self.store.mark_done(self.conn, self.migration, step.key)
             self._audit(step, "done", attempt, t0)
 
-    def _drop_invalid_index(self, name: str) -> None:
+    def _drop_failed_index(self, name: str) -> None:
+        # if this fails too, the next run drops the INVALID index before building again
+        with contextlib.suppress(psycopg.Error):
+            self._drop_invalid_index(name, quiet=True)
+
+    def _drop_invalid_index(self, name: str, quiet: bool = False) -> None:
         row = self.conn.execute(
             "SELECT NOT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
             "JOIN pg_namespace n ON n.oid = i.relnamespace WHERE n.nspname = %s AND i.relname = %s",
             (self.schema, name),
         ).fetchone()
         if row and row[0]:
-            self.echo(f"  index {name} was left INVALID by an interrupted build: rebuilding it")
+            if not quiet:
+                self.echo(f"  index {name} was left INVALID by an interrupted build: rebuilding it")
             self.conn.execute(
                 sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
                     sql.Identifier(self.schema, name)
