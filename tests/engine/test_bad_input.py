@@ -183,6 +183,25 @@ def test_up_failing_on_one_row_names_its_key(ready: Migrator) -> None:
         assert "public_0001_ratio" not in schemas
 
 
+def test_up_filling_a_unique_column_with_duplicates(ready: Migrator) -> None:
+    path = ready.write(
+        "0001_domain",
+        [
+            {
+                "add_column": {
+                    "table": "users",
+                    "column": {"name": "domain", "type": "text", "unique": True},
+                    "up": "split_part(email, '@', 2)",
+                }
+            }
+        ],
+    )
+    line = _refused(ready, path)
+    assert "0001_domain: backfill of users failed" in line
+    assert 'unique constraint "users_domain_key"' in line
+    assert "Key (domain)=(ex.com) already exists." in line
+
+
 VIOLATED: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "unique",

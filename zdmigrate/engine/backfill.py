@@ -120,9 +120,15 @@ def _start(conn: Conn, store: Store, migration: str, spec: BackfillSpec) -> dict
 
 
 def _failing_key(
-    conn: Conn, spec: BackfillSpec, lower: list[str] | None, end: list[str], limit: int
-) -> tuple[str, str]:
-    """Find the first row of a failed batch whose assignments raise, and why."""
+    conn: Conn,
+    spec: BackfillSpec,
+    lower: list[str] | None,
+    end: list[str],
+    limit: int,
+    error: psycopg.Error,
+) -> tuple[str | None, str]:
+    """Find the first row of a failed batch whose assignments raise, and why; else
+    (None, the batch's own error), e.g. a unique violation between rows."""
     conn.rollback()
     first = lower is None
     params: list[Any] = [*(lower or []), *end, limit]
@@ -137,7 +143,9 @@ def _failing_key(
             message = str(exc).strip().splitlines()[0]
             shown = ", ".join(str(k) for k in key)
             return f"({', '.join(spec.key)})=({shown})", message
-    return "(unknown)", "the batch failed but no single row did"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    detail = getattr(error.diag, "message_detail", None)
+    return None, message + (f" ({detail.strip()})" if detail else "")
 
 
 def _batch(
@@ -218,9 +226,10 @@ def _loop(
             time.sleep(min(0.05 * 2 ** (attempts - 1), 2.0) * random.uniform(0.5, 1.5))
             continue
         except psycopg.Error as exc:
-            key, why = _failing_key(conn, spec, last, upper, sizer.size)
+            key, why = _failing_key(conn, spec, last, upper, sizer.size, exc)
+            where = f" at key {key}" if key is not None else ""
             raise BackfillError(
-                f"{migration}: backfill of {spec.table} failed at key {key}: {why}",
+                f"{migration}: backfill of {spec.table} failed{where}: {why}",
                 "fix the up expression (or the row) and run apply again",
             ) from exc
         blocked_since, attempts = None, 0
