@@ -510,7 +510,8 @@ CASES = [
                     "table": "users",
                     "column": "name",
                     "nullable": False,
-                    "up": "COALESCE(name, 'anon')",
+                    # '%' must reach the server as is (backfill queries have parameters)
+                    "up": "CASE WHEN name LIKE 'user%' THEN name ELSE COALESCE(name, 'anon') END",
                 }
             }
         ],

@@ -16,6 +16,12 @@ from zdmigrate.ops._work import MARKER
 __all__ = ["BackfillSpec", "VerifyPair", "VerifySpec"]
 
 
+def _expr(text: str) -> sql.SQL:
+    """A migration expression inside a query run with parameters: ``%`` (modulo,
+    LIKE patterns) must not be read as a placeholder."""
+    return sql.SQL(text.replace("%", "%%"))
+
+
 @dataclass(frozen=True)
 class BackfillSpec:
     schema: str
@@ -78,7 +84,7 @@ class BackfillSpec:
     def update_sql(self, first: bool) -> str:
         """Fill every row of the range that still needs it: one index range scan."""
         sets = sql.SQL(", ").join(
-            sql.SQL("{} = ({})").format(sql.Identifier(target), sql.SQL(expr))
+            sql.SQL("{} = ({})").format(sql.Identifier(target), _expr(expr))
             for target, expr, _ in self.assignments
         )
         marker = sql.Identifier(MARKER)
@@ -107,8 +113,7 @@ class BackfillSpec:
     def row_check_sql(self) -> str:
         """Evaluate every assignment for one row by key (params: key as text)."""
         exprs = sql.SQL(", ").join(
-            sql.SQL("CAST(({}) AS {})").format(sql.SQL(e), sql.SQL(t))
-            for _, e, t in self.assignments
+            sql.SQL("CAST(({}) AS {})").format(_expr(e), sql.SQL(t)) for _, e, t in self.assignments
         )
         return (
             sql.SQL("SELECT {} FROM {} AS t WHERE {} = {}")
@@ -152,10 +157,10 @@ class VerifySpec:
                     "(SELECT CAST(({down}) AS {ot}) FROM (SELECT {row}) AS n))"
                 ).format(
                     new=sql.Identifier(p.new),
-                    up=sql.SQL(p.up),
+                    up=_expr(p.up),
                     nt=sql.SQL(p.new_type),
                     old=sql.Identifier(p.old),
-                    down=sql.SQL(p.down),
+                    down=_expr(p.down),
                     ot=sql.SQL(p.old_type),
                     row=new_row,
                 )
