@@ -17,6 +17,7 @@ from zdmigrate.spec.expr import rename_columns
 __all__ = [
     "Catalog",
     "Column",
+    "ForeignKey",
     "IndexInfo",
     "Table",
     "catalog_from_json",
@@ -33,6 +34,17 @@ class Column:
     type: str
     nullable: bool = True
     default: str | None = None
+    generated: bool = False
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key of a table: its columns, the table and columns it references."""
+
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    definition: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class Table:
     size_bytes: int | None = None
     checks: dict[str, str] = field(default_factory=dict)
     index_info: dict[str, IndexInfo] = field(default_factory=dict)
+    foreign_keys: dict[str, ForeignKey] = field(default_factory=dict)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -99,11 +112,22 @@ def _cols_of(defs: list[m.ColumnDef]) -> list[Column]:
     return [Column(d.name, d.type, d.nullable and not d.primary_key, d.default) for d in defs]
 
 
+def _foreign_key(columns: list[str], ref: m.ForeignKeyRef) -> ForeignKey:
+    """A foreign key as the server would describe it (for offline planning)."""
+    cols = ", ".join(columns)
+    definition = f"FOREIGN KEY ({cols}) REFERENCES {ref.table}({', '.join(ref.columns)})" + (
+        "" if ref.on_delete == "no action" else f" ON DELETE {ref.on_delete.upper()}"
+    )
+    return ForeignKey(tuple(columns), ref.table, tuple(ref.columns), definition)
+
+
 def _apply_create_table(cat: Catalog, op: Any) -> None:
     pk = tuple(d.name for d in op.columns if d.primary_key)
     uniques: list[tuple[str, ...]] = [(d.name,) for d in op.columns if d.unique]
     table = Table(op.table, _cols_of(op.columns), pk, uniques)
     for d in op.columns:
+        if d.references is not None:
+            table.foreign_keys[f"{op.table}_{d.name}_fkey"] = _foreign_key([d.name], d.references)
         if d.unique:
             key = f"{op.table}_{d.name}_key"
             table.indexes[key] = (d.name,)
@@ -118,6 +142,9 @@ def _apply_add_column(cat: Catalog, op: Any) -> None:
     t = cat.tables.get(op.table)
     if t is not None:
         t.columns.append(_cols_of([op.column])[0])
+        if op.column.references is not None:
+            fk = _foreign_key([op.column.name], op.column.references)
+            t.foreign_keys[f"{op.table}_{op.column.name}_fkey"] = fk
         if op.column.unique:
             t.unique_keys.append((op.column.name,))
 
@@ -193,6 +220,8 @@ def _apply_create_constraint(cat: Catalog, op: Any) -> None:
         t.constraints[op.name] = op.type
         if op.type == "check" and op.check is not None:
             t.checks[op.name] = op.check
+        if op.type == "foreign_key" and op.references is not None:
+            t.foreign_keys[op.name] = _foreign_key(list(op.columns), op.references)
         if op.type == "unique":
             t.unique_keys.append(tuple(op.columns))
             t.indexes[op.name] = tuple(op.columns)
@@ -203,6 +232,8 @@ def _apply_drop_constraint(cat: Catalog, op: Any) -> None:
     t = cat.tables.get(op.table)
     if t is not None:
         t.constraints.pop(op.name, None)
+        t.checks.pop(op.name, None)
+        t.foreign_keys.pop(op.name, None)
 
 
 _APPLY: dict[type, Any] = {
@@ -221,7 +252,8 @@ _APPLY: dict[type, Any] = {
 
 _COLUMNS_SQL = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid)
+       CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,
+       a.attgenerated <> ''
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -254,6 +286,18 @@ SELECT t.relname, c.conname, c.contype,
  WHERE n.nspname = %s AND c.contype IN ('c', 'u', 'f', 'x', 'p')
 """
 
+_FOREIGN_KEYS_SQL = """
+SELECT t.relname, c.conname, r.relname, pg_get_constraintdef(c.oid),
+       ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),
+       ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i)
+  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+  JOIN pg_class r ON r.oid = c.confrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE n.nspname = %s AND c.contype = 'f' AND r.relnamespace = n.oid
+"""
+
 _SIZES_SQL = """
 SELECT c.relname, c.reltuples::bigint, pg_table_size(c.oid)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -266,9 +310,9 @@ _CONTYPES = {"c": "check", "u": "unique", "f": "foreign_key", "x": "exclusion", 
 def introspect(conn: psycopg.Connection[Any], schema: str) -> Catalog:
     """Read the tables of ``schema`` from the server."""
     cat = Catalog(schema, server_major=conn.info.server_version // 10000, live=True)
-    for rel, name, typ, nullable, default in conn.execute(_COLUMNS_SQL, (schema,)):
+    for rel, name, typ, nullable, default, generated in conn.execute(_COLUMNS_SQL, (schema,)):
         table = cat.tables.setdefault(rel, Table(rel, []))
-        table.columns.append(Column(name, typ, nullable, default))
+        table.columns.append(Column(name, typ, nullable, default, generated))
     for row in conn.execute(_INDEXES_SQL, (schema,)):
         rel, idx, primary, unique, cols, any_unique, method, where, exprs, constraint = row
         table = cat.tables[rel]
@@ -282,6 +326,9 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> Catalog:
         cat.tables[rel].constraints[con] = _CONTYPES[contype]
         if check is not None:
             cat.tables[rel].checks[con] = check
+    for rel, con, ref, definition, cols, ref_cols in conn.execute(_FOREIGN_KEYS_SQL, (schema,)):
+        fk = ForeignKey(tuple(cols), ref, tuple(ref_cols), definition)
+        cat.tables[rel].foreign_keys[con] = fk
     for rel, rows, size in conn.execute(_SIZES_SQL, (schema,)):
         cat.tables[rel].row_estimate = int(rows) if rows >= 0 else None  # -1: never analyzed
         cat.tables[rel].size_bytes = int(size)
@@ -295,7 +342,9 @@ def catalog_to_json(cat: Catalog) -> dict[str, Any]:
         "server_major": cat.server_major,
         "tables": {
             name: {
-                "columns": [[c.name, c.type, c.nullable, c.default] for c in t.columns],
+                "columns": [
+                    [c.name, c.type, c.nullable, c.default, c.generated] for c in t.columns
+                ],
                 "primary_key": list(t.primary_key),
                 "unique_keys": [list(k) for k in t.unique_keys],
                 "indexes": {k: list(v) for k, v in t.indexes.items()},
@@ -303,6 +352,10 @@ def catalog_to_json(cat: Catalog) -> dict[str, Any]:
                 "row_estimate": t.row_estimate,
                 "size_bytes": t.size_bytes,
                 "checks": dict(t.checks),
+                "foreign_keys": {
+                    k: [list(f.columns), f.ref_table, list(f.ref_columns), f.definition]
+                    for k, f in t.foreign_keys.items()
+                },
                 "index_info": {
                     k: [i.unique, i.method, list(i.columns), i.where, i.constraint, i.expressions]
                     for k, i in t.index_info.items()
@@ -328,6 +381,10 @@ def catalog_from_json(data: dict[str, Any]) -> Catalog:
             {
                 k: IndexInfo(i[0], i[1], tuple(i[2]), i[3], i[4], i[5])
                 for k, i in t.get("index_info", {}).items()
+            },
+            {
+                k: ForeignKey(tuple(f[0]), f[1], tuple(f[2]), f[3])
+                for k, f in t.get("foreign_keys", {}).items()
             },
         )
         for name, t in data["tables"].items()

@@ -142,8 +142,9 @@ class Store:
         rows = self.conn.execute(
             "SELECT name, version_schema FROM zdmigrate.migrations WHERE name <> %s "
             "AND phase = 'completed' AND schema_name = %s AND version_schema IS NOT NULL "
-            "AND NOT version_schema_dropped ORDER BY completed_at",
-            (name, schema),
+            "AND NOT version_schema_dropped AND started_at < "
+            "(SELECT started_at FROM zdmigrate.migrations WHERE name = %s) ORDER BY completed_at",
+            (name, schema, name),
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
 

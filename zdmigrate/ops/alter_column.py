@@ -16,6 +16,7 @@ from zdmigrate.ops._common import (
     add_not_null_check,
     add_validated_constraint,
     create_index_concurrently,
+    ident_list,
 )
 from zdmigrate.ops._work import PlanContext, TableWork, Transform, ViewColumn, internal_name
 from zdmigrate.plan.triggers import referenced_columns
@@ -57,6 +58,11 @@ def _shadow(
     op: AlterColumn, ctx: PlanContext, work: TableWork, phys: Column, new_name: str
 ) -> None:
     ctx.mode_check(True, "changing a column's type or nullability")
+    if phys.generated:
+        raise ctx.fail(
+            f"column '{phys.name}' is a generated column",
+            "drop it and add a new one with the new expression instead",
+        )
     if phys.name in work.table.primary_key:
         raise ctx.fail(
             f"column '{phys.name}' is part of the primary key of '{op.table}'",
@@ -83,8 +89,10 @@ def _shadow(
     work.contract_renames.append((shadow, new_name))
     if not nullable:
         add_not_null_check(ctx, work, shadow, new_name)
+    _refuse_referenced(ctx, work, phys.name)
     _copy_checks(ctx, work, phys.name, shadow)
     _copy_indexes(ctx, work, phys.name, shadow)
+    _copy_foreign_keys(ctx, work, phys.name, shadow)
     if default is not None:
         work.contract_after_renames.append(
             sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
@@ -173,3 +181,32 @@ def _copy_indexes(ctx: PlanContext, work: TableWork, column: str, shadow: str) -
             )
         )
         work.contract_statements.append(rename)
+
+
+def _refuse_referenced(ctx: PlanContext, work: TableWork, column: str) -> None:
+    for table in ctx.catalog.tables.values():
+        for name, fk in table.foreign_keys.items():
+            if fk.ref_table == work.table.name and column in fk.ref_columns:
+                raise ctx.fail(
+                    f"column '{work.table.name}.{column}' is referenced by foreign key "
+                    f"'{name}' of table '{table.name}'",
+                    "drop that foreign key first (drop_constraint), then add it back",
+                )
+
+
+def _copy_foreign_keys(ctx: PlanContext, work: TableWork, column: str, shadow: str) -> None:
+    """Foreign keys from the column hold for the shadow too (NOT VALID, then validated)."""
+    table = ctx.qualified(work.table.name)
+    for name, fk in sorted(work.table.foreign_keys.items()):
+        if column not in fk.columns:
+            continue
+        copy = internal_name("f", name)
+        columns = [shadow if c == column else c for c in fk.columns]
+        rest = fk.definition[fk.definition.index(")") + 1 :]
+        definition = sql.SQL("FOREIGN KEY ({}){}").format(ident_list(columns), sql.SQL(rest))
+        add_validated_constraint(ctx, work, copy, definition)
+        work.contract_statements.append(
+            sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                table, sql.Identifier(copy), sql.Identifier(name)
+            )
+        )
