@@ -36,7 +36,7 @@ from tests.engine_stress.workload import (
 )
 
 ROWS = 100_000
-CHUNK = 50
+CHUNK = 40
 SLOW_BACKFILL = ("--batch-size", "500", "--target-batch-ms", "20")
 
 
@@ -93,6 +93,8 @@ def test_inserts_outrun_the_backfill(
     create_table(db, sc, ROWS)
     book = Book(sc, ROWS)
     path = write_migration(tmp_path, sc)
+    # a throttled backfill (it rests as long as each batch ran), as on a busy production server
+    (tmp_path / "pyproject.toml").write_text("[tool.zdmigrate]\nsleep_ratio = 1.0\n")
     apps = Threads()
     for _ in range(2):
         apps.start(flooder, db_url, book, "old", CHUNK)
@@ -117,4 +119,7 @@ def test_inserts_outrun_the_backfill(
         f"\ninserted {inserted} rows above the upper bound {cp['upper']}; "
         f"{rate_in:,.0f} rows/s inserted vs {rate_backfill:,.0f} rows/s backfilled (apply {took:.1f} s)"
     )
-    assert inserted > cp["rows_done"], "the inserts did not outrun the backfill"
+    assert inserted > cp["rows_done"], (
+        f"the inserts did not outrun the backfill: {inserted} rows inserted above the bound "
+        f"while the backfill walked {cp['rows_done']}"
+    )

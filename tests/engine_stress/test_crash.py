@@ -80,7 +80,7 @@ def _after_kill(db: Conn, proc: CliProcess) -> None:
 
 
 def scenario_expand(
-    db_url: str, db: Conn, path: Path, tmp_path: Path, rng: random.Random
+    db_url: str, db: Conn, path: Path, tmp_path: Path, rng: random.Random, book: Book
 ) -> list[str]:
     """Killed while expand retries its lock (an app transaction holds the table)."""
     with psycopg.connect(db_url) as holder:
@@ -96,7 +96,7 @@ def scenario_expand(
 
 
 def scenario_mid_backfill(
-    db_url: str, db: Conn, path: Path, tmp_path: Path, rng: random.Random
+    db_url: str, db: Conn, path: Path, tmp_path: Path, rng: random.Random, book: Book
 ) -> list[str]:
     proc = _apply(db_url, path, tmp_path, "apply-1")
     where = _kill_mid_backfill(db, proc, rng, 0.2, 0.7)
@@ -105,7 +105,7 @@ def scenario_mid_backfill(
 
 
 def scenario_twice(
-    db_url: str, db: Conn, path: Path, tmp_path: Path, rng: random.Random
+    db_url: str, db: Conn, path: Path, tmp_path: Path, rng: random.Random, book: Book
 ) -> list[str]:
     """Killed mid backfill, resumed, killed again further on."""
     first = _apply(db_url, path, tmp_path, "apply-1")
@@ -118,15 +118,25 @@ def scenario_twice(
 
 
 def scenario_between_batches(
-    db_url: str, db: Conn, path: Path, tmp_path: Path, rng: random.Random
+    db_url: str, db: Conn, path: Path, tmp_path: Path, rng: random.Random, book: Book
 ) -> list[str]:
-    """Paused after a batch (no transaction open), killed there, resumed."""
+    """Paused after a batch (no transaction open), killed there, resumed.
+
+    An app transaction keeps a row ahead of the backfill locked, so the backfill (which
+    lets go and retries) cannot finish before the pause command, however slowly that starts.
+    """
     proc = _apply(db_url, path, tmp_path, "apply-1")
-    wait_for(lambda: phase(db, SC.migration) is not None, 30, "apply to start")
-    time.sleep(rng.uniform(0.0, 0.3))
-    # the pause command takes about a second to start: the backfill is well under way then
-    paused = run_cli(db_url, "pause", SC.migration, cwd=tmp_path)
-    assert paused.returncode == 0, paused.stderr
+    wait_for(lambda: checkpoint(db, SC.migration) is not None, 30, "the backfill to start")
+    key = ROWS - rng.randint(0, ROWS // 4)
+    with psycopg.connect(db_url) as holder:
+        with book.key_lock(key):
+            holder.execute("UPDATE items SET note = 'held' WHERE id = %s", (key,))
+            row = book.current(key)
+            assert row is not None
+            book.state[key] = (row[0], row[1], "held")
+        assert _rows_done(db) < key, "the backfill passed the row before it was locked"
+        paused = run_cli(db_url, "pause", SC.migration, cwd=tmp_path)
+        assert paused.returncode == 0, paused.stderr
 
     def settled() -> bool:
         assert proc.running(), f"the backfill ended before the pause: {proc.output()}"
@@ -137,7 +147,7 @@ def scenario_between_batches(
     wait_for(settled, 30, "the backfill to stop between batches")
     proc.kill()
     _after_kill(db, proc)
-    where = f"between batches, paused at {_rows_done(db)} rows"
+    where = f"between batches, paused at {_rows_done(db)} rows (row {key} was held)"
     resumed = run_cli(db_url, "resume", SC.migration, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     return [where]
@@ -162,7 +172,7 @@ def test_apply_survives_sigkill(db: Conn, db_url: str, tmp_path: Path, case: str
     apps.start(writer, db_url, book, "old", seed, UPDATES_ONLY)
     apps.start(writer, db_url, book, "new", seed + 1, UPDATES_ONLY)
     try:
-        kills = kill(db_url, db, path, tmp_path, rng)
+        kills = kill(db_url, db, path, tmp_path, rng, book)
         before = checkpoint(db, SC.migration)
         final = _apply(db_url, path, tmp_path, "apply-final")
         code = final.wait(timeout=120)
