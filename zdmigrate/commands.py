@@ -110,7 +110,8 @@ class PlanReport:
         return self.plan.version_schema.split("_", 1)[0] if self.plan.version_schema else "public"
 
 
-def _earlier_files(path: Path) -> list[Migration]:
+def earlier_files(path: Path) -> list[Migration]:
+    """The migration files beside ``path`` that sort before it (they ran earlier)."""
     siblings = sorted(
         p for p in path.parent.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json")
     )
@@ -124,7 +125,7 @@ def plan(settings: Settings, path: str) -> PlanReport:
         with connect(settings.database_url) as conn, translate_errors("plan"):
             catalog = introspect(conn, settings.schema_name)
     else:
-        catalog = runner.offline_catalog(settings.schema_name, _earlier_files(Path(path)))
+        catalog = runner.offline_catalog(settings.schema_name, earlier_files(Path(path)))
     built = build_plan(migration, catalog, settings.mode)
     backfilled = {b.table for b in built.backfill}
     tables = {

@@ -45,7 +45,15 @@ def test_plan_json_lists_locks_and_phases(monkeypatch: pytest.MonkeyPatch) -> No
     data = json.loads(res.stdout)
     assert data["search_path"] == "public_0004_orders_amount_bigint,public"
     expand = data["phases"]["expand"]
-    assert [s["lock"] for s in expand[:2]] == ["ACCESS EXCLUSIVE", "ACCESS EXCLUSIVE"]
+    assert [(s["key"], s["lock"]) for s in expand] == [
+        ("expand:table:orders", "ACCESS EXCLUSIVE"),
+        ("expand:trigger:orders", "SHARE ROW EXCLUSIVE"),
+        ("expand:constraints:orders", "ACCESS EXCLUSIVE"),
+        ("expand:table:users", "ACCESS EXCLUSIVE"),
+        ("expand:trigger:users", "SHARE ROW EXCLUSIVE"),
+        ("expand:constraints:users", "ACCESS EXCLUSIVE"),
+        ("expand:version-schema", "ACCESS SHARE"),
+    ]
     assert not any(s["rewrites"] for p in data["phases"].values() for s in p if "rewrites" in s)
     assert data["phases"]["backfill"] == [
         {"table": "orders", "key": ["id"], "columns": ["_zdm_amount_cents"]},

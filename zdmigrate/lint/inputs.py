@@ -9,6 +9,7 @@ from pathlib import Path
 
 from zdmigrate.errors import ConfigError
 from zdmigrate.lint._source import Source
+from zdmigrate.lint.zdm_files import is_migration_file, migration_source
 
 __all__ = ["collect_sources", "is_alembic_project"]
 
@@ -83,10 +84,13 @@ def _one(arg: str, exclude: tuple[str, ...], root: Path) -> Iterator[Source]:
         return
     elif path.suffix == ".sql":
         yield _sql(path)
+    elif is_migration_file(path):
+        yield migration_source(path)
     else:
         raise ConfigError(
             f"{arg}: cannot lint a '{path.suffix or 'extensionless'}' file",
-            "give .sql files, Alembic revision scripts (.py), Alembic projects or -",
+            "give .sql files, zdmigrate migration files, Alembic revision scripts (.py), "
+            "Alembic projects or -",
         )
 
 

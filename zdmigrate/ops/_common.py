@@ -29,7 +29,8 @@ def add_not_null_check(ctx: PlanContext, work: TableWork, column: str, final: st
     """NOT NULL without a long lock: NOT VALID check, validated after the backfill,
     turned into SET NOT NULL (no scan on PostgreSQL 12+) at contract."""
     check = internal_name("nn", final)
-    work.expand_alters.append(
+    work.expand_constraints_lock = Lock.access_exclusive
+    work.expand_constraints.append(
         sql.SQL("ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID").format(
             sql.Identifier(check), sql.Identifier(column)
         )
@@ -44,8 +45,15 @@ def add_not_null_check(ctx: PlanContext, work: TableWork, column: str, final: st
 def add_validated_constraint(
     ctx: PlanContext, work: TableWork, name: str, definition: sql.Composable
 ) -> None:
-    """CHECK or FOREIGN KEY: NOT VALID at expand, VALIDATE after the backfill."""
-    work.expand_alters.append(
+    """CHECK or FOREIGN KEY: NOT VALID at expand, VALIDATE after the backfill.
+
+    ADD CHECK takes ACCESS EXCLUSIVE (briefly); ADD FOREIGN KEY, SHARE ROW EXCLUSIVE.
+    """
+    is_check = definition.as_string().startswith("CHECK")
+    lock = Lock.access_exclusive if is_check else Lock.share_row_exclusive
+    if lock.rank > work.expand_constraints_lock.rank:
+        work.expand_constraints_lock = lock
+    work.expand_constraints.append(
         sql.SQL("ADD CONSTRAINT {} {} NOT VALID").format(sql.Identifier(name), definition)
     )
     work.validate_constraints.append(name)

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from zdmigrate.engine.catalog import INTERNAL_PREFIX, Catalog, Column, Table
 from zdmigrate.errors import SpecError
-from zdmigrate.plan.step import Step
+from zdmigrate.plan.step import Lock, Step
 
 __all__ = ["MARKER", "PlanContext", "TableWork", "Transform", "ViewColumn", "internal_name"]
 
@@ -69,6 +69,8 @@ class TableWork:
     contract_after_renames: list[sql.Composable] = field(default_factory=list)
     contract_statements: list[sql.Composable] = field(default_factory=list)
     expand_comments: list[sql.Composable] = field(default_factory=list)
+    expand_constraints: list[sql.Composable] = field(default_factory=list)
+    expand_constraints_lock: Lock = Lock.none
     validate_constraints: list[str] = field(default_factory=list)
     touched_columns: set[str] = field(default_factory=set)
 

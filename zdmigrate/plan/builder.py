@@ -127,30 +127,60 @@ def _alter(ctx: PlanContext, table: str, parts: list[sql.Composable]) -> str:
 
 
 def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[Step]:
+    """Columns, then the trigger, then NOT VALID constraints: one short lock each.
+
+    Rows written between the first two steps are left marked for the backfill,
+    whose upper bound is read only after the trigger exists.
+    """
     name = w.table.name
-    stmts = [_alter(ctx, name, w.expand_alters)] if w.expand_alters else []
-    stmts += [c.as_string() + ";" for c in w.expand_comments]
-    if w.transforms:
-        stmts.append(trigger_sql(w, ctx.migration, ctx.schema, vschema))
-    if not stmts:
-        return []
-    lock = Lock.access_exclusive if w.expand_alters else Lock.share_row_exclusive
-    notes = [
-        "brief lock: no rewrite, no scan (new columns are nullable or have a constant default)"
-    ]
-    if w.transforms:
-        notes.append("installs the dual-write trigger")
-    return [
-        Step(
-            key=f"expand:table:{name}",
-            phase=Phase.expand,
-            description=f"add new columns, NOT VALID constraints and the trigger on {name}",
-            sql="\n".join(stmts),
-            lock=lock,
-            tables=(name,),
-            notes=tuple(notes),
+    steps = []
+    if w.expand_alters:
+        steps.append(
+            Step(
+                key=f"expand:table:{name}",
+                phase=Phase.expand,
+                description=f"add new columns to {name}",
+                sql=_alter(ctx, name, w.expand_alters),
+                lock=Lock.access_exclusive,
+                tables=(name,),
+                notes=("brief lock: no rewrite, no scan (nullable or constant default)",),
+            )
         )
-    ]
+    if w.expand_comments:
+        steps.append(
+            Step(
+                key=f"expand:comments:{name}",
+                phase=Phase.expand,
+                description=f"comment on new columns of {name}",
+                sql="\n".join(c.as_string() + ";" for c in w.expand_comments),
+                lock=Lock.share_update_exclusive,
+                tables=(name,),
+            )
+        )
+    if w.transforms:
+        steps.append(
+            Step(
+                key=f"expand:trigger:{name}",
+                phase=Phase.expand,
+                description=f"install the dual-write trigger on {name}",
+                sql=trigger_sql(w, ctx.migration, ctx.schema, vschema),
+                lock=Lock.share_row_exclusive,
+                tables=(name,),
+            )
+        )
+    if w.expand_constraints:
+        steps.append(
+            Step(
+                key=f"expand:constraints:{name}",
+                phase=Phase.expand,
+                description=f"add NOT VALID constraints to {name} (checked for new writes only)",
+                sql=_alter(ctx, name, w.expand_constraints),
+                lock=w.expand_constraints_lock,
+                tables=(name,),
+                notes=("brief lock: NOT VALID skips the scan; validated after the backfill",),
+            )
+        )
+    return steps
 
 
 def _views_step(ctx: PlanContext, vschema: str) -> Step:
