@@ -237,14 +237,20 @@ def _undo_after_failure(
     exc.message += "; every change of this migration was undone"
 
 
+_TABLE_EXPAND_STEPS = ("table", "comments", "trigger", "constraints")
+
+
 def _undo_steps(plan: Plan, done: set[str]) -> list[Step]:
-    """The rollback steps for what ran: a table's rollback undoes its expand step (one
-    transaction), so it is left out when that never ran and never waits for that table's lock."""
+    """The rollback steps for what ran: a table's rollback undoes its expand steps, so it
+    is left out when none of them ran, and then never waits for that table's lock."""
+
+    def expanded(table: str) -> bool:
+        return any(f"expand:{kind}:{table}" in done for kind in _TABLE_EXPAND_STEPS)
+
     return [
         s
         for s in plan.rollback
-        if not s.key.startswith("rollback:table:")
-        or s.key.replace("rollback:", "expand:", 1) in done
+        if not s.key.startswith("rollback:table:") or expanded(s.key[len("rollback:table:") :])
     ]
 
 
