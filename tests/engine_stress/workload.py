@@ -379,13 +379,18 @@ def _view_exists(conn: psycopg.Connection[Any], sc: Scenario) -> bool:
     return bool(row and row[0])
 
 
-def _column_exists(conn: psycopg.Connection[Any], sc: Scenario) -> bool:
+def _physical_ready(conn: psycopg.Connection[Any], sc: Scenario) -> bool:
+    """The new column and the dual-write trigger both exist: expand is done for the table.
+    (A physical-mode app that writes the new column before the trigger exists is not
+    protected: its row is still marked for the backfill, which recomputes the column.)"""
     row = conn.execute(
-        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s "
-        "AND NOT attisdropped",
-        (sc.table, sc.view_col),
+        "SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%(t)s) "
+        "AND attname = %(c)s AND NOT attisdropped), "
+        "(SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%(t)s) "
+        "AND tgname LIKE '\\_zdm\\_trg\\_%%')",
+        {"t": sc.table, "c": sc.view_col},
     ).fetchone()
-    return bool(row and row[0])
+    return bool(row and row[0] and row[1])
 
 
 def _connect_as(
@@ -393,7 +398,7 @@ def _connect_as(
 ) -> psycopg.Connection[Any] | None:
     conn = psycopg.connect(url, autocommit=True, application_name=f"app-{version}")
     if version == "new" and book.sc.physical:
-        while not _column_exists(conn, book.sc):
+        while not _physical_ready(conn, book.sc):
             if stop.is_set():
                 conn.close()
                 return None
