@@ -136,25 +136,30 @@ def test_apply_waits_out_a_lock_holder_without_stalling_the_app(
 def test_backfill_lets_go_of_its_rows_while_an_app_holds_one(
     db: Conn, db_url: str, tmp_path: Path
 ) -> None:
-    """An app transaction keeps the table's last row locked for 3 s during the backfill.
+    """An app transaction keeps a row near the end locked for 3 s during the backfill.
     The batch that reaches it must not sit on the rows it already locked (the app would
     queue behind them for as long): it gives up after lock_timeout and tries again."""
     sc = LOSSY
     create_table(db, sc, ROWS)
     path = write_migration(tmp_path, sc)
+    # batches of exactly 1000 keys: the one holding the row covers the probe's rows too
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.zdmigrate]\nmin_batch_size = 1000\nmax_batch_size = 1000\n"
+    )
+    held = ROWS - 100
     book = Book(sc, ROWS)
-    probe = Probe(db_url, [sc.table], range(ROWS - 300, ROWS))  # rows the same batch covers
+    probe = Probe(db_url, [sc.table], range(held - 400, held))
     probe.start()
     try:
         apply = CliProcess(db_url, "apply", str(path), *FLAGS, cwd=tmp_path, tag="apply")
         wait_for(lambda: checkpoint(db, sc.migration) is not None, 30, "the backfill to start")
         with psycopg.connect(db_url) as holder:
-            holder.execute("UPDATE items SET note = 'held' WHERE id = %s", (ROWS,))
-            old = sc.initial(ROWS)
-            book.state[ROWS] = (old, sc.up(old), "held")
+            holder.execute("UPDATE items SET note = 'held' WHERE id = %s", (held,))
+            old = sc.initial(held)
+            book.state[held] = (old, sc.up(old), "held")
             time.sleep(3.0)
             cp = checkpoint(db, sc.migration)
-            assert cp is not None and cp["status"] == "running", cp
+            assert cp is not None and cp["status"] == "running" and cp["rows_done"] < held, cp
             assert apply.running(), apply.output()
         code = apply.wait(timeout=60)
         time.sleep(0.2)
