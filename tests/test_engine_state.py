@@ -79,7 +79,6 @@ def test_every_step_is_in_the_audit_log(db_url: str, db: Conn, tmp_path: Path) -
     ).fetchall()
     assert [(r[0], r[1]) for r in rows] == [
         ("apply", "expand:table:b"),
-        ("apply", "expand:trigger:b"),
         ("apply", "expand:version-schema"),
         ("complete", "contract:table:b"),
     ]

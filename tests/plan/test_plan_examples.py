@@ -47,10 +47,8 @@ def test_plan_json_lists_locks_and_phases(monkeypatch: pytest.MonkeyPatch) -> No
     expand = data["phases"]["expand"]
     assert [(s["key"], s["lock"]) for s in expand] == [
         ("expand:table:orders", "ACCESS EXCLUSIVE"),
-        ("expand:trigger:orders", "SHARE ROW EXCLUSIVE"),
         ("expand:constraints:orders", "ACCESS EXCLUSIVE"),
         ("expand:table:users", "ACCESS EXCLUSIVE"),
-        ("expand:trigger:users", "SHARE ROW EXCLUSIVE"),
         ("expand:constraints:users", "ACCESS EXCLUSIVE"),
         ("expand:version-schema", "ACCESS SHARE"),
     ]

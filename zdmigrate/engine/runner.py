@@ -237,7 +237,7 @@ def _undo_after_failure(
     exc.message += "; every change of this migration was undone"
 
 
-_TABLE_EXPAND_STEPS = ("table", "comments", "trigger", "constraints")
+_TABLE_EXPAND_STEPS = ("table", "constraints")
 
 
 def _undo_steps(plan: Plan, done: set[str]) -> list[Step]:

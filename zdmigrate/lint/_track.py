@@ -23,7 +23,19 @@ _END = frozenset(
         "TRANS_STMT_ROLLBACK_PREPARED",
     }
 )
-QUIET = frozenset({"TransactionStmt", "VariableSetStmt", "VariableShowStmt", "CommentStmt"})
+# Statements that add no run time while a lock is held: transaction control, settings,
+# and catalog-only changes (comments, functions, triggers, renames).
+QUIET = frozenset(
+    {
+        "TransactionStmt",
+        "VariableSetStmt",
+        "VariableShowStmt",
+        "CommentStmt",
+        "CreateFunctionStmt",
+        "CreateTrigStmt",
+        "RenameStmt",
+    }
+)
 
 
 def _transaction(node: Any, ctx: Context) -> None:

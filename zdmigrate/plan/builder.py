@@ -127,45 +127,35 @@ def _alter(ctx: PlanContext, table: str, parts: list[sql.Composable]) -> str:
 
 
 def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[Step]:
-    """Columns, then the trigger, then NOT VALID constraints: one short lock each.
-
-    Rows written between the first two steps are left marked for the backfill,
-    whose upper bound is read only after the trigger exists.
-    """
+    """New columns with their trigger in one short transaction, so no write ever sees
+    one without the other; NOT VALID constraints after, once the trigger fills rows."""
     name = w.table.name
     steps = []
+    stmts = []
+    if w.transforms:
+        function, trigger = trigger_sql(w, ctx.migration, ctx.schema, vschema)
+        stmts.append(function)
     if w.expand_alters:
+        stmts.append(_alter(ctx, name, w.expand_alters))
+    if w.transforms:
+        stmts.append(trigger)
+    stmts += [c.as_string() + ";" for c in w.expand_comments]
+    if stmts:
+        lock = Lock.access_exclusive if w.expand_alters else Lock.share_row_exclusive
+        what = (
+            "add new columns and the dual-write trigger to"
+            if w.transforms
+            else ("add new columns to")
+        )
         steps.append(
             Step(
                 key=f"expand:table:{name}",
                 phase=Phase.expand,
-                description=f"add new columns to {name}",
-                sql=_alter(ctx, name, w.expand_alters),
-                lock=Lock.access_exclusive,
+                description=f"{what} {name}",
+                sql="\n".join(stmts),
+                lock=lock,
                 tables=(name,),
                 notes=("brief lock: no rewrite, no scan (nullable or constant default)",),
-            )
-        )
-    if w.expand_comments:
-        steps.append(
-            Step(
-                key=f"expand:comments:{name}",
-                phase=Phase.expand,
-                description=f"comment on new columns of {name}",
-                sql="\n".join(c.as_string() + ";" for c in w.expand_comments),
-                lock=Lock.share_update_exclusive,
-                tables=(name,),
-            )
-        )
-    if w.transforms:
-        steps.append(
-            Step(
-                key=f"expand:trigger:{name}",
-                phase=Phase.expand,
-                description=f"install the dual-write trigger on {name}",
-                sql=trigger_sql(w, ctx.migration, ctx.schema, vschema),
-                lock=Lock.share_row_exclusive,
-                tables=(name,),
             )
         )
     if w.expand_constraints:

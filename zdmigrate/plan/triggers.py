@@ -115,8 +115,10 @@ def _detect(migration: str, version_schema: str | None) -> str:
     return f"{test}\n    OR {sql.Literal(version_schema).as_string()} = ANY ({path})"
 
 
-def trigger_sql(work: TableWork, migration: str, schema: str, version_schema: str | None) -> str:
-    """CREATE FUNCTION + CREATE TRIGGER for ``work``'s transforms."""
+def trigger_sql(
+    work: TableWork, migration: str, schema: str, version_schema: str | None
+) -> tuple[str, str]:
+    """(CREATE FUNCTION, CREATE TRIGGER) for ``work``'s transforms."""
     physical = version_schema is None
     trigger, function = trigger_names(migration, work.table.name)
     marker = f"OLD.{sql.Identifier(MARKER).as_string()}" if work.needs_backfill else "false"
@@ -151,14 +153,17 @@ def trigger_sql(work: TableWork, migration: str, schema: str, version_schema: st
         body.append(f"  NEW.{sql.Identifier(MARKER).as_string()} := false;")
     fn = sql.Identifier("zdmigrate", function).as_string()
     table = sql.Identifier(schema, work.table.name).as_string()
-    return (
+    function_sql = (
         f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $zdm$\n"
         f"DECLARE\n  _zdm_new boolean := {_detect(migration, version_schema)};\n"
         + "".join(f"  {flag} boolean;\n" for flag in flags)
         + "BEGIN\n"
         + "\n".join(body)
-        + "\n  RETURN NEW;\nEND\n$zdm$;\n"
+        + "\n  RETURN NEW;\nEND\n$zdm$;"
+    )
+    trigger_stmt = (
         f"CREATE TRIGGER {sql.Identifier(trigger).as_string()} BEFORE INSERT OR UPDATE ON {table}\n"
         f"  FOR EACH ROW WHEN (current_setting('{BACKFILL_SETTING}', true) IS DISTINCT FROM 'on')\n"
         f"  EXECUTE FUNCTION {fn}();"
     )
+    return function_sql, trigger_stmt

@@ -12,7 +12,9 @@ that needed the lock.
 Each later statement (another ALTER, a data UPDATE, an index build) adds its
 run time to the time writers, or even readers, are blocked. Runners such as
 Alembic wrap the whole revision in one transaction, so this happens without
-an explicit `BEGIN`. Reported once per transaction.
+an explicit `BEGIN`. Reported once per transaction. Statements that only
+change the catalog (CREATE FUNCTION, CREATE TRIGGER, COMMENT, RENAME) add no
+run time and are not reported.
 
 ## Safe alternative
 
