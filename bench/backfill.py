@@ -89,6 +89,7 @@ class Probe(threading.Thread):
         self.url, self.rows = url, rows
         self.stop = threading.Event()
         self.latencies: list[float] = []
+        self.at: list[float] = []
 
     def run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -98,6 +99,7 @@ class Probe(threading.Thread):
                 conn.execute("SELECT v FROM t WHERE id = %s", (key,)).fetchone()
                 conn.execute("UPDATE t SET payload = md5(random()::text) WHERE id = %s", (key,))
                 self.latencies.append((time.perf_counter() - t0) * 1000)
+                self.at.append(time.time())
                 time.sleep(0.005)
 
 
@@ -129,6 +131,18 @@ def run_apply(url: str, folder: Path, extra: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
+def backfill_window(url: str) -> tuple[float, float]:
+    """When the backfill started and ended (epoch seconds), from its checkpoint."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT EXTRACT(epoch FROM started_at), EXTRACT(epoch FROM updated_at) "
+            "FROM zdmigrate.backfill_checkpoints WHERE migration = %s",
+            (NAME,),
+        ).fetchone()
+    assert row is not None
+    return float(row[0]), float(row[1])
+
+
 def backfill_rows_per_s(url: str) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
@@ -154,15 +168,22 @@ def pgbench() -> str:
     return found
 
 
-def single_row_tps(url: str, rows: int, seconds: int = 8) -> float:
-    """Application-style UPDATEs by random key from 4 clients (pgbench), as the old app."""
+def single_row_tps(url: str, rows: int, seconds: int = 5, sync: bool = True) -> float:
+    """Application-style UPDATEs by random key from 4 clients (pgbench), as the old app.
+
+    ``sync=False`` turns synchronous_commit off for the clients: no fsync wait per
+    commit, so the run is CPU-bound and the trigger's cost shows in full."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(f"\\set id random(1, {rows})\nUPDATE t SET v = v + 1 WHERE id = :id;\n")
+    env = dict(os.environ)
+    if not sync:
+        env["PGOPTIONS"] = "-c synchronous_commit=off"
     out = subprocess.run(
         [pgbench(), "-n", "-f", f.name, "-c", "4", "-j", "2", "-T", str(seconds), url],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout
     os.unlink(f.name)
     line = next(x for x in out.splitlines() if x.startswith("tps"))
@@ -175,23 +196,60 @@ def set_trigger(url: str, enabled: bool) -> None:
 
 
 def bulk_update_seconds(url: str) -> float:
+    """One UPDATE of every row, from a compacted table so every run starts alike."""
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (FULL, ANALYZE) t")
+        conn.execute("CHECKPOINT")
         t0 = time.perf_counter()
         conn.execute("UPDATE t SET v = v + 1")
-        seconds = time.perf_counter() - t0
-        conn.execute("VACUUM t")
-    return seconds
+        return time.perf_counter() - t0
 
 
-def by_size(dsn: str, sizes: list[int], folder: Path) -> dict[str, float]:
-    out = {}
+def trigger_ratios(url: str, rows: int) -> tuple[float, float, dict[str, Any]]:
+    """Throughput with the trigger over throughput without, measured alternately
+    (medians of three runs each, after a warm-up) so neither side gets a warmer table."""
+    single_row_tps(url, rows, seconds=3)  # warm-up, discarded
+    tps: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    bulk: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(3):
+        for enabled in (False, True):
+            set_trigger(url, enabled)
+            tps[enabled].append(single_row_tps(url, rows))
+            cpu[enabled].append(single_row_tps(url, rows, sync=False))
+    for _ in range(2):
+        for enabled in (False, True):
+            set_trigger(url, enabled)
+            bulk[enabled].append(bulk_update_seconds(url))
+    set_trigger(url, True)
+    med = statistics.median
+    raw = {
+        "trigger_overhead_cpu_bound": round(med(cpu[True]) / med(cpu[False]), 3),
+        "single_row_tps_cpu_bound_with": round(med(cpu[True])),
+        "single_row_tps_cpu_bound_without": round(med(cpu[False])),
+        "single_row_tps_with": round(med(tps[True])),
+        "single_row_tps_without": round(med(tps[False])),
+        "bulk_update_s_with": round(med(bulk[True]), 2),
+        "bulk_update_s_without": round(med(bulk[False]), 2),
+    }
+    return med(tps[True]) / med(tps[False]), med(bulk[False]) / med(bulk[True]), raw
+
+
+def by_size(
+    dsn: str, sizes: list[int], folder: Path, extra: list[str]
+) -> tuple[dict[str, int], dict[str, float]]:
+    """Backfill rows/s and the zdmigrate process's peak RSS (MB) for each table size."""
+    rates, rss = {}, {}
     for size in sizes:
         url = scratch_db(dsn, "zdm_bench_size")
         make_table(url, "t", size)
-        run_apply(url, folder, ["--no-verify"])
-        out[str(size)] = round(backfill_rows_per_s(url))
-        log(f"  {size:>9,} rows: {out[str(size)]:,} rows/s")
-    return out
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+        _, peak = run_apply(url, folder, ["--no-verify", *extra])
+        rates[str(size)] = round(backfill_rows_per_s(url))
+        rss[str(size)] = round(peak, 1)
+        log(f"  {size:>9,} rows: {rates[str(size)]:,} rows/s, peak RSS {peak:.0f} MB")
+    return rates, rss
 
 
 def main() -> None:
@@ -199,6 +257,11 @@ def main() -> None:
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--sizes", default="100000,1000000,5000000")
+    parser.add_argument(
+        "--apply-args",
+        default="",
+        help="extra flags for zdmigrate apply, e.g. --target-batch-ms 50",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     folder = Path(tempfile.mkdtemp(prefix="zdm-bench-"))
@@ -209,26 +272,29 @@ def main() -> None:
     make_table(url, "t", args.rows)
     update = plain_update_rows_per_s(url, args.rows)
     log(f"plain UPDATE: {update:,.0f} rows/s")
-    idle_p99 = probe_for(url, args.rows, 5.0)
+    idle_p99 = probe_for(url, args.rows, 8.0)
     log(f"probe p99 idle: {idle_p99:.2f} ms")
     probe = Probe(url, args.rows)
     probe.start()
-    _, rss = run_apply(url, folder, ["--no-verify"])
+    _, rss = run_apply(url, folder, ["--no-verify", *args.apply_args.split()])
     probe.stop.set()
     probe.join()
     backfill = backfill_rows_per_s(url)
-    busy_p99 = p99(probe.latencies)
+    start, end = backfill_window(url)
+    during = [lat for lat, at in zip(probe.latencies, probe.at, strict=True) if start <= at <= end]
+    busy_p99 = p99(during)
     log(f"backfill: {backfill:,.0f} rows/s, probe p99 {busy_p99:.2f} ms, peak RSS {rss:.0f} MB")
-    set_trigger(url, False)
-    tps_without = single_row_tps(url, args.rows)
-    bulk_without = bulk_update_seconds(url)
-    set_trigger(url, True)
-    tps_with = single_row_tps(url, args.rows)
-    bulk_with = bulk_update_seconds(url)
-    log(f"single-row tps {tps_with:,.0f} with trigger / {tps_without:,.0f} without")
-    log(f"bulk UPDATE {bulk_with:.2f} s with trigger / {bulk_without:.2f} s without")
+    single, bulk, raw = trigger_ratios(url, args.rows)
+    log(
+        f"single-row tps {raw['single_row_tps_with']:,} with trigger / "
+        f"{raw['single_row_tps_without']:,} without"
+    )
+    log(
+        f"bulk UPDATE {raw['bulk_update_s_with']:.2f} s with trigger / "
+        f"{raw['bulk_update_s_without']:.2f} s without"
+    )
     log("backfill rows/s by table size:")
-    sizes_out = by_size(args.dsn, sizes, folder)
+    sizes_out, rss_by_size = by_size(args.dsn, sizes, folder, args.apply_args.split())
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         for name in ("zdm_bench", "zdm_bench_size"):
             conn.execute(
@@ -241,12 +307,14 @@ def main() -> None:
         "update_rows_per_s": round(update),
         "backfill_rows_per_s": round(backfill),
         "backfill_vs_update": round(backfill / update, 3),
-        "trigger_overhead": round(tps_with / tps_without, 3),
-        "trigger_overhead_bulk": round(bulk_without / bulk_with, 3),
+        "trigger_overhead": round(single, 3),
+        "trigger_overhead_bulk": round(bulk, 3),
+        **raw,
         "probe_p99_idle_ms": round(idle_p99, 2),
         "probe_p99_backfill_ms": round(busy_p99, 2),
         "peak_rss_mb": round(rss, 1),
         "rows_per_s_by_size": sizes_out,
+        "peak_rss_mb_by_size": rss_by_size,
     }
     print(json.dumps(figures))
 

@@ -10,7 +10,7 @@ from zdmigrate.ops import PLANNERS, PlanContext
 from zdmigrate.ops._work import MARKER, TableWork
 from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
 from zdmigrate.plan.step import Lock, Phase, Plan, Step
-from zdmigrate.plan.triggers import trigger_names, trigger_sql
+from zdmigrate.plan.triggers import drop_trigger_sql, trigger_sql
 from zdmigrate.plan.views import version_schema_name, views_sql
 from zdmigrate.spec import Migration
 from zdmigrate.spec import models as m
@@ -234,15 +234,7 @@ def _contract_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list
     name = w.table.name
     stmts: list[str] = []
     if w.transforms:
-        trigger, function = trigger_names(ctx.migration, name)
-        stmts.append(
-            sql.SQL("DROP TRIGGER {} ON {};")
-            .format(sql.Identifier(trigger), ctx.qualified(name))
-            .as_string()
-        )
-        stmts.append(
-            sql.SQL("DROP FUNCTION {}();").format(sql.Identifier("zdmigrate", function)).as_string()
-        )
+        stmts += drop_trigger_sql(ctx.migration, ctx.schema, name, if_exists=False)
     if w.contract_alters:
         stmts.append(_alter(ctx, name, w.contract_alters))
     for old, new in w.contract_renames:
@@ -296,17 +288,7 @@ def _rollback(ctx: PlanContext, touched: list[TableWork], vschema: str | None) -
     for w in touched:
         stmts: list[str] = []
         if w.transforms:
-            trigger, function = trigger_names(ctx.migration, w.table.name)
-            stmts.append(
-                sql.SQL("DROP TRIGGER IF EXISTS {} ON {};")
-                .format(sql.Identifier(trigger), ctx.qualified(w.table.name))
-                .as_string()
-            )
-            stmts.append(
-                sql.SQL("DROP FUNCTION IF EXISTS {}();")
-                .format(sql.Identifier("zdmigrate", function))
-                .as_string()
-            )
+            stmts += drop_trigger_sql(ctx.migration, ctx.schema, w.table.name, if_exists=True)
         if w.rollback_alters:
             stmts.append(_alter(ctx, w.table.name, w.rollback_alters))
         if stmts:

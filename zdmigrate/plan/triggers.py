@@ -19,8 +19,15 @@ from pglast.visitors import Visitor
 from psycopg import sql
 
 from zdmigrate.ops._work import MARKER, TableWork, Transform, internal_name
+from zdmigrate.spec.expr import rename_columns
 
-__all__ = ["BACKFILL_SETTING", "referenced_columns", "trigger_names", "trigger_sql"]
+__all__ = [
+    "BACKFILL_SETTING",
+    "drop_trigger_sql",
+    "referenced_columns",
+    "trigger_names",
+    "trigger_sql",
+]
 
 BACKFILL_SETTING = "zdmigrate.backfill"
 
@@ -43,12 +50,26 @@ def referenced_columns(expr: str, columns: list[str]) -> list[str]:
 
 
 def trigger_names(migration: str, table: str) -> tuple[str, str]:
-    """(trigger name, function name) of ``migration`` on ``table``."""
+    """(trigger, function) of ``migration`` on ``table``."""
     return internal_name("trg", migration), internal_name(migration, table)
 
 
+def drop_trigger_sql(migration: str, schema: str, table: str, if_exists: bool) -> list[str]:
+    """DROP the trigger and its function."""
+    trigger, function = trigger_names(migration, table)
+    maybe = sql.SQL("IF EXISTS " if if_exists else "")
+    drops = [
+        sql.SQL("DROP TRIGGER {}{} ON {};").format(
+            maybe, sql.Identifier(trigger), sql.Identifier(schema, table)
+        ),
+        sql.SQL("DROP FUNCTION {}{}();").format(maybe, sql.Identifier("zdmigrate", function)),
+    ]
+    return [d.as_string() for d in drops]
+
+
 def _row(prefix: str, columns: list[str]) -> str:
-    return "ROW(" + ", ".join(f"{prefix}.{sql.Identifier(c).as_string()}" for c in columns) + ")"
+    fields = ", ".join(f"{prefix}.{sql.Identifier(c).as_string()}" for c in columns)
+    return fields if len(columns) == 1 else f"ROW({fields})"
 
 
 def _changed(columns: list[str]) -> str:
@@ -65,23 +86,11 @@ def _not_written(target: str) -> str:
     )
 
 
-def _declare(pairs: list[tuple[str, str, str]]) -> str:
-    lines = [
-        f"    {sql.Identifier(name).as_string()} {typ} := NEW.{sql.Identifier(src).as_string()};"
-        for name, src, typ in pairs
-    ]
-    return "\n".join(lines)
-
-
-def _block(variables: list[tuple[str, str, str]], statements: list[str]) -> str:
-    """A nested block that names the row's columns as variables for the expressions."""
-    declare = "  DECLARE\n" + _declare(variables) + "\n" if variables else ""
-    return declare + "  BEGIN\n" + "\n".join(statements) + "\n  END;"
-
-
-def _assign(t: Transform, condition: str) -> str:
+def _assign(t: Transform, condition: str, columns: dict[str, str]) -> str:
+    """``NEW.target := expr`` with the expression's column names read from NEW."""
     target = sql.Identifier(t.target).as_string()
-    return f"    IF {condition} THEN\n      NEW.{target} := ({t.expr});\n    END IF;"
+    expr = rename_columns(t.expr, columns, qualifier="new")
+    return f"  IF {condition} THEN\n    NEW.{target} := ({expr});\n  END IF;"
 
 
 def _up_condition(t: Transform, refs: list[str], marker: str, physical: bool) -> str:
@@ -109,10 +118,9 @@ def _detect(migration: str, version_schema: str | None) -> str:
     test = f"COALESCE(current_setting('zdmigrate.version', true), '') = {mine}"
     if version_schema is None:
         return test
-    path = (
-        "string_to_array(replace(replace(current_setting('search_path'), ' ', ''), '\"', ''), ',')"
-    )
-    return f"{test}\n    OR {sql.Literal(version_schema).as_string()} = ANY ({path})"
+    path = "',' || replace(replace(current_setting('search_path'), ' ', ''), '\"', '') || ','"
+    entry = sql.Literal(f",{version_schema},").as_string()
+    return f"{test}\n    OR strpos({path}, {entry}) > 0"
 
 
 def trigger_sql(
@@ -128,29 +136,21 @@ def trigger_sql(
     flags: list[str] = []
     ups = [t for t in work.transforms if t.direction == "up"]
     downs = [t for t in work.transforms if t.direction == "down"]
-    if ups:
-        refs = {c for t in ups for c in referenced_columns(t.expr, old_cols)}
-        old_vars = [(c.name, c.name, c.type) for c in work.table.app_columns if c.name in refs]
-        ifs = [
-            _assign(t, _up_condition(t, referenced_columns(t.expr, old_cols), marker, physical))
-            for t in ups
-        ]
-        body.append(_block(old_vars, ifs))
-    if downs:
-        names = list(new_sources)
-        refs = {c for t in downs for c in referenced_columns(t.expr, names)}
-        new_vars = [(c.name, c.source, c.type) for c in work.view_columns if c.name in refs]
-        ifs = []
-        for i, t in enumerate(downs):
-            # decided on the row as the writer gave it, before an up transform fills a
-            # shadow column: that fill is not a write of the new version to undo with down
-            sources = [new_sources[n] for n in referenced_columns(t.expr, names)]
-            flags.append(f"_zdm_down{i}")
-            body.insert(i, f"  _zdm_down{i} := {_down_condition(t, sources, physical)};")
-            ifs.append(_assign(t, f"_zdm_down{i}"))
-        body.append(_block(new_vars, ifs))
+    old_names = {c: c for c in old_cols}
+    for t in ups:
+        condition = _up_condition(t, referenced_columns(t.expr, old_cols), marker, physical)
+        body.append(_assign(t, condition, old_names))
+    names = list(new_sources)
+    for i, t in enumerate(downs):
+        # decided on the row as the writer gave it, before an up transform fills a
+        # shadow column: that fill is not a write of the new version to undo with down
+        sources = [new_sources[n] for n in referenced_columns(t.expr, names)]
+        flags.append(f"_zdm_down{i}")
+        body.insert(i, f"  _zdm_down{i} := {_down_condition(t, sources, physical)};")
+        body.append(_assign(t, f"_zdm_down{i}", new_sources))
     if work.needs_backfill:
-        body.append(f"  NEW.{sql.Identifier(MARKER).as_string()} := false;")
+        m = sql.Identifier(MARKER).as_string()
+        body.append(f"  IF NEW.{m} THEN\n    NEW.{m} := false;\n  END IF;")
     fn = sql.Identifier("zdmigrate", function).as_string()
     table = sql.Identifier(schema, work.table.name).as_string()
     function_sql = (

@@ -84,8 +84,9 @@ def check_statements(sql: str) -> str:
     return text
 
 
-def rename_columns(fragment: str, mapping: dict[str, str]) -> str:
-    """``fragment`` with unqualified column references renamed by ``mapping``."""
+def rename_columns(fragment: str, mapping: dict[str, str], qualifier: str | None = None) -> str:
+    """``fragment`` with unqualified column references renamed by ``mapping``
+    (and qualified with ``qualifier``, e.g. ``NEW`` inside a trigger)."""
     from pglast.stream import RawStream
     from pglast.visitors import Visitor
 
@@ -95,7 +96,8 @@ def rename_columns(fragment: str, mapping: dict[str, str]) -> str:
             if len(fields) == 1 and isinstance(fields[0], ast.String):
                 new = mapping.get(str(fields[0].sval))
                 if new is not None:
-                    node.fields = (ast.String(sval=new),)
+                    prefix = (ast.String(sval=qualifier),) if qualifier else ()
+                    node.fields = (*prefix, ast.String(sval=new))
 
     tree = parse_sql("SELECT " + fragment)
     _Rename()(tree)
