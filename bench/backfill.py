@@ -69,9 +69,16 @@ def make_table(url: str, table: str, rows: int) -> None:
         conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
 
 
+def checkpoint(url: str) -> None:
+    """Start each measured phase from a clean checkpoint, so none pays for another's WAL."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
 def plain_update_rows_per_s(url: str, rows: int) -> float:
     """The physical limit: one UPDATE of a copy of the table, filling a new column."""
     make_table(url, "t_copy", rows)
+    checkpoint(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER TABLE t_copy ADD COLUMN nv bigint")
         t0 = time.perf_counter()
@@ -272,8 +279,10 @@ def main() -> None:
     make_table(url, "t", args.rows)
     update = plain_update_rows_per_s(url, args.rows)
     log(f"plain UPDATE: {update:,.0f} rows/s")
+    checkpoint(url)
     idle_p99 = probe_for(url, args.rows, 8.0)
     log(f"probe p99 idle: {idle_p99:.2f} ms")
+    checkpoint(url)
     probe = Probe(url, args.rows)
     probe.start()
     _, rss = run_apply(url, folder, ["--no-verify", *args.apply_args.split()])
