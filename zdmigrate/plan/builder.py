@@ -258,14 +258,13 @@ def _contract_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list
         Step(
             key=f"contract:table:{name}",
             phase=Phase.contract,
-            description=f"switch {name} to its new shape: drop old columns and the trigger, "
-            "rename shadow columns",
+            description=f"switch {name} to its new shape",
             sql="\n".join(stmts),
             lock=Lock.access_exclusive,
             tables=(name,),
             notes=(
-                "brief lock: drops and renames are catalog-only; SET NOT NULL uses the "
-                "validated check (no scan)",
+                "brief lock: catalog-only changes (SET NOT NULL relies on the CHECK "
+                "validated during apply: no scan)",
             ),
         )
     ]
