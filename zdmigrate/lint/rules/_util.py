@@ -79,3 +79,11 @@ def type_name(typ: Any) -> str:
     if typ is None or not typ.names:
         return ""
     return str(typ.names[-1].sval)
+
+
+def builds_index(node: Any, kind: str) -> bool:
+    """Whether ALTER TABLE ``node`` adds a constraint of ``kind`` (CONSTR_UNIQUE,
+    CONSTR_PRIMARY) that builds its own index rather than using an existing one."""
+    if any(not con.indexname for con in added_constraints(node, kind)):
+        return True
+    return any(any(column_constraints(col, kind)) for col in added_columns(node))

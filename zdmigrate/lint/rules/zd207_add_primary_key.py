@@ -28,31 +28,18 @@ index with `create_index`, then attach it in a `sql` operation.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._source import Statement
-from zdmigrate.lint.rules._util import (
-    LOCKING,
-    added_columns,
-    added_constraints,
-    column_constraints,
-    define,
-)
+from zdmigrate.lint.rules._util import LOCKING, builds_index, define
 
 _KIND = "CONSTR_PRIMARY"
 
 
-def _builds_index(node: Any) -> bool:
-    if any(not con.indexname for con in added_constraints(node, _KIND)):
-        return True
-    return any(any(column_constraints(col, _KIND)) for col in added_columns(node))
-
-
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     node = stmt.node
-    if ctx.is_new(node.relation) or not _builds_index(node):
+    if ctx.is_new(node.relation) or not builds_index(node, _KIND):
         return
     yield ctx.on_table(
         node.relation,
