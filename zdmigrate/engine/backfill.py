@@ -10,7 +10,6 @@ behind them), and is retried with backoff within the lock retry budget.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from zdmigrate.config import Settings
+from zdmigrate.engine.executor import backoff_s
 from zdmigrate.engine.store import Store
 from zdmigrate.errors import BackfillError, LockTimeout
 from zdmigrate.plan.backfill import BackfillSpec
@@ -223,7 +223,7 @@ def _loop(
             waited = time.monotonic() - blocked_since
             if waited >= settings.lock_retry_budget_s:
                 raise LockTimeout(f"backfill of {spec.table}", attempts, waited) from None
-            time.sleep(min(0.05 * 2 ** (attempts - 1), 2.0) * random.uniform(0.5, 1.5))
+            time.sleep(backoff_s(attempts))
             continue
         except psycopg.Error as exc:
             key, why = _failing_key(conn, spec, last, upper, sizer.size, exc)

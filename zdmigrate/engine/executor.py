@@ -24,10 +24,17 @@ from zdmigrate.engine.store import Store
 from zdmigrate.errors import LockTimeout
 from zdmigrate.plan.step import Step
 
-__all__ = ["Executor"]
+__all__ = ["Executor", "backoff_s"]
 
 Conn = psycopg.Connection[Any]
 Echo = Callable[[str], None]
+
+
+def backoff_s(attempt: int) -> float:
+    """How long to wait before retry ``attempt + 1``: exponential (50 ms doubling,
+    capped at 2 s) with jitter, so retrying sessions do not line up behind a lock."""
+    delay: float = min(0.05 * 2.0 ** (attempt - 1), 2.0) * random.uniform(0.5, 1.5)
+    return delay
 
 
 class Executor:
@@ -85,7 +92,7 @@ class Executor:
                 if waited >= budget:
                     self._audit(step, "lock-timeout", attempt, started)
                     raise LockTimeout(step.description, attempt, waited) from None
-                pause = min(0.05 * 2 ** (attempt - 1), 2.0) * random.uniform(0.5, 1.5)
+                pause = backoff_s(attempt)
                 time.sleep(min(pause, max(budget - waited, 0.0)))
 
     def _rollback_if_needed(self) -> None:
