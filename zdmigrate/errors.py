@@ -88,7 +88,7 @@ class LockTimeout(DatabaseError):
             f"could not get the lock for step '{step}' after {attempts} attempts "
             f"({waited_s:.1f} s); nothing after that step was run",
             "find the session holding the lock in pg_locks/pg_stat_activity, or raise "
-            "--lock-retry-budget; run the same command again to resume",
+            "--lock-retry-budget-s (lock_retry_budget_s), then run the command again",
         )
         self.step = step
         self.attempts = attempts
