@@ -223,3 +223,28 @@ def test_pause_stops_within_a_batch_and_resume_finishes(
     assert db.execute("SELECT count(*) FROM t WHERE _zdm_v IS DISTINCT FROM v * 2").fetchone() == (
         0,
     )
+
+
+def test_percent_signs_in_names_and_expressions(db_url: str, db: Conn, tmp_path: Path) -> None:
+    """A '%' in a table, column or expression is SQL, never a query placeholder."""
+    db.execute('CREATE TABLE "stock%" (id int PRIMARY KEY, "pct%" integer NOT NULL)')
+    db.execute('INSERT INTO "stock%" SELECT g, g % 100 FROM generate_series(1, 2000) g')
+    path = _write(
+        tmp_path,
+        "0001_pct",
+        "- alter_column:\n"
+        "    table: stock%\n"
+        "    column: pct%\n"
+        "    type: bigint\n"
+        "    up: '\"pct%\"::bigint % 1000'\n"
+        "    down: '\"pct%\"::integer'\n",
+    )
+    res = zdm("--database-url", db_url, "apply", "--batch-size", "300", path)
+    assert res.exit_code == 0, res.stderr
+    assert zdm("--database-url", db_url, "verify", "0001_pct").exit_code == 0
+    assert zdm("--database-url", db_url, "complete", "0001_pct").exit_code == 0
+    row = db.execute(
+        'SELECT data_type, (SELECT sum("pct%") FROM "stock%") FROM information_schema.columns '
+        "WHERE table_name = 'stock%' AND column_name = 'pct%'"
+    ).fetchone()
+    assert row == ("bigint", sum(g % 100 for g in range(1, 2001)))

@@ -99,14 +99,16 @@ def _checkpoint(store: Store, migration: str, spec: BackfillSpec) -> dict[str, A
 
 
 def _start(conn: Conn, store: Store, migration: str, spec: BackfillSpec) -> dict[str, Any]:
-    upper = conn.execute(spec.upper_bound_sql()).fetchone()
+    upper = conn.execute(spec.upper_bound_sql(), ()).fetchone()
     estimate = conn.execute(
         "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
         (sql.Identifier(spec.schema, spec.table).as_string(),),
     ).fetchone()
     total = int(estimate[0]) if estimate and estimate[0] else None
     if total is None:
-        counted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(spec.qualified)).fetchone()
+        counted = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(spec.qualified), ()
+        ).fetchone()
         total = int(counted[0]) if counted else 0
     status = "running" if upper else "done"
     store.conn.execute(

@@ -16,6 +16,12 @@ from zdmigrate.ops._work import MARKER
 __all__ = ["BackfillSpec", "VerifyPair", "VerifySpec"]
 
 
+def _id(*parts: str) -> sql.SQL:
+    """A quoted identifier inside a query run with parameters: a ``%`` in a name must
+    not be read as a placeholder either. Every query here runs with parameters."""
+    return sql.SQL(sql.Identifier(*parts).as_string().replace("%", "%%"))
+
+
 def _expr(text: str) -> sql.SQL:
     """A migration expression inside a query run with parameters: ``%`` (modulo,
     LIKE patterns) must not be read as a placeholder."""
@@ -31,11 +37,11 @@ class BackfillSpec:
     assignments: tuple[tuple[str, str, str], ...]
 
     @property
-    def qualified(self) -> sql.Identifier:
-        return sql.Identifier(self.schema, self.table)
+    def qualified(self) -> sql.Composable:
+        return _id(self.schema, self.table)
 
     def _key_row(self, prefix: str | None = None) -> sql.Composable:
-        ids = [sql.Identifier(prefix, k) if prefix else sql.Identifier(k) for k in self.key]
+        ids = [_id(prefix, k) if prefix else _id(k) for k in self.key]
         return sql.SQL("({})").format(sql.SQL(", ").join(ids))
 
     def _params_row(self) -> sql.Composable:
@@ -43,15 +49,11 @@ class BackfillSpec:
         return sql.SQL("({})").format(sql.SQL(", ").join(casts))
 
     def _key_text(self, prefix: str) -> sql.Composable:
-        return sql.SQL(", ").join(
-            sql.SQL("{}::text").format(sql.Identifier(prefix, k)) for k in self.key
-        )
+        return sql.SQL(", ").join(sql.SQL("{}::text").format(_id(prefix, k)) for k in self.key)
 
     def upper_bound_sql(self) -> str:
         """The last key now: the backfill ends there; later rows are the triggers' job."""
-        desc = sql.SQL(", ").join(
-            sql.SQL("{} DESC").format(sql.Identifier("t", k)) for k in self.key
-        )
+        desc = sql.SQL(", ").join(sql.SQL("{} DESC").format(_id("t", k)) for k in self.key)
         return (
             sql.SQL("SELECT {} FROM {} AS t ORDER BY {} LIMIT 1")
             .format(self._key_text("t"), self.qualified, desc)
@@ -68,7 +70,7 @@ class BackfillSpec:
         return sql.SQL("{}{} <= {}").format(lower, self._key_row("t"), self._params_row())
 
     def _order(self) -> sql.Composable:
-        return sql.SQL(", ").join(sql.Identifier("t", k) for k in self.key)
+        return sql.SQL(", ").join(_id("t", k) for k in self.key)
 
     def batch_end_sql(self, first: bool) -> str:
         """The key that ends a batch of N rows: params are the range, then N - 1.
@@ -84,10 +86,10 @@ class BackfillSpec:
     def update_sql(self, first: bool) -> str:
         """Fill every row of the range that still needs it: one index range scan."""
         sets = sql.SQL(", ").join(
-            sql.SQL("{} = ({})").format(sql.Identifier(target), _expr(expr))
+            sql.SQL("{} = ({})").format(_id(target), _expr(expr))
             for target, expr, _ in self.assignments
         )
-        marker = sql.Identifier(MARKER)
+        marker = _id(MARKER)
         return (
             sql.SQL("UPDATE {} AS t SET {}, {} = false WHERE {} AND t.{}")
             .format(self.qualified, sets, marker, self._range(first), marker)
@@ -146,20 +148,19 @@ class VerifySpec:
 
     def _mismatch(self) -> sql.Composable:
         new_row = sql.SQL(", ").join(
-            sql.SQL("c.{} AS {}").format(sql.Identifier(src), sql.Identifier(name))
-            for name, src in self.new_row
+            sql.SQL("c.{} AS {}").format(_id(src), _id(name)) for name, src in self.new_row
         )
-        parts: list[sql.Composable] = [sql.SQL("c.{}").format(sql.Identifier(MARKER))]
+        parts: list[sql.Composable] = [sql.SQL("c.{}").format(_id(MARKER))]
         for p in self.pairs:
             parts.append(
                 sql.SQL(
                     "(c.{new} IS DISTINCT FROM CAST(({up}) AS {nt}) AND c.{old} IS DISTINCT FROM "
                     "(SELECT CAST(({down}) AS {ot}) FROM (SELECT {row}) AS n))"
                 ).format(
-                    new=sql.Identifier(p.new),
+                    new=_id(p.new),
                     up=_expr(p.up),
                     nt=sql.SQL(p.new_type),
-                    old=sql.Identifier(p.old),
+                    old=_id(p.old),
                     down=_expr(p.down),
                     ot=sql.SQL(p.old_type),
                     row=new_row,
@@ -172,7 +173,7 @@ class VerifySpec:
 
         Returns (last key, rows in chunk, mismatching keys up to the limit, mismatches).
         """
-        keys = [sql.Identifier(k) for k in self.key]
+        keys = [_id(k) for k in self.key]
         key_row = sql.SQL("({})").format(sql.SQL(", ").join(keys))
         casts = sql.SQL(", ").join(
             sql.SQL("CAST(%s AS {})").format(sql.SQL(t)) for t in self.key_types
@@ -190,7 +191,7 @@ class VerifySpec:
                 "(SELECT count(*) FROM c WHERE {bad})"
             )
             .format(
-                table=sql.Identifier(self.schema, self.table),
+                table=_id(self.schema, self.table),
                 lower=lower,
                 key=sql.SQL(", ").join(keys),
                 kt=key_text,
