@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from psycopg import sql
 
 from zdmigrate.ops._work import PlanContext, TableWork, internal_name
@@ -9,6 +11,7 @@ from zdmigrate.plan.step import Lock, Phase, Step
 
 __all__ = [
     "add_not_null_check",
+    "add_step",
     "add_unique_constraint",
     "add_validated_constraint",
     "create_index_concurrently",
@@ -23,6 +26,33 @@ def ident_list(names: list[str] | tuple[str, ...]) -> sql.Composable:
 
 def step_key(ctx: PlanContext, phase: Phase, what: str) -> str:
     return f"{phase.value}:{ctx.current_op}:{what}"
+
+
+def add_step(
+    ctx: PlanContext,
+    phase: Phase,
+    what: str,
+    description: str,
+    statement: sql.Composable | str,
+    **fields: Any,
+) -> None:
+    """A step of the current operation, appended to its phase's list; ``what`` makes
+    its key unique within the operation."""
+    text = statement if isinstance(statement, str) else statement.as_string()
+    text = text if text.rstrip().endswith(";") else text + ";"
+    step = Step(
+        key=step_key(ctx, phase, what),
+        phase=phase,
+        description=description,
+        sql=text,
+        **fields,
+    )
+    steps = {
+        Phase.expand: ctx.expand_steps,
+        Phase.contract: ctx.contract_steps,
+        Phase.rollback: ctx.rollback_steps,
+    }
+    steps[phase].append(step)
 
 
 def add_not_null_check(ctx: PlanContext, work: TableWork, column: str, final: str) -> None:
@@ -81,30 +111,28 @@ def create_index_concurrently(
         ident_list(columns),
         sql.SQL(" WHERE " + where) if where else sql.SQL(""),
     )
-    ctx.expand_steps.append(
-        Step(
-            key=step_key(ctx, Phase.expand, f"index:{name}"),
-            phase=Phase.expand,
-            description=f"build index {name} on {table} without blocking writes",
-            sql=stmt.as_string() + ";",
-            lock=Lock.share_update_exclusive,
-            tables=(table,),
-            scans=True,
-            transactional=False,
-            notes=(f"index:{name}",),
-        )
+    add_step(
+        ctx,
+        Phase.expand,
+        f"index:{name}",
+        f"build index {name} on {table} without blocking writes",
+        stmt,
+        lock=Lock.share_update_exclusive,
+        tables=(table,),
+        scans=True,
+        transactional=False,
+        notes=(f"index:{name}",),
     )
     drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(ctx.schema, name))
-    ctx.rollback_steps.append(
-        Step(
-            key=step_key(ctx, Phase.rollback, f"index:{name}"),
-            phase=Phase.rollback,
-            description=f"drop index {name}",
-            sql=drop.as_string() + ";",
-            lock=Lock.share_update_exclusive,
-            tables=(table,),
-            transactional=False,
-        )
+    add_step(
+        ctx,
+        Phase.rollback,
+        f"index:{name}",
+        f"drop index {name}",
+        drop,
+        lock=Lock.share_update_exclusive,
+        tables=(table,),
+        transactional=False,
     )
 
 
@@ -114,26 +142,24 @@ def add_unique_constraint(ctx: PlanContext, table: str, name: str, columns: list
     attach = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
         ctx.qualified(table), sql.Identifier(name), sql.Identifier(name)
     )
-    ctx.expand_steps.append(
-        Step(
-            key=step_key(ctx, Phase.expand, f"unique:{name}"),
-            phase=Phase.expand,
-            description=f"make index {name} the unique constraint of {table} (no scan)",
-            sql=attach.as_string() + ";",
-            lock=Lock.access_exclusive,
-            tables=(table,),
-        )
+    add_step(
+        ctx,
+        Phase.expand,
+        f"unique:{name}",
+        f"make index {name} the unique constraint of {table} (no scan)",
+        attach,
+        lock=Lock.access_exclusive,
+        tables=(table,),
     )
     detach = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
         ctx.qualified(table), sql.Identifier(name)
     )
-    ctx.rollback_steps.append(
-        Step(
-            key=step_key(ctx, Phase.rollback, f"unique:{name}"),
-            phase=Phase.rollback,
-            description=f"drop unique constraint {name}",
-            sql=detach.as_string() + ";",
-            lock=Lock.access_exclusive,
-            tables=(table,),
-        )
+    add_step(
+        ctx,
+        Phase.rollback,
+        f"unique:{name}",
+        f"drop unique constraint {name}",
+        detach,
+        lock=Lock.access_exclusive,
+        tables=(table,),
     )

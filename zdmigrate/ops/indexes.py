@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from zdmigrate.ops._common import create_index_concurrently, step_key
+from zdmigrate.ops._common import add_step, create_index_concurrently
 from zdmigrate.ops._work import PlanContext
-from zdmigrate.plan.step import Lock, Phase, Step
+from zdmigrate.plan.step import Lock, Phase
 from zdmigrate.spec.models import CreateIndex, DropIndex
 
 __all__ = ["plan_create", "plan_drop"]
@@ -42,14 +42,13 @@ def plan_drop(op: DropIndex, ctx: PlanContext) -> None:
     stmt = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
         sql.Identifier(ctx.schema, op.name)
     )
-    ctx.contract_steps.append(
-        Step(
-            key=step_key(ctx, Phase.contract, f"drop-index:{op.name}"),
-            phase=Phase.contract,
-            description=f"drop index {op.name} without blocking writes",
-            sql=stmt.as_string() + ";",
-            lock=Lock.share_update_exclusive,
-            tables=(owner,) if owner else (),
-            transactional=False,
-        )
+    add_step(
+        ctx,
+        Phase.contract,
+        f"drop-index:{op.name}",
+        f"drop index {op.name} without blocking writes",
+        stmt,
+        lock=Lock.share_update_exclusive,
+        tables=(owner,) if owner else (),
+        transactional=False,
     )

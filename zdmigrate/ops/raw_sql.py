@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from zdmigrate.ops._common import step_key
+from zdmigrate.ops._common import add_step
 from zdmigrate.ops._work import PlanContext
-from zdmigrate.plan.step import Lock, Phase, Step
+from zdmigrate.plan.step import Lock, Phase
 from zdmigrate.spec.models import RawSql
 
 __all__ = ["plan"]
@@ -13,25 +13,9 @@ _NOTE = "raw SQL: the lock depends on the statements; check them with 'zdmigrate
 
 
 def plan(op: RawSql, ctx: PlanContext) -> None:
-    ctx.expand_steps.append(
-        Step(
-            key=step_key(ctx, Phase.expand, "sql"),
-            phase=Phase.expand,
-            description="run the operation's SQL",
-            sql=op.up if op.up.rstrip().endswith(";") else op.up + ";",
-            lock=Lock.access_exclusive,
-            notes=(_NOTE,),
+    lock, notes = Lock.access_exclusive, (_NOTE,)
+    add_step(ctx, Phase.expand, "sql", "run the operation's SQL", op.up, lock=lock, notes=notes)
+    if op.down is not None:
+        add_step(
+            ctx, Phase.rollback, "sql", "undo the operation's SQL", op.down, lock=lock, notes=notes
         )
-    )
-    if op.down is None:
-        return
-    ctx.rollback_steps.append(
-        Step(
-            key=step_key(ctx, Phase.rollback, "sql"),
-            phase=Phase.rollback,
-            description="undo the operation's SQL",
-            sql=op.down if op.down.rstrip().endswith(";") else op.down + ";",
-            lock=Lock.access_exclusive,
-            notes=(_NOTE,),
-        )
-    )

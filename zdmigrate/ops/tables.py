@@ -5,9 +5,9 @@ from __future__ import annotations
 from psycopg import sql
 
 from zdmigrate.engine.catalog import Column, Table
-from zdmigrate.ops._common import ident_list, step_key
+from zdmigrate.ops._common import add_step, ident_list
 from zdmigrate.ops._work import PlanContext, TableWork, ViewColumn
-from zdmigrate.plan.step import Lock, Phase, Step
+from zdmigrate.plan.step import Lock, Phase
 from zdmigrate.spec.models import ColumnDef, CreateTable, DropTable, RenameTable
 
 __all__ = ["plan_create", "plan_drop", "plan_rename"]
@@ -44,27 +44,24 @@ def plan_create(op: CreateTable, ctx: PlanContext) -> None:
         ctx.qualified(op.table), sql.SQL(",\n    ").join(cols)
     )
     referenced = tuple(sorted({d.references.table for d in op.columns if d.references}))
-    ctx.expand_steps.append(
-        Step(
-            key=step_key(ctx, Phase.expand, f"create:{op.table}"),
-            phase=Phase.expand,
-            description=f"create table {op.table}",
-            sql=stmt.as_string() + ";",
-            lock=Lock.share_row_exclusive if referenced else Lock.none,
-            tables=referenced,
-            notes=("new table: no lock on existing data",),
-        )
+    add_step(
+        ctx,
+        Phase.expand,
+        f"create:{op.table}",
+        f"create table {op.table}",
+        stmt,
+        lock=Lock.share_row_exclusive if referenced else Lock.none,
+        tables=referenced,
+        notes=("new table: no lock on existing data",),
     )
-    ctx.rollback_steps.append(
-        Step(
-            key=step_key(ctx, Phase.rollback, f"create:{op.table}"),
-            phase=Phase.rollback,
-            description=f"drop table {op.table}",
-            sql=sql.SQL("DROP TABLE IF EXISTS {}").format(ctx.qualified(op.table)).as_string()
-            + ";",
-            lock=Lock.access_exclusive,
-            tables=(op.table,),
-        )
+    add_step(
+        ctx,
+        Phase.rollback,
+        f"create:{op.table}",
+        f"drop table {op.table}",
+        sql.SQL("DROP TABLE IF EXISTS {}").format(ctx.qualified(op.table)),
+        lock=Lock.access_exclusive,
+        tables=(op.table,),
     )
     columns = [
         Column(d.name, d.type, d.nullable and not d.primary_key, d.default) for d in op.columns
@@ -81,15 +78,14 @@ def plan_create(op: CreateTable, ctx: PlanContext) -> None:
 def plan_drop(op: DropTable, ctx: PlanContext) -> None:
     work = ctx.table_work(op.table)
     work.dropped = True
-    ctx.contract_steps.append(
-        Step(
-            key=step_key(ctx, Phase.contract, f"drop:{op.table}"),
-            phase=Phase.contract,
-            description=f"drop table {work.table.name}",
-            sql=sql.SQL("DROP TABLE {}").format(ctx.qualified(work.table.name)).as_string() + ";",
-            lock=Lock.access_exclusive,
-            tables=(work.table.name,),
-        )
+    add_step(
+        ctx,
+        Phase.contract,
+        f"drop:{op.table}",
+        f"drop table {work.table.name}",
+        sql.SQL("DROP TABLE {}").format(ctx.qualified(work.table.name)),
+        lock=Lock.access_exclusive,
+        tables=(work.table.name,),
     )
 
 
