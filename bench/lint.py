@@ -5,8 +5,11 @@ and DML, then times, as a user would run them (wall time of the command):
 
 - ``zdmigrate lint DIR`` and ``squawk DIR/*.sql`` on the whole corpus;
 - both on a single file (start-up cost dominates);
-- zdmigrate's lint in-process (no interpreter start-up or imports);
-- importing the CLI alone (the floor under any ``zdmigrate`` command).
+- the corpus again with ``--jobs 1`` (one process; by default large inputs are
+  split over one process per core);
+- zdmigrate's lint in-process (no interpreter start-up or imports), with the
+  default jobs and with one process;
+- importing what ``zdmigrate lint`` imports before it reads a file.
 
 squawk is not a project dependency: ``pip install squawk-cli`` first.
 The last line printed is a JSON object with the figures.
@@ -80,11 +83,11 @@ def wall(cmd: list[str], repeat: int) -> float:
     return statistics.median(times)
 
 
-def in_process(folder: Path, repeat: int) -> float:
+def in_process(folder: Path, repeat: int, jobs: int) -> float:
     from zdmigrate.lint import LintSettings, lint_paths
 
     def once() -> None:
-        lint_paths([str(folder)], LintSettings())
+        lint_paths([str(folder)], LintSettings(), jobs=jobs)
 
     return best(once, repeat)
 
@@ -123,9 +126,11 @@ def main() -> None:
             "squawk_s": wall(sq_all, args.repeat),
             "zdmigrate_one_file_s": wall(zdm_one, args.repeat),
             "squawk_one_file_s": wall(sq_one, args.repeat),
-            "zdmigrate_in_process_s": in_process(folder, args.repeat),
+            "zdmigrate_one_process_s": wall([*zdm_all, "--jobs", "1"], args.repeat),
+            "zdmigrate_in_process_s": in_process(folder, args.repeat, jobs=0),
+            "zdmigrate_in_process_one_process_s": in_process(folder, args.repeat, jobs=1),
             "zdmigrate_import_only_s": wall(
-                [sys.executable, "-c", "import zdmigrate.cli.app"], args.repeat
+                [sys.executable, "-c", "import zdmigrate.cli.main, zdmigrate.lint"], args.repeat
             ),
         }
     figures["ratio_vs_squawk"] = figures["zdmigrate_s"] / figures["squawk_s"]

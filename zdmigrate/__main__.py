@@ -1,3 +1,3 @@
-from zdmigrate.cli.app import main
+from zdmigrate.cli.main import main
 
 main()

@@ -70,8 +70,12 @@ def _build(data: dict[str, Any], where: str) -> Settings:
 def _pyproject_table(path: Path) -> dict[str, Any]:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}", "fix the TOML syntax") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read: {exc.strerror}", "give --config an existing pyproject.toml"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", "fix the TOML syntax") from None
     table = doc.get("tool", {}).get("zdmigrate", {})
     return {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
 

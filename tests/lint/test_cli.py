@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.lint.helpers import lint, write
@@ -183,3 +185,59 @@ def test_folder_without_migrations_exit_2(tmp_path: Path) -> None:
     res = lint(str(tmp_path))
     assert res.exit_code == 2
     assert "no .sql files and no Alembic project here" in res.stderr
+
+
+def _corpus(folder: Path, files: int = 400) -> None:
+    """Enough SQL to be linted in several processes; the last file alters a table
+    that the first file creates, so a later run must learn of it from an earlier one."""
+    write(folder, "0000_create.sql", "CREATE TABLE early (id bigint PRIMARY KEY, x int);\n")
+    for n in range(1, files):
+        write(
+            folder,
+            f"{n:04d}_m.sql",
+            f"SET lock_timeout = '1s';\nALTER TABLE users ADD COLUMN c{n} text;\n"
+            f"CREATE INDEX users_c{n}_idx ON users (c{n});\n"
+            f"-- {'padding ' * 40}\nALTER TABLE orders DROP COLUMN legacy{n};\n",
+        )
+    write(folder, "9999_late.sql", "ALTER TABLE early ALTER COLUMN x TYPE bigint;\n")
+
+
+def test_parallel_lint_finds_exactly_what_one_process_finds(tmp_path: Path) -> None:
+    from zdmigrate.lint import LintSettings, lint_paths
+    from zdmigrate.lint.runner import PARALLEL_MIN_CHARS
+
+    _corpus(tmp_path)
+    assert sum(p.stat().st_size for p in tmp_path.iterdir()) > PARALLEL_MIN_CHARS
+    one = lint_paths([str(tmp_path)], LintSettings(), jobs=1)
+    several = lint_paths([str(tmp_path)], LintSettings(), jobs=3)
+    assert several.findings == one.findings
+    assert (several.files, several.statements) == (one.files, one.statements) == (401, 1598)
+    # the table made in the first file is new when the last file alters it
+    assert not [f for f in one.findings if f.path.endswith("9999_late.sql")]
+    assert {f.code for f in one.findings} == {"ZD101", "ZD201"}
+
+
+def _console(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    probe = (
+        "import sys\nfrom zdmigrate.cli.main import main\ntry:\n    main()\nfinally:\n"
+        "    heavy = sorted(m for m in ('typer', 'rich', 'pydantic') if m in sys.modules)\n"
+        "    print('loaded:', heavy, file=sys.stderr)\n"
+    )
+    cmd = [sys.executable, "-c", probe, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, check=False)
+
+
+def test_console_script_lints_without_the_rest_of_the_cli(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.sql", "SET lock_timeout = '1s';\n" + DROP)
+    config = write(tmp_path, "pyproject.toml", '[tool.zdmigrate.lint]\nignore = ["ZD101"]\n')
+    direct = _console("--traceback", "--config", config, "lint", path, "-f", "json", cwd=tmp_path)
+    assert "loaded: []" in direct.stderr
+    assert direct.returncode == 0
+    via_typer = lint(path, "-f", "json", config=Path(config))
+    assert json.loads(direct.stdout) == json.loads(via_typer.stdout)
+    bad = _console("lint", path, "--format", "xml", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines()[0].startswith("error: zdmigrate lint: argument -f/--format")
+    # other commands still get the full command line
+    other = _console("--version", cwd=tmp_path)
+    assert other.returncode == 0 and "zdmigrate" in other.stdout

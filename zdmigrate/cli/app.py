@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from zdmigrate._version import __version__
-from zdmigrate.cli import render
+from zdmigrate.cli import lint_cmd, render
 from zdmigrate.cli.context import CliState, emit_json, err_console, out_console, run_command
 
 if TYPE_CHECKING:
@@ -26,9 +26,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-from zdmigrate.cli.lint_cmd import register as _register_lint  # noqa: E402
 
-_register_lint(app)
+
+@app.command(
+    name="lint",
+    help=lint_cmd.SUMMARY + "\n\nOptions: zdmigrate lint --help",
+    add_help_option=False,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def _lint(ctx: typer.Context) -> None:
+    # The options are lint_cmd's (argparse): the console script reaches it without typer.
+    state = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+    glob = lint_cmd.LintGlobals(state.database_url, state.config, state.show_traceback)
+    raise typer.Exit(lint_cmd.run(list(ctx.args), glob))
+
 
 Format = Annotated[
     render.OutputFormat,

@@ -1,50 +1,172 @@
-"""``zdmigrate lint``: parse options, lint, render, exit 0 / 1 / 2."""
+"""``zdmigrate lint``: parse options, lint, render, exit 0 / 1 / 2.
+
+Lint runs in CI and in pre-commit hooks on every commit, so its start-up time
+is part of every run. This module imports neither typer, rich nor pydantic:
+the console script (:mod:`zdmigrate.cli.main`) sends ``zdmigrate [global
+options] lint ...`` here directly, and the typer app's ``lint`` command passes
+its arguments through, so both ways parse the same options with the same code.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Optional
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-import typer
-
-from zdmigrate.cli.context import CliState, run_command
+from zdmigrate.errors import ConfigError, ZdmError
 
 if TYPE_CHECKING:
     from zdmigrate.lint import LintSettings
 
-__all__ = ["register"]
+__all__ = ["SUMMARY", "LintGlobals", "build_parser", "run"]
 
+SUMMARY = "Find migrations that break the running app or take long, strong locks."
 
-class LintFormat(str, Enum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
+EXAMPLES = """\
+Exit 0 when clean, 1 on findings at or above --fail-on, 2 on bad input.
 
-
-class FailOn(str, Enum):
-    info = "info"
-    warning = "warning"
-    error = "error"
-
-
-EXAMPLES = """Examples:
-
+Examples:
   zdmigrate lint migrations/            # every .sql file, by file name
-
   zdmigrate lint alembic/ --format github
-
-  zdmigrate --database-url $URL lint migrations/0042_orders.sql --fail-on error
+  zdmigrate lint migrations/0042_orders.sql --database-url $URL --fail-on error
 """
 
+FORMATS = ("text", "json", "sarif", "github")
+SEVERITIES = ("info", "warning", "error")
 
-def _settings(state: CliState, flags: dict[str, object]) -> LintSettings:
+
+@dataclass(frozen=True)
+class LintGlobals:
+    """What the options before ``lint`` say (``zdmigrate --config F lint ...``)."""
+
+    database_url: str | None = None
+    config: Path | None = None
+    show_traceback: bool = False
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad options are one line and exit 2, like every other zdmigrate error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"zdmigrate lint: {message}", "see zdmigrate lint --help")
+
+
+def _pg_version(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 9 <= value <= 99:
+        raise argparse.ArgumentTypeError(f"{value} is not a PostgreSQL major version (9-99)")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("give 0 (one per core) or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``zdmigrate lint``."""
+    p = _Parser(
+        prog="zdmigrate lint",
+        description=SUMMARY,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="SQL files, folders, Alembic projects or revision scripts, zdmigrate "
+        "migration files, or - for standard input",
+    )
+    p.add_argument(
+        "-f", "--format", dest="fmt", choices=FORMATS, default="text", help="default: text"
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        help="exit 1 on findings at or above this severity (default: warning)",
+    )
+    p.add_argument(
+        "--pg-version",
+        type=_pg_version,
+        metavar="N",
+        help="target server major version (default: 15)",
+    )
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="also enable this rule (code, name or 'all'); repeatable",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="disable this rule (code or name); repeatable",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip paths matching this glob; repeatable",
+    )
+    wrap = p.add_mutually_exclusive_group()
+    wrap.add_argument(
+        "--in-transaction",
+        dest="in_transaction",
+        action="store_true",
+        default=None,
+        help="your runner wraps each SQL file in a transaction",
+    )
+    wrap.add_argument(
+        "--no-transaction",
+        dest="in_transaction",
+        action="store_false",
+        help="it does not (the default for plain SQL; Alembic revisions are always wrapped)",
+    )
+    p.add_argument(
+        "--database-url", metavar="URL", help="read table sizes and types from this database"
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=0,
+        metavar="N",
+        help="processes for large inputs (default 0: one per core)",
+    )
+    p.add_argument("--explain", metavar="RULE", help="print the documentation of a rule and exit")
+    p.add_argument("--list-rules", action="store_true", help="list every rule and exit")
+    return p
+
+
+def _settings(config: Path | None, args: argparse.Namespace) -> LintSettings:
     from zdmigrate._pyproject import find_pyproject
-    from zdmigrate.lint import load_lint_settings
+    from zdmigrate.lint import Severity, load_lint_settings
 
-    return load_lint_settings(state.config or find_pyproject()).with_flags(**flags)
+    return load_lint_settings(config or find_pyproject()).with_flags(
+        select=tuple(args.select),
+        ignore=tuple(args.ignore),
+        exclude=tuple(args.exclude),
+        pg_version=args.pg_version,
+        fail_on=Severity.parse(args.fail_on) if args.fail_on else None,
+        assume_in_transaction=args.in_transaction,
+    )
 
 
 def _explain(rule: str) -> None:
@@ -62,111 +184,48 @@ def _list_rules() -> None:
         sys.stdout.write(f"{r.code}  {r.name:<36} {r.severity.label:<8}{r.summary}{default}\n")
 
 
-def _color(fmt: LintFormat) -> bool:
-    return fmt is LintFormat.text and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+def _color(fmt: str) -> bool:
+    return fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _lint(
-    state: CliState, paths: list[str], fmt: LintFormat, url: str | None, flags: dict[str, object]
-) -> int:
+def _lint(argv: list[str], glob: LintGlobals) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help printed
+        return int(done.code or 0)
+    if args.explain is not None:
+        _explain(args.explain)
+        return 0
+    if args.list_rules:
+        _list_rules()
+        return 0
+    if not args.paths:
+        raise ConfigError("no paths to lint", "give .sql files, folders, Alembic projects or -")
     from dataclasses import replace
 
-    from zdmigrate.errors import ConfigError
     from zdmigrate.lint import lint_paths
     from zdmigrate.lint.report import render
 
-    if not paths:
-        raise ConfigError("no paths to lint", "give .sql files, folders, Alembic projects or -")
-    settings = _settings(state, flags)
-    result = replace(lint_paths(paths, settings, url), color=_color(fmt))
-    sys.stdout.write(render(result, fmt.value))
+    settings = _settings(glob.config, args)
+    url = args.database_url or glob.database_url
+    result = replace(lint_paths(args.paths, settings, url, jobs=args.jobs), color=_color(args.fmt))
+    sys.stdout.write(render(result, args.fmt))
     return 1 if result.failed(settings.fail_on) else 0
 
 
-def lint(
-    ctx: typer.Context,
-    paths: Annotated[
-        Optional[list[str]],  # noqa: UP045 - typer needs Optional on 3.10
-        typer.Argument(help="SQL files, folders, Alembic projects or revision scripts, or -."),
-    ] = None,
-    fmt: Annotated[
-        LintFormat, typer.Option("--format", "-f", help="text, json, sarif (2.1.0) or github.")
-    ] = LintFormat.text,
-    fail_on: Annotated[
-        Optional[FailOn],  # noqa: UP045
-        typer.Option(
-            "--fail-on",
-            help="Exit 1 on findings at or above this severity.",
-            show_default="warning",
-        ),
-    ] = None,
-    pg_version: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(
-            "--pg-version", min=9, max=99, help="Target server major version.", show_default="15"
-        ),
-    ] = None,
-    select: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option("--select", help="Also enable this rule (code, name or 'all'); repeatable."),
-    ] = None,
-    ignore: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option("--ignore", help="Disable this rule (code or name); repeatable."),
-    ] = None,
-    exclude: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Option("--exclude", help="Skip paths matching this glob; repeatable."),
-    ] = None,
-    in_transaction: Annotated[
-        Optional[bool],  # noqa: UP045
-        typer.Option(
-            "--in-transaction/--no-transaction",
-            help="Whether your runner wraps each SQL file in a transaction.",
-            show_default="no",
-        ),
-    ] = None,
-    database_url: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--database-url",
-            help="Read table sizes and types from this database.",
-            show_default=False,
-        ),
-    ] = None,
-    explain: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--explain", help="Print the documentation of a rule and exit."),
-    ] = None,
-    list_rules: Annotated[
-        bool, typer.Option("--list-rules", help="List every rule and exit.")
-    ] = False,
-) -> None:
-    """Find migrations that break the running app or take long, strong locks.
+def run(argv: list[str], glob: LintGlobals | None = None) -> int:
+    """``zdmigrate lint ARGV``: the exit code; an error is one line on stderr."""
+    glob = glob or LintGlobals()
+    try:
+        return _lint(argv, glob)
+    except ZdmError as exc:
+        from zdmigrate.redact import redact
 
-    Exit 0 when clean, 1 on findings at or above --fail-on, 2 on bad input.
-    """
-    state: CliState = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
-    if explain is not None or list_rules:
-        run_command(ctx, lambda: _explain(explain) if explain is not None else _list_rules())
-        return
-    flags: dict[str, object] = {
-        "select": tuple(select or ()),
-        "ignore": tuple(ignore or ()),
-        "exclude": tuple(exclude or ()),
-        "pg_version": pg_version,
-        "fail_on": None,
-        "assume_in_transaction": in_transaction,
-    }
-    if fail_on is not None:
-        from zdmigrate.lint import Severity
-
-        flags["fail_on"] = Severity.parse(fail_on.value)
-    url = database_url or state.database_url
-    code = run_command(ctx, lambda: _lint(state, list(paths or []), fmt, url, flags))
-    raise typer.Exit(code)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``lint`` command to ``app``."""
-    app.command(name="lint", epilog=EXAMPLES)(lint)
+        if glob.show_traceback:
+            traceback.print_exc()
+        sys.stderr.write(f"error: {redact(exc.one_line())}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130

@@ -63,6 +63,9 @@ class Context:
     strong_lock_reported: bool = False
     lock_timeout_reported: bool = False
     not_valid: set[tuple[str, str]] = field(default_factory=set)
+    # Every name looked up among the new objects: a run that started without the
+    # objects of earlier sources is exact when none of these names is among them.
+    asked: set[str] = field(default_factory=set)
 
     @property
     def pg_version(self) -> int:
@@ -74,16 +77,38 @@ class Context:
 
     def is_new(self, rel: Any) -> bool:
         """True for a table created earlier in the linted set (no one else can use it yet)."""
-        return bool(self.new_tables) and self.is_new_key(rel_key(rel))
+        return self.is_new_key(rel_key(rel))
 
     def is_new_key(self, key: str) -> bool:
         """Created in the linted set, and (with a database) not there already."""
+        bare = _bare(key)
+        self.asked.update((key, bare))
         if not self.new_tables:
             return False
-        if key not in self.new_tables and _bare(key) not in self.new_tables:
+        if key not in self.new_tables and bare not in self.new_tables:
             return False
         db = self.options.db
         return db is None or db.table(key) is None
+
+    def is_new_index(self, *names: str) -> bool:
+        """An index created in the linted set, by any of ``names``."""
+        self.asked.update(names)
+        return any(name in self.new_indexes for name in names)
+
+    def is_new_schema(self, name: str) -> bool:
+        """A schema created in the linted set."""
+        self.asked.add(name)
+        return name in self.new_schemas
+
+    def created(self) -> set[str]:
+        """The names of every object created so far."""
+        return self.new_tables | self.new_indexes | self.new_schemas
+
+    def add_created(self, tables: set[str], indexes: set[str], schemas: set[str]) -> None:
+        """Start from objects that earlier sources, linted elsewhere, created."""
+        self.new_tables |= tables
+        self.new_indexes |= indexes
+        self.new_schemas |= schemas
 
     def add_new_table(self, rel: Any) -> None:
         key = rel_key(rel)

@@ -20,9 +20,12 @@ _KEYS = {"def_": "def"}
 
 
 class Node:
-    """One parse-tree node: its type name (``tag``) and its fields."""
+    """One parse-tree node: its type name (``tag``) and its fields.
 
-    __slots__ = ("data", "fields", "tag")
+    A field is wrapped on first read and kept as an instance attribute, so
+    later reads do not come back here. ``fields`` holds what rules compute
+    from the node (keys start with a space).
+    """
 
     def __init__(self, tag: str, data: dict[str, Any]) -> None:
         self.tag = tag
@@ -30,12 +33,9 @@ class Node:
         self.fields: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
-        fields = self.fields
-        if name in fields:
-            return fields[name]
-        if name.startswith("__"):
+        if name[:2] == "__":
             raise AttributeError(name)
-        value = fields[name] = wrap(self.data.get(_KEYS.get(name, name)))
+        value = self.__dict__[name] = wrap(self.data.get(_KEYS.get(name, name)))
         return value
 
     def __repr__(self) -> str:

@@ -15,11 +15,13 @@ from zdmigrate.lint.settings import LintSettings
 __all__ = ["lint_paths", "lint_text"]
 
 
-def _run(sources: list[Source], settings: LintSettings, database_url: str | None) -> LintResult:
+def _run(
+    sources: list[Source], settings: LintSettings, database_url: str | None, jobs: int = 1
+) -> LintResult:
     rules = select_rules(list(settings.select), list(settings.ignore))
     options = Options(settings.pg_version, settings.assume_in_transaction)
     if database_url is None:
-        return lint_sources(sources, rules, options)
+        return lint_sources(sources, rules, options, jobs)
     from zdmigrate.lint.dbfacts import DbFacts
 
     db = DbFacts(database_url)
@@ -30,11 +32,15 @@ def _run(sources: list[Source], settings: LintSettings, database_url: str | None
 
 
 def lint_paths(
-    paths: list[str], settings: LintSettings, database_url: str | None = None
+    paths: list[str], settings: LintSettings, database_url: str | None = None, jobs: int = 0
 ) -> LintResult:
-    """Lint files, folders, Alembic projects and ``-`` (stdin), in the order given."""
+    """Lint files, folders, Alembic projects and ``-`` (stdin), in the order given.
+
+    ``jobs``: processes for large inputs (0: one per core; 1: this process only).
+    The findings are the same whatever it is.
+    """
     sources = list(collect_sources(paths, settings.exclude, settings.root))
-    return _run(sources, settings, database_url)
+    return _run(sources, settings, database_url, jobs)
 
 
 def lint_text(

@@ -141,4 +141,4 @@ def _is_new(lock: Lock, ctx: Context) -> bool:
     if lock.rel is not None:
         return ctx.is_new(lock.rel)
     bare = lock.table.rsplit(".", 1)[-1]
-    return bare in ctx.new_tables or bare in ctx.new_indexes
+    return ctx.is_new_key(bare) or ctx.is_new_index(bare)

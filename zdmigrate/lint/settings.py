@@ -85,8 +85,12 @@ def load_lint_settings(pyproject: Path | None) -> LintSettings:
         return LintSettings()
     try:
         doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{pyproject}: cannot read: {exc}", "fix the TOML syntax") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{pyproject}: cannot read: {exc.strerror}", "give --config an existing pyproject.toml"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: not valid TOML: {exc}", "fix the TOML syntax") from None
     table = doc.get("tool", {}).get("zdmigrate", {}).get("lint", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.zdmigrate.lint] must be a table")

@@ -37,7 +37,7 @@ def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     if node.removeType != "OBJECT_SCHEMA":
         return
     for name in node.objects or ():
-        if name.sval in ctx.new_schemas:
+        if ctx.is_new_schema(name.sval):
             continue
         yield Violation(
             f"dropping schema {name.sval} removes every object in it while the running "

@@ -39,7 +39,7 @@ def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
         return
     for names in node.objects or ():
         name = ".".join(n.sval for n in names)
-        if name in ctx.new_indexes or names[-1].sval in ctx.new_indexes:
+        if ctx.is_new_index(name, names[-1].sval):
             continue
         yield Violation(
             f"DROP INDEX {name} without CONCURRENTLY takes ACCESS EXCLUSIVE on its table",
