@@ -93,24 +93,20 @@ def _assign(t: Transform, condition: str, columns: dict[str, str]) -> str:
     return f"  IF {condition} THEN\n    NEW.{target} := ({expr});\n  END IF;"
 
 
-def _up_condition(t: Transform, refs: list[str], marker: str, physical: bool) -> str:
-    fresh = f"(TG_OP = 'INSERT' OR {marker} OR {_changed(refs)})"
-    if physical:
-        return f"NOT _zdm_new AND {_not_written(t.target)} AND {fresh}"
+def _fresh_up(refs: list[str], marker: str) -> str:
+    return f"(TG_OP = 'INSERT' OR {marker} OR {_changed(refs)})"
+
+
+def _catch_up(t: Transform, marker: str) -> str | None:
+    """A new writer's update of another column of a row not backfilled yet."""
+    if marker == "false":
+        return None
     target = sql.Identifier(t.target).as_string()
-    catch_up = (
-        f"(_zdm_new AND TG_OP = 'UPDATE' AND {marker} "
-        f"AND NEW.{target} IS NOT DISTINCT FROM OLD.{target})"
-        if marker != "false"
-        else "false"
-    )
-    return f"(NOT _zdm_new AND {fresh}) OR {catch_up}"
+    return f"TG_OP = 'UPDATE' AND {marker} AND NEW.{target} IS NOT DISTINCT FROM OLD.{target}"
 
 
-def _down_condition(t: Transform, refs: list[str], physical: bool) -> str:
-    fresh = f"(TG_OP = 'INSERT' OR {_changed(refs)})"
-    writer = f"(_zdm_new OR {_not_written(t.target)})" if physical else "_zdm_new"
-    return f"{writer} AND {fresh}"
+def _fresh_down(refs: list[str]) -> str:
+    return f"(TG_OP = 'INSERT' OR {_changed(refs)})"
 
 
 def _detect(migration: str, version_schema: str | None) -> str:
@@ -118,48 +114,113 @@ def _detect(migration: str, version_schema: str | None) -> str:
     test = f"COALESCE(current_setting('zdmigrate.version', true), '') = {mine}"
     if version_schema is None:
         return test
+    # strpos on the raw setting first: one cheap call rules out the old app's sessions
+    name = sql.Literal(version_schema).as_string()
     path = "',' || replace(replace(current_setting('search_path'), ' ', ''), '\"', '') || ','"
     entry = sql.Literal(f",{version_schema},").as_string()
-    return f"{test}\n    OR strpos({path}, {entry}) > 0"
+    return (
+        f"{test}\n    OR (strpos(current_setting('search_path'), {name}) > 0"
+        f"\n      AND strpos({path}, {entry}) > 0)"
+    )
+
+
+def _indent(blocks: list[str]) -> list[str]:
+    return ["\n".join("  " + line for line in block.split("\n")) for block in blocks]
+
+
+class _Parts:
+    """The pieces of one table's trigger body, before they are put in order."""
+
+    def __init__(self, work: TableWork) -> None:
+        self.marker = (
+            f"OLD.{sql.Identifier(MARKER).as_string()}" if work.needs_backfill else "false"
+        )
+        self.old_cols = [c.name for c in work.table.app_columns]
+        self.new_sources = {c.name: c.source for c in work.view_columns}
+        self.ups = [t for t in work.transforms if t.direction == "up"]
+        self.downs = [t for t in work.transforms if t.direction == "down"]
+        self.flags = [f"_zdm_down{i}" for i in range(len(self.downs))]
+
+    def up_refs(self, t: Transform) -> list[str]:
+        return referenced_columns(t.expr, self.old_cols)
+
+    def down_refs(self, t: Transform) -> list[str]:
+        names = list(self.new_sources)
+        return [self.new_sources[n] for n in referenced_columns(t.expr, names)]
+
+    def up(self, t: Transform, condition: str) -> str:
+        return _assign(t, condition, {c: c for c in self.old_cols})
+
+    def down(self, i: int) -> str:
+        return _assign(self.downs[i], self.flags[i], self.new_sources)
+
+
+def _version_body(p: _Parts, detect: str) -> list[str]:
+    """One branch per writer: the old app's rows evaluate only the up conditions.
+
+    The down flags are decided on the row as the new writer gave it, before a
+    catch-up fills a shadow column: that fill is not a write to undo with down.
+    """
+    new_side = [
+        f"  {flag} := {_fresh_down(p.down_refs(t))};"
+        for flag, t in zip(p.flags, p.downs, strict=True)
+    ]
+    for t in p.ups:
+        catch_up = _catch_up(t, p.marker)
+        if catch_up is not None:
+            new_side.append(p.up(t, catch_up))
+    new_side.extend(p.down(i) for i in range(len(p.downs)))
+    old_side = [p.up(t, _fresh_up(p.up_refs(t), p.marker)) for t in p.ups]
+    return [
+        f"  IF {detect} THEN",
+        *_indent(new_side or ["  NULL;"]),
+        "  ELSE",
+        *_indent(old_side or ["  NULL;"]),
+        "  END IF;",
+    ]
+
+
+def _physical_body(p: _Parts) -> list[str]:
+    """Physical mode: a writer of the old column is old, of the new one new."""
+    body = []
+    for flag, t in zip(p.flags, p.downs, strict=True):
+        writer = f"(_zdm_new OR {_not_written(t.target)})"
+        body.append(f"  {flag} := {writer} AND {_fresh_down(p.down_refs(t))};")
+    for t in p.ups:
+        fresh = _fresh_up(p.up_refs(t), p.marker)
+        body.append(p.up(t, f"NOT _zdm_new AND {_not_written(t.target)} AND {fresh}"))
+    body.extend(p.down(i) for i in range(len(p.downs)))
+    return body
 
 
 def trigger_sql(
     work: TableWork, migration: str, schema: str, version_schema: str | None
 ) -> tuple[str, str]:
     """(CREATE FUNCTION, CREATE TRIGGER) for ``work``'s transforms."""
-    physical = version_schema is None
     trigger, function = trigger_names(migration, work.table.name)
-    marker = f"OLD.{sql.Identifier(MARKER).as_string()}" if work.needs_backfill else "false"
-    old_cols = [c.name for c in work.table.app_columns]
-    new_sources = {c.name: c.source for c in work.view_columns}
-    body: list[str] = []
-    flags: list[str] = []
-    ups = [t for t in work.transforms if t.direction == "up"]
-    downs = [t for t in work.transforms if t.direction == "down"]
-    old_names = {c: c for c in old_cols}
-    for t in ups:
-        condition = _up_condition(t, referenced_columns(t.expr, old_cols), marker, physical)
-        body.append(_assign(t, condition, old_names))
-    names = list(new_sources)
-    for i, t in enumerate(downs):
-        # decided on the row as the writer gave it, before an up transform fills a
-        # shadow column: that fill is not a write of the new version to undo with down
-        sources = [new_sources[n] for n in referenced_columns(t.expr, names)]
-        flags.append(f"_zdm_down{i}")
-        body.insert(i, f"  _zdm_down{i} := {_down_condition(t, sources, physical)};")
-        body.append(_assign(t, f"_zdm_down{i}", new_sources))
+    parts = _Parts(work)
+    detect = _detect(migration, version_schema)
+    declare = [f"  {flag} boolean;" for flag in parts.flags]
+    if version_schema is None:
+        declare.insert(0, f"  _zdm_new boolean := {detect};")
+        body = _physical_body(parts)
+    else:
+        body = _version_body(parts, detect)
     if work.needs_backfill:
         m = sql.Identifier(MARKER).as_string()
         body.append(f"  IF NEW.{m} THEN\n    NEW.{m} := false;\n  END IF;")
     fn = sql.Identifier("zdmigrate", function).as_string()
     table = sql.Identifier(schema, work.table.name).as_string()
-    function_sql = (
-        f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $zdm$\n"
-        f"DECLARE\n  _zdm_new boolean := {_detect(migration, version_schema)};\n"
-        + "".join(f"  {flag} boolean;\n" for flag in flags)
-        + "BEGIN\n"
-        + "\n".join(body)
-        + "\n  RETURN NEW;\nEND\n$zdm$;"
+    function_sql = "\n".join(
+        [
+            f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $zdm$",
+            *(["DECLARE", *declare] if declare else []),
+            "BEGIN",
+            *body,
+            "  RETURN NEW;",
+            "END",
+            "$zdm$;",
+        ]
     )
     trigger_stmt = (
         f"CREATE TRIGGER {sql.Identifier(trigger).as_string()} BEFORE INSERT OR UPDATE ON {table}\n"
