@@ -11,6 +11,7 @@ behind them), and is retried with backoff within the lock retry budget.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,24 +66,50 @@ class BatchSizer:
 
 
 REPLICA_LAG_SQL = (
-    "SELECT max(EXTRACT(epoch FROM GREATEST(write_lag, flush_lag, replay_lag))) "
-    "FROM pg_stat_replication"
+    "SELECT max(EXTRACT(epoch FROM GREATEST(write_lag, flush_lag, replay_lag))), "
+    "min(replay_lsn - '0/0'::pg_lsn) FROM pg_stat_replication"
 )
 
 
-def replica_lag_s(conn: Conn) -> float | None:
-    """The largest replica lag in seconds; None without replicas (or without pg_monitor)."""
-    row = conn.execute(REPLICA_LAG_SQL).fetchone()
-    return float(row[0]) if row and row[0] is not None else None
+class ReplicaLag:
+    """How far the slowest replica is behind, in seconds.
+
+    ``pg_stat_replication`` reports the lag of WAL a replica has already
+    replayed, so a replica that is still working through our last batch shows
+    nothing new yet. The backfill therefore also notes where each batch ended
+    in the WAL: the oldest batch some replica has not replayed tells how long
+    it has been waiting. The larger of the two figures counts.
+    """
+
+    def __init__(self) -> None:
+        self.batches: deque[tuple[int, float]] = deque(maxlen=100_000)
+
+    def committed(self, wal_position: int) -> None:
+        self.batches.append((wal_position, time.monotonic()))
+
+    def seconds(self, conn: Conn) -> float | None:
+        """None without replicas (or without the pg_monitor role to see them)."""
+        row = conn.execute(REPLICA_LAG_SQL).fetchone()
+        if row is None:
+            return None
+        reported, replayed = row
+        behind: float | None = None
+        if replayed is not None:
+            while self.batches and self.batches[0][0] <= int(replayed):
+                self.batches.popleft()
+            if self.batches:
+                behind = time.monotonic() - self.batches[0][1]
+        figures = [float(v) for v in (reported, behind) if v is not None]
+        return max(figures) if figures else None
 
 
-def _hold_reason(store: Store, migration: str, settings: Settings) -> str:
+def _hold_reason(store: Store, migration: str, settings: Settings, lag: ReplicaLag) -> str:
     """Why the backfill must wait before its next batch ('' to go on). No transaction is open."""
     if store.is_paused(migration):
         return "paused"
-    lag = replica_lag_s(store.conn)
-    if lag is not None and lag > settings.max_replica_lag_s:
-        return f"replica lag {lag:.1f} s > {settings.max_replica_lag_s:g} s"
+    seconds = lag.seconds(store.conn)
+    if seconds is not None and seconds > settings.max_replica_lag_s:
+        return f"replica lag {seconds:.1f} s > {settings.max_replica_lag_s:g} s"
     return ""
 
 
@@ -209,8 +236,9 @@ def _loop(
     started = time.monotonic()
     blocked_since: float | None = None
     attempts = 0
+    lag = ReplicaLag()
     while True:
-        held = _hold_reason(store, migration, settings)
+        held = _hold_reason(store, migration, settings, lag)
         if held:
             progress(Progress(spec.table, done, total, 0.0, sizer.size, paused=True, why=held))
             time.sleep(0.5)
@@ -237,10 +265,11 @@ def _loop(
         blocked_since, attempts = None, 0
         done += seen
         rate = (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6)
-        conn.execute(
+        wal = conn.execute(
             "UPDATE zdmigrate.backfill_checkpoints SET last_key = %s, rows_done = %s, "
             "batch_size = %s, rows_per_s = %s, status = %s, updated_at = now() "
-            "WHERE migration = %s AND table_name = %s",
+            "WHERE migration = %s AND table_name = %s "
+            "RETURNING pg_current_wal_insert_lsn() - '0/0'::pg_lsn",
             (
                 Jsonb(new_last),
                 done,
@@ -251,7 +280,10 @@ def _loop(
                 spec.table,
             ),
         )
+        position = wal.fetchone()
         conn.commit()
+        if position is not None:
+            lag.committed(int(position[0]))
         updated += changed
         elapsed = time.monotonic() - t0
         progress(Progress(spec.table, done, total, rate, sizer.size, finished=finished))
