@@ -3,8 +3,11 @@
 Usage: python bench/backfill.py [--dsn URL] [--rows N] [--sizes 100000,1000000,5000000]
 
 Runs against --dsn (default: the local server on 127.0.0.1:5432) in a scratch
-database, one table, everything measured side by side in one run. The last
-line printed is a JSON object with every figure.
+database, everything measured side by side in one run. The UPDATE/backfill and
+idle/busy probe pairs are measured on --rounds fresh tables in turn and
+reported as medians (each round's ratio is printed too): on a shared machine
+one pair alone swings by tens of percent. The last line printed is a JSON
+object with every figure.
 """
 
 from __future__ import annotations
@@ -214,16 +217,16 @@ def bulk_update_seconds(url: str) -> float:
 
 def trigger_ratios(url: str, rows: int) -> tuple[float, float, dict[str, Any]]:
     """Throughput with the trigger over throughput without, measured alternately
-    (medians of three runs each, after a warm-up) so neither side gets a warmer table."""
+    (medians of five runs each, after a warm-up) so neither side gets a warmer table."""
     single_row_tps(url, rows, seconds=3)  # warm-up, discarded
     tps: dict[bool, list[float]] = {False: [], True: []}
     cpu: dict[bool, list[float]] = {False: [], True: []}
     bulk: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(3):
+    for _ in range(5):
         for enabled in (False, True):
             set_trigger(url, enabled)
-            tps[enabled].append(single_row_tps(url, rows))
-            cpu[enabled].append(single_row_tps(url, rows, sync=False))
+            tps[enabled].append(single_row_tps(url, rows, seconds=4))
+            cpu[enabled].append(single_row_tps(url, rows, seconds=4, sync=False))
     for _ in range(2):
         for enabled in (False, True):
             set_trigger(url, enabled)
@@ -245,18 +248,62 @@ def trigger_ratios(url: str, rows: int) -> tuple[float, float, dict[str, Any]]:
 def by_size(
     dsn: str, sizes: list[int], folder: Path, extra: list[str]
 ) -> tuple[dict[str, int], dict[str, float]]:
-    """Backfill rows/s and the zdmigrate process's peak RSS (MB) for each table size."""
+    """Backfill rows/s and the zdmigrate process's peak RSS (MB) for each table size.
+
+    Tables of up to 1M rows back-fill in seconds, where one hiccup of a shared
+    machine moves the figure by a third: those sizes run three times (median)."""
     rates, rss = {}, {}
     for size in sizes:
-        url = scratch_db(dsn, "zdm_bench_size")
-        make_table(url, "t", size)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CHECKPOINT")
-        _, peak = run_apply(url, folder, ["--no-verify", *extra])
-        rates[str(size)] = round(backfill_rows_per_s(url))
-        rss[str(size)] = round(peak, 1)
-        log(f"  {size:>9,} rows: {rates[str(size)]:,} rows/s, peak RSS {peak:.0f} MB")
+        runs: list[float] = []
+        peaks: list[float] = []
+        for _ in range(3 if size <= 1_000_000 else 1):
+            url = scratch_db(dsn, "zdm_bench_size")
+            make_table(url, "t", size)
+            checkpoint(url)
+            _, peak = run_apply(url, folder, ["--no-verify", *extra])
+            runs.append(backfill_rows_per_s(url))
+            peaks.append(peak)
+        rates[str(size)] = round(statistics.median(runs))
+        rss[str(size)] = round(max(peaks), 1)
+        shown = ", ".join(f"{r:,.0f}" for r in runs)
+        log(
+            f"  {size:>9,} rows: {rates[str(size)]:,} rows/s ({shown}), peak RSS {max(peaks):.0f} MB"
+        )
     return rates, rss
+
+
+def one_round(dsn: str, rows: int, folder: Path, extra: list[str]) -> dict[str, float]:
+    """A fresh table: the plain UPDATE on a copy, the probe idle, then the backfill
+    with the probe running. Returns this round's figures."""
+    url = scratch_db(dsn, "zdm_bench")
+    make_table(url, "t", rows)
+    update = plain_update_rows_per_s(url, rows)
+    checkpoint(url)
+    idle_p99 = probe_for(url, rows, 8.0)
+    checkpoint(url)
+    probe = Probe(url, rows)
+    probe.start()
+    _, rss = run_apply(url, folder, ["--no-verify", *extra])
+    probe.stop.set()
+    probe.join()
+    backfill = backfill_rows_per_s(url)
+    start, end = backfill_window(url)
+    during = [lat for lat, at in zip(probe.latencies, probe.at, strict=True) if start <= at <= end]
+    busy_p99 = p99(during)
+    log(
+        f"  plain UPDATE {update:,.0f} rows/s, backfill {backfill:,.0f} rows/s "
+        f"({backfill / update:.2f}); probe p99 {idle_p99:.2f} ms idle, {busy_p99:.2f} ms "
+        f"during the backfill ({busy_p99 / idle_p99:.1f}x); peak RSS {rss:.0f} MB"
+    )
+    return {
+        "update": update,
+        "backfill": backfill,
+        "ratio": backfill / update,
+        "idle_p99": idle_p99,
+        "busy_p99": busy_p99,
+        "p99_ratio": busy_p99 / idle_p99,
+        "rss": rss,
+    }
 
 
 def main() -> None:
@@ -265,34 +312,25 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--sizes", default="100000,1000000,5000000")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="fresh tables measured in turn; the figures are the medians (default 3)",
+    )
+    parser.add_argument(
         "--apply-args",
         default="",
         help="extra flags for zdmigrate apply, e.g. --target-batch-ms 50",
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    extra = args.apply_args.split()
     folder = Path(tempfile.mkdtemp(prefix="zdm-bench-"))
-    url = scratch_db(args.dsn, "zdm_bench")
-    with psycopg.connect(url) as conn:
+    with psycopg.connect(args.dsn) as conn:
         server = conn.info.server_version
-    log(f"server {server}, {args.rows:,} rows")
-    make_table(url, "t", args.rows)
-    update = plain_update_rows_per_s(url, args.rows)
-    log(f"plain UPDATE: {update:,.0f} rows/s")
-    checkpoint(url)
-    idle_p99 = probe_for(url, args.rows, 8.0)
-    log(f"probe p99 idle: {idle_p99:.2f} ms")
-    checkpoint(url)
-    probe = Probe(url, args.rows)
-    probe.start()
-    _, rss = run_apply(url, folder, ["--no-verify", *args.apply_args.split()])
-    probe.stop.set()
-    probe.join()
-    backfill = backfill_rows_per_s(url)
-    start, end = backfill_window(url)
-    during = [lat for lat, at in zip(probe.latencies, probe.at, strict=True) if start <= at <= end]
-    busy_p99 = p99(during)
-    log(f"backfill: {backfill:,.0f} rows/s, probe p99 {busy_p99:.2f} ms, peak RSS {rss:.0f} MB")
+    log(f"server {server}, {args.rows:,} rows, {args.rounds} rounds")
+    rounds = [one_round(args.dsn, args.rows, folder, extra) for _ in range(args.rounds)]
+    url = psycopg.conninfo.make_conninfo(args.dsn, dbname="zdm_bench")
     single, bulk, raw = trigger_ratios(url, args.rows)
     log(
         f"single-row tps {raw['single_row_tps_with']:,} with trigger / "
@@ -303,25 +341,33 @@ def main() -> None:
         f"{raw['bulk_update_s_without']:.2f} s without"
     )
     log("backfill rows/s by table size:")
-    sizes_out, rss_by_size = by_size(args.dsn, sizes, folder, args.apply_args.split())
+    sizes_out, rss_by_size = by_size(args.dsn, sizes, folder, extra)
     with psycopg.connect(args.dsn, autocommit=True) as conn:
         for name in ("zdm_bench", "zdm_bench_size"):
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
     shutil.rmtree(folder, ignore_errors=True)
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
     figures: dict[str, Any] = {
         "server_version": server,
         "rows": args.rows,
-        "update_rows_per_s": round(update),
-        "backfill_rows_per_s": round(backfill),
-        "backfill_vs_update": round(backfill / update, 3),
+        "rounds": args.rounds,
+        "update_rows_per_s": round(med("update")),
+        "backfill_rows_per_s": round(med("backfill")),
+        "backfill_vs_update": round(med("ratio"), 3),
+        "backfill_vs_update_rounds": [round(r["ratio"], 3) for r in rounds],
         "trigger_overhead": round(single, 3),
         "trigger_overhead_bulk": round(bulk, 3),
         **raw,
-        "probe_p99_idle_ms": round(idle_p99, 2),
-        "probe_p99_backfill_ms": round(busy_p99, 2),
-        "peak_rss_mb": round(rss, 1),
+        "probe_p99_idle_ms": round(med("idle_p99"), 2),
+        "probe_p99_backfill_ms": round(med("busy_p99"), 2),
+        "probe_p99_ratio": round(med("p99_ratio"), 2),
+        "probe_p99_ratio_rounds": [round(r["p99_ratio"], 2) for r in rounds],
+        "peak_rss_mb": round(max(r["rss"] for r in rounds), 1),
         "rows_per_s_by_size": sizes_out,
         "peak_rss_mb_by_size": rss_by_size,
     }

@@ -204,8 +204,12 @@ def run_backfill(
 ) -> int:
     """Backfill ``spec`` to its upper bound; returns rows updated by this run."""
     with psycopg.connect(url, autocommit=False, application_name="zdmigrate-backfill") as conn:
+        # synchronous_commit off: a batch does not wait for its WAL to reach disk. A
+        # crash can lose the last batches, but each loses its checkpoint with it (one
+        # transaction), so the resumed backfill redoes exactly those.
         conn.execute(
-            "SELECT set_config(%s, 'on', false), set_config('lock_timeout', %s, false)",
+            "SELECT set_config(%s, 'on', false), set_config('lock_timeout', %s, false), "
+            "set_config('synchronous_commit', 'off', false)",
             (BACKFILL_SETTING, f"{settings.lock_timeout_ms}ms"),
         )
         conn.commit()
