@@ -256,12 +256,13 @@ def by_size(
     """Backfill rows/s and the zdmigrate process's peak RSS (MB) for each table size.
 
     Tables of up to 1M rows back-fill in seconds, where one hiccup of a shared
-    machine moves the figure by a third: those sizes run three times (median)."""
+    machine moves the figure by a third: those sizes run several times (median;
+    five times up to 100k rows, three times up to 1M)."""
     rates, rss = {}, {}
     for size in sizes:
         runs: list[float] = []
         peaks: list[float] = []
-        for _ in range(3 if size <= 1_000_000 else 1):
+        for _ in range(5 if size <= 100_000 else 3 if size <= 1_000_000 else 1):
             url = scratch_db(dsn, "zdm_bench_size")
             make_table(url, "t", size)
             checkpoint(url)
