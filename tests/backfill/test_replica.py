@@ -79,5 +79,5 @@ def test_backfill_holds_while_the_replica_lags(pair: Replicated, tmp_path: Path)
 def test_backfill_runs_through_when_the_lag_is_under_the_limit(
     pair: Replicated, tmp_path: Path
 ) -> None:
-    seconds, progress = _apply(pair, tmp_path, max_lag_s=30)
+    _, progress = _apply(pair, tmp_path, max_lag_s=30)
     assert "waiting" not in progress

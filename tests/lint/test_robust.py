@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
 from zdmigrate.lint import LintSettings, lint_text
 
 MIX = """
@@ -72,3 +78,32 @@ def test_garbage_input_is_reported_not_raised() -> None:
     for text in ("", ";;;", "'unterminated", "$$", "/* open comment", "SELECT (((", "\x00"):
         result = lint_text(text, LintSettings(select=("all",)))
         assert all(f.rule == "syntax-error" for f in result.findings)
+
+
+def test_a_crash_while_linting_in_another_process_is_reported(tmp_path: Path) -> None:
+    """A bug that makes a rule raise in a forked process surfaces here with its
+    traceback; it does not hang or drop that process's findings silently."""
+    from zdmigrate.lint._context import Options
+    from zdmigrate.lint._model import Severity, Violation
+    from zdmigrate.lint.inputs import collect_sources
+    from zdmigrate.lint.rules._util import BREAKING, define
+    from zdmigrate.lint.runner import PARALLEL_MIN_CHARS, lint_sources
+
+    filler = "ALTER TABLE users ADD COLUMN note text;\n" * 200
+    for n in range(40):
+        (tmp_path / f"{n:02d}.sql").write_text(filler)
+    (tmp_path / "99_last.sql").write_text("DROP TABLE boom;\n")
+    assert sum(p.stat().st_size for p in tmp_path.iterdir()) > PARALLEL_MIN_CHARS
+
+    def check(stmt: Any, ctx: Any) -> Iterator[Violation]:
+        if "boom" in stmt.text:
+            raise ValueError("rule bug on purpose")
+        return iter(())
+
+    rule = define("Raises on one statement.", code="ZD999", name="raises", category=BREAKING,
+                  severity=Severity.ERROR, check=check, nodes=("DropStmt",))  # fmt: skip
+    sources = list(collect_sources([str(tmp_path)]))
+    with pytest.raises(RuntimeError, match="rule bug on purpose"):
+        lint_sources(sources, [rule], Options(), jobs=2)
+    with pytest.raises(ValueError, match="rule bug on purpose"):
+        lint_sources(sources, [rule], Options(), jobs=1)

@@ -44,16 +44,17 @@ class Node:
 
 def wrap(value: Any) -> Any:
     """A JSON value as nodes: ``{"Tag": {...}}`` -> Node, lists -> tuples."""
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict:
         if len(value) == 1:
-            ((key, inner),) = value.items()
-            if key[:1].isupper() and isinstance(inner, dict):
-                if key == "List":
-                    return tuple(wrap(item) for item in inner.get("items", ()))
-                return Node(key, inner)
+            for key, inner in value.items():
+                if type(inner) is dict and key[:1].isupper():
+                    if key == "List":
+                        return tuple([wrap(item) for item in inner.get("items", ())])
+                    return Node(key, inner)
         return Node("", value)
-    if isinstance(value, list):
-        return tuple(wrap(item) for item in value)
+    if kind is list:
+        return tuple([wrap(item) for item in value])
     return value
 
 

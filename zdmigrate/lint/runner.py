@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import sys
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -162,15 +164,6 @@ class _Linter:
 # Below this much SQL, starting a second process costs more than it saves.
 PARALLEL_MIN_CHARS = 128 * 1024
 
-# Set in the parent just before the fork; the children read their chunk from it.
-_FORKED: tuple[_Linter, list[list[Source]], Options] | None = None
-
-
-def _child(index: int) -> _Chunk:
-    assert _FORKED is not None
-    linter, chunks, options = _FORKED
-    return linter.chunk(chunks[index], Context(options))
-
 
 def _split(sources: list[Source], parts: int) -> list[list[Source]]:
     """``parts`` runs of consecutive sources of about the same amount of SQL."""
@@ -193,20 +186,48 @@ def _jobs(sources: list[Source], options: Options, jobs: int) -> int:
     return max(1, min(jobs or (os.cpu_count() or 1), len(sources), 8))
 
 
+def _fork(linter: _Linter, chunk: list[Source], options: Options) -> tuple[int, int]:
+    """A child process that lints ``chunk`` and writes the pickled result to a pipe.
+
+    Returns (pid, the pipe's read end). The child inherits everything (sources,
+    rules) from this process; only its result travels.
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return pid, read
+    os.close(read)  # the child, from here to os._exit
+    try:
+        payload = pickle.dumps((True, linter.chunk(chunk, Context(options))))
+    except BaseException as exc:  # the parent raises it
+        payload = pickle.dumps((False, "".join(traceback.format_exception(exc))))
+    try:
+        with os.fdopen(write, "wb") as out:
+            out.write(payload)
+    finally:
+        os._exit(0)
+
+
+def _collect(pid: int, read: int) -> _Chunk:
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    ok, value = pickle.loads(data) if data else (False, "the process died")
+    if not ok:
+        raise RuntimeError(f"linting in a child process failed:\n{value}")
+    assert isinstance(value, _Chunk)
+    return value
+
+
 def _in_parallel(linter: _Linter, chunks: list[list[Source]], options: Options) -> list[_Chunk]:
     """The first chunk here, the others in forked processes, each from an empty context."""
-    import multiprocessing
-
-    global _FORKED
-    _FORKED = (linter, chunks, options)
+    children = [_fork(linter, chunk, options) for chunk in chunks[1:]]
     try:
-        with multiprocessing.get_context("fork").Pool(len(chunks) - 1) as pool:
-            pending = [pool.apply_async(_child, (i,)) for i in range(1, len(chunks))]
-            results = [linter.chunk(chunks[0], Context(options))]
-            results.extend(p.get() for p in pending)
+        results = [linter.chunk(chunks[0], Context(options))]
     finally:
-        _FORKED = None
-    return results
+        collected = [_collect(pid, read) for pid, read in children]
+    return [*results, *collected]
 
 
 def lint_sources(
