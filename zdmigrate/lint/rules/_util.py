@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from zdmigrate.lint._expr import alter_groups, has_option, is_node
@@ -55,23 +55,44 @@ def alter_cmds(node: Any, *subtypes: str) -> list[Node]:
     return [cmd for sub in subtypes for cmd in groups.get(sub, ())]
 
 
-def added_constraints(node: Any, *kinds: str) -> Iterator[Node]:
-    for cmd in alter_cmds(node, "AT_AddConstraint"):
-        con = cmd.def_
-        if is_node(con, "Constraint") and con.contype in kinds:
-            yield con
+def _cached(node: Any, key: str, build: Callable[[], tuple[Node, ...]]) -> tuple[Node, ...]:
+    """``build()`` once per node: several rules read the same parts of a statement."""
+    found: tuple[Node, ...] | None = node.fields.get(key)
+    if found is None:
+        found = node.fields[key] = build()
+    return found
 
 
-def added_columns(node: Any) -> Iterator[Node]:
-    for cmd in alter_cmds(node, "AT_AddColumn"):
-        if is_node(cmd.def_, "ColumnDef"):
-            yield cmd.def_
+def added_constraints(node: Any, *kinds: str) -> tuple[Node, ...]:
+    every = _cached(
+        node,
+        " constraints",
+        lambda: tuple(
+            cmd.def_
+            for cmd in alter_cmds(node, "AT_AddConstraint")
+            if is_node(cmd.def_, "Constraint")
+        ),
+    )
+    return tuple(con for con in every if con.contype in kinds)
 
 
-def column_constraints(col: Any, *kinds: str) -> Iterator[Node]:
-    for con in col.constraints or ():
-        if is_node(con, "Constraint") and con.contype in kinds:
-            yield con
+def added_columns(node: Any) -> tuple[Node, ...]:
+    return _cached(
+        node,
+        " columns",
+        lambda: tuple(
+            cmd.def_ for cmd in alter_cmds(node, "AT_AddColumn") if is_node(cmd.def_, "ColumnDef")
+        ),
+    )
+
+
+def column_constraints(col: Any, *kinds: str) -> tuple[Node, ...]:
+    every = _cached(
+        col,
+        " constraints",
+        lambda: tuple(con for con in col.constraints or () if is_node(con, "Constraint")),
+    )
+    return tuple(con for con in every if con.contype in kinds)
 
 
 def type_name(typ: Any) -> str:
