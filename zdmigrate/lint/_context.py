@@ -100,10 +100,6 @@ class Context:
         self.asked.add(name)
         return name in self.new_schemas
 
-    def created(self) -> set[str]:
-        """The names of every object created so far."""
-        return self.new_tables | self.new_indexes | self.new_schemas
-
     def add_created(self, tables: set[str], indexes: set[str], schemas: set[str]) -> None:
         """Start from objects that earlier sources, linted elsewhere, created."""
         self.new_tables |= tables

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import signal
 import sys
 import traceback
 from collections.abc import Iterable
@@ -183,7 +184,8 @@ def _jobs(sources: list[Source], options: Options, jobs: int) -> int:
         return 1
     if sum(len(s.sql) for s in sources) < PARALLEL_MIN_CHARS:
         return 1
-    return max(1, min(jobs or (os.cpu_count() or 1), len(sources), 8))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(jobs or cores or 1, len(sources), 8))
 
 
 def _fork(linter: _Linter, chunk: list[Source], options: Options) -> tuple[int, int]:
@@ -225,9 +227,13 @@ def _in_parallel(linter: _Linter, chunks: list[list[Source]], options: Options) 
     children = [_fork(linter, chunk, options) for chunk in chunks[1:]]
     try:
         results = [linter.chunk(chunks[0], Context(options))]
-    finally:
-        collected = [_collect(pid, read) for pid, read in children]
-    return [*results, *collected]
+    except BaseException:  # Ctrl-C or a bug here: stop the children, say what happened here
+        for pid, read in children:
+            os.close(read)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
+    return [*results, *(_collect(pid, read) for pid, read in children)]
 
 
 def lint_sources(
