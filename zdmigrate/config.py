@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zdmigrate._pyproject import find_pyproject
+from zdmigrate._pyproject import find_pyproject, zdmigrate_table
 from zdmigrate.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["Settings", "database_url_from_env", "find_pyproject", "load_settings"]
 
@@ -68,15 +62,7 @@ def _build(data: dict[str, Any], where: str) -> Settings:
 
 
 def _pyproject_table(path: Path) -> dict[str, Any]:
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read: {exc.strerror}", "give --config an existing pyproject.toml"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}", "fix the TOML syntax") from None
-    table = doc.get("tool", {}).get("zdmigrate", {})
+    table = zdmigrate_table(path)
     return {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
 
 

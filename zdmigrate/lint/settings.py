@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from zdmigrate._pyproject import zdmigrate_table
 from zdmigrate.errors import ConfigError
 from zdmigrate.lint._model import Severity
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["LintSettings", "load_lint_settings"]
 
@@ -83,15 +78,7 @@ def load_lint_settings(pyproject: Path | None) -> LintSettings:
     """Read ``[tool.zdmigrate.lint]`` from ``pyproject`` (defaults when there is none)."""
     if pyproject is None:
         return LintSettings()
-    try:
-        doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(
-            f"{pyproject}: cannot read: {exc.strerror}", "give --config an existing pyproject.toml"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{pyproject}: not valid TOML: {exc}", "fix the TOML syntax") from None
-    table = doc.get("tool", {}).get("zdmigrate", {}).get("lint", {})
+    table = zdmigrate_table(pyproject).get("lint", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.zdmigrate.lint] must be a table")
     return _from_table(table, f"{pyproject} [tool.zdmigrate.lint]", pyproject.parent)
