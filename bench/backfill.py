@@ -141,27 +141,17 @@ def run_apply(url: str, folder: Path, extra: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def backfill_window(url: str) -> tuple[float, float]:
-    """When the backfill started and ended (epoch seconds), from its checkpoint."""
+def backfill_run(url: str) -> tuple[float, float, float]:
+    """(start, end in epoch seconds, rows/s) of the backfill, from its checkpoint."""
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT EXTRACT(epoch FROM started_at), EXTRACT(epoch FROM updated_at) "
+            "SELECT rows_done, EXTRACT(epoch FROM started_at), EXTRACT(epoch FROM updated_at) "
             "FROM zdmigrate.backfill_checkpoints WHERE migration = %s",
             (NAME,),
         ).fetchone()
     assert row is not None
-    return float(row[0]), float(row[1])
-
-
-def backfill_rows_per_s(url: str) -> float:
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT rows_done, EXTRACT(epoch FROM updated_at - started_at) "
-            "FROM zdmigrate.backfill_checkpoints WHERE migration = %s",
-            (NAME,),
-        ).fetchone()
-    assert row is not None
-    return float(row[0]) / max(float(row[1]), 1e-6)
+    rows, start, end = float(row[0]), float(row[1]), float(row[2])
+    return start, end, rows / max(end - start, 1e-6)
 
 
 def pgbench() -> str:
@@ -267,7 +257,7 @@ def by_size(
             make_table(url, "t", size)
             checkpoint(url)
             _, peak = run_apply(url, folder, ["--no-verify", *extra])
-            runs.append(backfill_rows_per_s(url))
+            runs.append(backfill_run(url)[2])
             peaks.append(peak)
         rates[str(size)] = round(statistics.median(runs))
         rss[str(size)] = round(max(peaks), 1)
@@ -292,8 +282,7 @@ def one_round(dsn: str, rows: int, folder: Path, extra: list[str]) -> dict[str, 
     _, rss = run_apply(url, folder, ["--no-verify", *extra])
     probe.stop.set()
     probe.join()
-    backfill = backfill_rows_per_s(url)
-    start, end = backfill_window(url)
+    start, end, backfill = backfill_run(url)
     during = [lat for lat, at in zip(probe.latencies, probe.at, strict=True) if start <= at <= end]
     busy_p99 = p99(during)
     log(
