@@ -12,16 +12,9 @@ import psycopg
 import pytest
 
 from tests.backfill.replica import Replicated, replicated_pair
+from tests.backfill.test_backfill_db import WIDEN
 
 APPLY_DELAY_MS = 1500
-WIDEN = """
-- alter_column:
-    table: t
-    column: v
-    type: bigint
-    up: v::bigint * 2
-    down: (v / 2)::integer
-"""
 
 
 @pytest.fixture(scope="module")
