@@ -55,21 +55,22 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f"zdmigrate lint: {message}", "see zdmigrate lint --help")
 
 
-def _pg_version(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
+def _pg_version(text: str) -> int:
+    value = _whole(text)
     if not 9 <= value <= 99:
         raise argparse.ArgumentTypeError(f"{value} is not a PostgreSQL major version (9-99)")
     return value
 
 
 def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError("give 0 (one per core) or more")
     return value

@@ -166,9 +166,8 @@ class _Linter:
 PARALLEL_MIN_CHARS = 128 * 1024
 
 
-def _split(sources: list[Source], parts: int) -> list[list[Source]]:
-    """``parts`` runs of consecutive sources of about the same amount of SQL."""
-    total = sum(len(s.sql) for s in sources)
+def _split(sources: list[Source], parts: int, total: int) -> list[list[Source]]:
+    """``parts`` runs of consecutive sources of about the same amount of SQL (``total``)."""
     chunks: list[list[Source]] = [[]]
     done = 0
     for source in sources:
@@ -179,13 +178,13 @@ def _split(sources: list[Source], parts: int) -> list[list[Source]]:
     return [c for c in chunks if c]
 
 
-def _jobs(sources: list[Source], options: Options, jobs: int) -> int:
+def _jobs(sources: int, total: int, options: Options, jobs: int) -> int:
     if jobs == 1 or options.db is not None or not sys.platform.startswith("linux"):
         return 1
-    if sum(len(s.sql) for s in sources) < PARALLEL_MIN_CHARS:
+    if total < PARALLEL_MIN_CHARS:
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(jobs or cores or 1, len(sources), 8))
+    return max(1, min(jobs or cores or 1, sources, 8))
 
 
 def _fork(linter: _Linter, chunk: list[Source], options: Options) -> tuple[int, int]:
@@ -261,7 +260,8 @@ def _lint_sources(
     todo: list[Source], chosen: tuple[Rule, ...], options: Options, jobs: int
 ) -> LintResult:
     linter = _Linter(chosen)
-    chunks = _split(todo, _jobs(todo, options, jobs))
+    total = sum(len(s.sql) for s in todo)
+    chunks = _split(todo, _jobs(len(todo), total, options, jobs), total)
     if len(chunks) < 2:
         one = linter.chunk(todo, Context(options))
         return LintResult(tuple(one.findings), chosen, one.files, one.statements)
