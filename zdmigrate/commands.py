@@ -10,23 +10,31 @@ from typing import Any
 from zdmigrate.config import Settings
 from zdmigrate.engine import runner, state
 from zdmigrate.engine.backfill import Progress
-from zdmigrate.engine.catalog import introspect
 from zdmigrate.engine.db import connect, translate_errors
+from zdmigrate.engine.introspect import introspect
+from zdmigrate.engine.runner import ApplyResult, PhaseResult
+from zdmigrate.engine.store import Store
 from zdmigrate.engine.verify import Verification
 from zdmigrate.gate import contract_gate
-from zdmigrate.plan.builder import build_plan
-from zdmigrate.plan.step import Plan
+from zdmigrate.model.schema import Catalog
+from zdmigrate.model.step import Plan
+from zdmigrate.plan import build_plan, schema_for
 from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
+    "ApplyResult",
     "InitReport",
+    "PhaseResult",
     "PlanReport",
+    "Progress",
+    "SnapshotReport",
     "apply",
     "complete",
     "init",
     "pause",
     "plan",
     "rollback",
+    "snapshot",
     "status",
     "validate",
     "verify",
@@ -81,8 +89,12 @@ def status(settings: Settings) -> list[dict[str, Any]]:
 class PlanReport:
     plan: Plan
     migration: Migration
-    live: bool
+    source: str
     tables: dict[str, dict[str, Any]]
+
+    @property
+    def live(self) -> bool:
+        return self.source == "database"
 
     def to_json(self) -> dict[str, Any]:
         p = self.plan
@@ -90,50 +102,55 @@ class PlanReport:
             "migration": p.migration,
             "mode": p.mode,
             "version_schema": p.version_schema,
-            "search_path": f"{p.version_schema},{self.schema}" if p.version_schema else None,
+            "search_path": p.search_path,
             "live": self.live,
+            "schema_from": self.source,
             "tables": self.tables,
             "phases": {
+                "check": [s.to_json() for s in p.checks],
                 "expand": [s.to_json() for s in p.expand],
-                "backfill": [
-                    {"table": b.table, "key": list(b.key), "columns": [a[0] for a in b.assignments]}
-                    for b in p.backfill
-                ],
+                "backfill": [b.describe() for b in p.backfill],
                 "validate": [s.to_json() for s in p.post_backfill],
+                "verify": [v.describe() for v in p.verify],
                 "contract": [s.to_json() for s in p.contract],
                 "rollback": [s.to_json() for s in p.rollback],
             },
         }
 
-    @property
-    def schema(self) -> str:
-        return self.plan.version_schema.split("_", 1)[0] if self.plan.version_schema else "public"
 
-
-def earlier_files(path: Path) -> list[Migration]:
-    """The migration files beside ``path`` that sort before it (they ran earlier)."""
-    siblings = sorted(
-        p for p in path.parent.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json")
-    )
-    return [load_migration(p) for p in siblings if p.name < path.name]
-
-
-def plan(settings: Settings, path: str) -> PlanReport:
-    """The plan of one file: against the server when a URL is set, else offline."""
-    migration = load_migration(path)
-    if settings.database_url:
+def _read_schema(
+    settings: Settings, path: str, schema_file: str | None
+) -> tuple[Catalog, tuple[tuple[str, str], ...]]:
+    """The schema to plan against, and the older version schemas contract would drop."""
+    if settings.database_url and schema_file is None:
         with connect(settings.database_url) as conn, translate_errors("plan"):
             catalog = introspect(conn, settings.schema_name)
-    else:
-        catalog = runner.offline_catalog(settings.schema_name, earlier_files(Path(path)))
-    built = build_plan(migration, catalog, settings.mode)
+            older = _older_version_schemas(conn, load_migration(path).name, settings.schema_name)
+        return catalog, older
+    return schema_for(Path(path), settings.schema_name, schema_file), ()
+
+
+def _older_version_schemas(conn: Any, name: str, schema: str) -> tuple[tuple[str, str], ...]:
+    from zdmigrate.engine.state import state_version
+
+    if state_version(conn) == 0:
+        return ()
+    return tuple(Store(conn).predecessors_to_drop(name, schema))
+
+
+def plan(settings: Settings, path: str, schema_file: str | None = None) -> PlanReport:
+    """The plan of one file: against the server when a URL is set, against a schema file
+    (dump or snapshot) when one is given, else against what the earlier files create."""
+    migration = load_migration(path)
+    catalog, older = _read_schema(settings, path, schema_file)
+    built = build_plan(migration, catalog, settings.mode, runner.timeouts(settings), older)
     backfilled = {b.table for b in built.backfill}
     tables = {
         name: _estimates(t.row_estimate, t.size_bytes or 0, name in backfilled)
         for name, t in catalog.tables.items()
         if name in built.tables and catalog.live
     }
-    return PlanReport(built, migration, catalog.live, tables)
+    return PlanReport(built, migration, catalog.source, tables)
 
 
 # Conservative rates for estimates, well under what bench/backfill.py measures here.
@@ -149,19 +166,44 @@ def _estimates(rows: int | None, size: int, backfilled: bool) -> dict[str, Any]:
     return out
 
 
-def apply(settings: Settings, path: str, echo: Echo, progress: ProgressFn) -> runner.ApplyResult:
-    return runner.apply(settings, load_migration(path), echo, progress)
+def apply(
+    settings: Settings, migration: str | Migration, echo: Echo, progress: ProgressFn
+) -> ApplyResult:
+    """Expand and backfill a migration file (a path, or a migration already loaded)."""
+    loaded = load_migration(migration) if isinstance(migration, str) else migration
+    return runner.apply(settings, loaded, echo, progress)
 
 
-def complete(settings: Settings, name: str, echo: Echo, force: bool) -> runner.PhaseResult:
+def complete(settings: Settings, name: str, echo: Echo, force: bool) -> PhaseResult:
     return runner.complete(settings, name, echo, contract_gate(force))
 
 
-def rollback(settings: Settings, name: str, echo: Echo) -> runner.PhaseResult:
+def rollback(settings: Settings, name: str, echo: Echo) -> PhaseResult:
     return runner.rollback(settings, name, echo)
 
 
-def pause(settings: Settings, name: str, paused: bool) -> runner.PhaseResult:
+@dataclass(frozen=True)
+class SnapshotReport:
+    path: str
+    schemas: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "schemas": self.schemas}
+
+
+def snapshot(settings: Settings, path: str, schemas: list[str]) -> SnapshotReport:
+    """Write the schema model of ``schemas`` (default: the configured one) to ``path``,
+    for planning and linting without a database (``--schema-file``)."""
+    from zdmigrate.model.snapshot import write_snapshot
+
+    names = schemas or [settings.schema_name]
+    with connect(settings.database_url) as conn, translate_errors("snapshot"):
+        catalogs = [introspect(conn, name) for name in names]
+    write_snapshot(catalogs, path)
+    return SnapshotReport(path, {c.schema: len(c.tables) for c in catalogs})
+
+
+def pause(settings: Settings, name: str, paused: bool) -> PhaseResult:
     return runner.set_paused(settings, name, paused)
 
 

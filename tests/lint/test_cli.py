@@ -180,11 +180,33 @@ def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
     assert sql.splitlines()[1][51:].startswith("ñ uuid")
 
 
-def test_folder_without_migrations_exit_2(tmp_path: Path) -> None:
+def test_folder_of_migration_files_is_linted_in_order(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "0001_create.yaml",
+        "- create_table: {table: t, columns: [{name: id, type: bigint, primary_key: true}]}\n",
+    )
+    write(tmp_path, "0002_drop.yaml", "- drop_table: {table: t}\n")
+    res = lint(str(tmp_path), "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["findings"] == []
+
+
+def test_migration_file_on_a_table_no_file_creates_says_how_to_give_the_schema(
+    tmp_path: Path,
+) -> None:
     write(tmp_path, "0001.yaml", "- drop_table: {table: t}\n")
     res = lint(str(tmp_path))
     assert res.exit_code == 2
-    assert "no .sql files and no Alembic project here" in res.stderr
+    assert "table 't' does not exist in schema 'public'" in res.stderr
+    assert "--schema-file" in res.stderr and "pg_dump --schema-only" in res.stderr
+
+
+def test_empty_folder_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing to lint\n")
+    res = lint(str(tmp_path))
+    assert res.exit_code == 2
+    assert "no .sql files, no migration files and no Alembic project here" in res.stderr
 
 
 def _corpus(folder: Path, files: int = 400) -> None:

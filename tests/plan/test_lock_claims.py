@@ -14,10 +14,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from zdmigrate.engine.catalog import introspect
+from zdmigrate.engine.introspect import introspect
 from zdmigrate.engine.state import init_state
 from zdmigrate.plan.builder import build_plan
-from zdmigrate.plan.step import Lock, Step
+from zdmigrate.model.step import Lock, Step
 from zdmigrate.spec import load_migration
 
 ROOT = Path(__file__).parents[2]

@@ -53,7 +53,7 @@ def test_plan_json_lists_locks_and_phases(monkeypatch: pytest.MonkeyPatch) -> No
         ("expand:version-schema", "ACCESS SHARE"),
     ]
     assert not any(s["rewrites"] for p in data["phases"].values() for s in p if "rewrites" in s)
-    assert data["phases"]["backfill"] == [
+    assert [{k: b[k] for k in ("table", "key", "columns")} for b in data["phases"]["backfill"]] == [
         {"table": "orders", "key": ["id"], "columns": ["_zdm_amount_cents"]},
         {"table": "users", "key": ["id"], "columns": ["_zdm_name"]},
     ]
@@ -85,5 +85,7 @@ def test_plan_of_a_bad_file_is_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert res.stderr.strip().splitlines() == [
         "error: 0001_x: operation 1 (drop_column): table 'nope' does not exist in schema "
-        "'public' (hint: check the name; tables there: none)"
+        "'public' (hint: check the name; tables there: none (planned from the earlier "
+        "migration files only: give the schema with --database-url, --schema-file DUMP.sql "
+        "(pg_dump --schema-only) or --schema-file SNAPSHOT.json (zdmigrate snapshot)))"
     ]

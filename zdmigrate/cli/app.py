@@ -14,7 +14,7 @@ from zdmigrate.cli import lint_cmd, render
 from zdmigrate.cli.context import CliState, emit_json, err_console, out_console, run_command
 
 if TYPE_CHECKING:
-    from zdmigrate.engine.runner import PhaseResult
+    from zdmigrate.commands import PhaseResult
 
 __all__ = ["app", "main"]
 
@@ -163,6 +163,18 @@ class PlanFormat(str, enum.Enum):
     text = "text"
     markdown = "markdown"
     json = "json"
+    sql = "sql"
+
+
+SchemaFileOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--schema-file",
+        help="Plan against this schema instead of a database: pg_dump --schema-only output "
+        "or a file from 'zdmigrate snapshot'.",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -171,28 +183,70 @@ def plan(
     file: Annotated[Path, typer.Argument(help="The migration file.")],
     fmt: Annotated[
         PlanFormat,
-        typer.Option("--format", "-f", help="text, markdown (for a pull request) or json."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="text, markdown (for a pull request), json, or sql (a psql script).",
+        ),
     ] = PlanFormat.text,
     mode: ModeOpt = None,
+    schema_file: SchemaFileOpt = None,
 ) -> None:
     """Show every step of every phase: SQL, lock, rewrite/scan, estimates.
 
-    Works offline (schema from the earlier files beside FILE); with a database
-    URL it plans against the live schema and adds row counts.
+    The schema comes from the database URL (and row counts with it), else from
+    --schema-file (a pg_dump --schema-only dump or a zdmigrate snapshot), else
+    from the earlier migration files beside FILE.
 
     Example: zdmigrate plan migrations/0003_rename_email.yaml --format markdown
     """
     from zdmigrate import commands
-    from zdmigrate.cli.plan_render import plan_markdown, plan_text
+    from zdmigrate.cli.plan_render import plan_markdown, plan_sql, plan_text
 
     state: CliState = ctx.obj
-    report = run_command(ctx, lambda: commands.plan(state.settings(mode=mode), str(file)))
+    report = run_command(
+        ctx, lambda: commands.plan(state.settings(mode=mode), str(file), schema_file)
+    )
     if fmt is PlanFormat.json:
         emit_json(report.to_json())
     elif fmt is PlanFormat.markdown:
         typer.echo(plan_markdown(report), nl=False)
+    elif fmt is PlanFormat.sql:
+        typer.echo(plan_sql(report), nl=False)
     else:
         typer.echo(plan_text(report))
+
+
+@app.command()
+def snapshot(
+    ctx: typer.Context,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The snapshot file to write (JSON).")
+    ],
+    schemas: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--schema", help="A schema to include (repeat; default: the configured one)."),
+    ] = None,
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Write the schema model of a database to a file, for plan and lint in CI.
+
+    Keep the file in the repository; then 'zdmigrate plan --schema-file' and
+    'zdmigrate lint --schema-file' need no database access.
+
+    Example: zdmigrate snapshot -o schema.json
+    """
+    from zdmigrate import commands
+
+    state: CliState = ctx.obj
+    report = run_command(
+        ctx, lambda: commands.snapshot(state.settings(), str(output), list(schemas or []))
+    )
+    if fmt is render.OutputFormat.json:
+        emit_json(report.to_json())
+        return
+    for name, count in report.schemas.items():
+        out_console.print(f"{report.path}: schema {name}, {count} tables", highlight=False)
 
 
 @app.command()

@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url", metavar="URL", help="read table sizes and types from this database"
     )
     p.add_argument(
+        "--schema-file",
+        metavar="FILE",
+        help="plan migration files against this schema: pg_dump --schema-only output or a "
+        "'zdmigrate snapshot' file (default: what the earlier migration files create)",
+    )
+    p.add_argument(
         "-j",
         "--jobs",
         type=_jobs,
@@ -167,6 +173,7 @@ def _settings(config: Path | None, args: argparse.Namespace) -> LintSettings:
         pg_version=args.pg_version,
         fail_on=Severity.parse(args.fail_on) if args.fail_on else None,
         assume_in_transaction=args.in_transaction,
+        schema_file=args.schema_file,
     )
 
 

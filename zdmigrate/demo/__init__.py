@@ -17,10 +17,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from zdmigrate import commands
+from zdmigrate.commands import Progress
 from zdmigrate.config import Settings
-from zdmigrate.engine import runner
-from zdmigrate.engine.backfill import Progress
-from zdmigrate.gate import contract_gate
 from zdmigrate.spec import parse_migration
 
 __all__ = ["DemoReport", "run_demo"]
@@ -108,15 +107,15 @@ def run_demo(
     assert url is not None
     first = parse_migration(CREATE, "0001_demo_accounts", "0001_demo_accounts.yaml")
     change = parse_migration(CHANGE, "0002_demo_balance_bigint", "0002_demo_balance_bigint.yaml")
-    runner.apply(settings, first, echo, progress)
-    runner.complete(settings, first.name, echo, contract_gate(force=False))
+    commands.apply(settings, first, echo, progress)
+    commands.complete(settings, first.name, echo, force=False)
     with psycopg.connect(url, autocommit=True) as conn:
         echo(f"filling accounts with {rows:,} rows")
         _fill(conn, rows)
     old_app = _Writer(url, None)
     old_app.start()
     started = time.monotonic()
-    result = runner.apply(settings, change, echo, progress)
+    result = commands.apply(settings, change, echo, progress)
     report.seconds_apply = time.monotonic() - started
     report.rows_per_s = rows / max(report.seconds_apply, 1e-6)
     report.search_path = result.search_path or ""
@@ -134,7 +133,7 @@ def run_demo(
             "SELECT count(*) FROM accounts WHERE _zdm_balance IS DISTINCT FROM balance::bigint"
         ).fetchone()
         report.mismatched_rows = int(row[0]) if row else -1
-    runner.complete(settings, change.name, echo, contract_gate(force=False))
+    commands.complete(settings, change.name, echo, force=False)
     return report
 
 

@@ -18,15 +18,19 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerr
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from zdmigrate.config import Settings
+from zdmigrate.engine.db import connect
 from zdmigrate.engine.executor import backoff_s
 from zdmigrate.engine.store import Store
 from zdmigrate.errors import BackfillError, LockTimeout
-from zdmigrate.plan.backfill import BackfillSpec
-from zdmigrate.plan.triggers import BACKFILL_SETTING
+from zdmigrate.plan.backfill import (
+    CHECKPOINT_INSERT_SQL,
+    CHECKPOINT_UPDATE_SQL,
+    SESSION_SQL,
+    BackfillSpec,
+)
 
 __all__ = ["BatchSizer", "Progress", "run_backfill"]
 
@@ -127,20 +131,14 @@ def _checkpoint(store: Store, migration: str, spec: BackfillSpec) -> dict[str, A
 
 def _start(conn: Conn, store: Store, migration: str, spec: BackfillSpec) -> dict[str, Any]:
     upper = conn.execute(spec.upper_bound_sql(), ()).fetchone()
-    estimate = conn.execute(
-        "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
-        (sql.Identifier(spec.schema, spec.table).as_string(),),
-    ).fetchone()
+    estimate = conn.execute(spec.estimate_sql(), ()).fetchone()
     total = int(estimate[0]) if estimate and estimate[0] else None
     if total is None:
-        counted = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(spec.qualified), ()
-        ).fetchone()
+        counted = conn.execute(spec.total_sql(), ()).fetchone()
         total = int(counted[0]) if counted else 0
     status = "running" if upper else "done"
     store.conn.execute(
-        "INSERT INTO zdmigrate.backfill_checkpoints (migration, table_name, upper_key, "
-        "rows_total, status) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        CHECKPOINT_INSERT_SQL,
         (migration, spec.table, Jsonb(list(upper)) if upper else None, total, status),
     )
     found = _checkpoint(store, migration, spec)
@@ -203,15 +201,8 @@ def run_backfill(
     progress: ProgressFn,
 ) -> int:
     """Backfill ``spec`` to its upper bound; returns rows updated by this run."""
-    with psycopg.connect(url, autocommit=False, application_name="zdmigrate-backfill") as conn:
-        # synchronous_commit off: a batch does not wait for its WAL to reach disk. A
-        # crash can lose the last batches, but each loses its checkpoint with it (one
-        # transaction), so the resumed backfill redoes exactly those.
-        conn.execute(
-            "SELECT set_config(%s, 'on', false), set_config('lock_timeout', %s, false), "
-            "set_config('synchronous_commit', 'off', false)",
-            (BACKFILL_SETTING, f"{settings.lock_timeout_ms}ms"),
-        )
+    with connect(url, autocommit=False, application_name="zdmigrate-backfill") as conn:
+        conn.execute(SESSION_SQL, (f"{settings.lock_timeout_ms}ms",))
         conn.commit()
         state = _checkpoint(store, migration, spec) or _start(conn, store, migration, spec)
         conn.commit()
@@ -270,10 +261,7 @@ def _loop(
         done += seen
         rate = (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6)
         wal = conn.execute(
-            "UPDATE zdmigrate.backfill_checkpoints SET last_key = %s, rows_done = %s, "
-            "batch_size = %s, rows_per_s = %s, status = %s, updated_at = now() "
-            "WHERE migration = %s AND table_name = %s "
-            "RETURNING pg_current_wal_insert_lsn() - '0/0'::pg_lsn",
+            CHECKPOINT_UPDATE_SQL,
             (
                 Jsonb(new_last),
                 done,

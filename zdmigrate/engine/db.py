@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerr
@@ -11,22 +14,45 @@ from psycopg import errors as pgerr
 from zdmigrate.errors import DatabaseError, ZdmError
 from zdmigrate.redact import redact
 
-__all__ = ["connect", "server_major", "translate_errors"]
+__all__ = ["SQL_LOG_ENV", "connect", "server_major", "translate_errors"]
 
 APPLICATION_NAME = "zdmigrate"
+# A file to append every statement zdmigrate sends to, one JSON object a line.
+SQL_LOG_ENV = "ZDMIGRATE_SQL_LOG"
 
 
-def connect(url: str | None, *, autocommit: bool = True) -> psycopg.Connection[tuple[object, ...]]:
-    """Open a connection, tagged ``application_name=zdmigrate``."""
+def _logging_cursor(path: str, application: str) -> type[psycopg.Cursor[Any]]:
+    """A cursor class that appends each statement it sends (parameters aside) to ``path``."""
+
+    class LoggingCursor(psycopg.Cursor[Any]):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            text = query if isinstance(query, str) else query.as_string(self.connection)
+            record = {"application": application, "sql": text, "params": params is not None}
+            with open(path, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record) + "\n")
+            return super().execute(query, params, **kwargs)
+
+    return LoggingCursor
+
+
+def connect(
+    url: str | None, *, autocommit: bool = True, application_name: str = APPLICATION_NAME
+) -> psycopg.Connection[Any]:
+    """Open a connection, tagged with ``application_name``. With ZDMIGRATE_SQL_LOG set,
+    every statement sent on it is appended to that file."""
     if not url:
         raise DatabaseError(
             "no database URL given",
             "pass --database-url, or set ZDMIGRATE_DATABASE_URL or DATABASE_URL",
         )
     try:
-        return psycopg.connect(
-            url, autocommit=autocommit, application_name=APPLICATION_NAME, connect_timeout=10
+        log = os.environ.get(SQL_LOG_ENV)
+        conn: psycopg.Connection[Any] = psycopg.connect(
+            url, autocommit=autocommit, application_name=application_name, connect_timeout=10
         )
+        if log:
+            conn.cursor_factory = _logging_cursor(log, application_name)
+        return conn
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseError(

@@ -1,9 +1,12 @@
 """Run Steps: a short lock_timeout per transaction, retries with backoff and jitter.
 
-A transactional step commits together with its "done" mark and its audit
-row, so a resumed command skips exactly what finished. A step that cannot
-run in a transaction (CREATE INDEX CONCURRENTLY) is idempotent instead: an
-INVALID index left by an interrupted build is dropped and built again.
+The executor sends each step's statements as the plan lists them: its
+``before`` statements (timeouts), its SQL, its ``after`` statements. A
+transactional step commits together with its "done" mark and its audit row
+(zdmigrate's own state), so a resumed command skips exactly what finished. A
+step that cannot run in a transaction (CREATE INDEX CONCURRENTLY) is
+idempotent instead: its cleanup drops an INVALID index left by an
+interrupted build before it is built again.
 """
 
 from __future__ import annotations
@@ -16,13 +19,12 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerr
-from psycopg import sql
 
 from zdmigrate.config import Settings
 from zdmigrate.engine.db import translate_errors
 from zdmigrate.engine.store import Store
 from zdmigrate.errors import LockTimeout
-from zdmigrate.plan.step import Step
+from zdmigrate.model.step import Step
 
 __all__ = ["Executor", "backoff_s"]
 
@@ -48,7 +50,6 @@ class Executor:
         self.echo = echo
         self.store = Store(conn)
         self.done = self.store.done_steps(migration)
-        self.schema = settings.schema_name
 
     def run_all(self, steps: list[Step]) -> int:
         return sum(self.run(s) for s in steps)
@@ -64,14 +65,6 @@ class Executor:
         self.done.add(step.key)
         self.echo(f"  done in {time.monotonic() - started:.2f} s")
         return True
-
-    def _timeouts(self, local: bool) -> None:
-        scope = "true" if local else "false"
-        self.conn.execute(
-            f"SELECT set_config('lock_timeout', %s, {scope}), "
-            f"set_config('statement_timeout', %s, {scope})",
-            (f"{self.settings.lock_timeout_ms}ms", f"{self.settings.statement_timeout_ms}ms"),
-        )
 
     def _with_retries(self, step: Step) -> int:
         budget = self.settings.lock_retry_budget_s
@@ -101,47 +94,39 @@ class Executor:
 
     def _run_in_transaction(self, step: Step, attempt: int, t0: float) -> None:
         with self.conn.transaction():
-            self._timeouts(local=True)
-            self.conn.execute(step.sql)
+            for statement in step.statements:
+                self.conn.execute(statement)
             self.store.mark_done(self.conn, self.migration, step.key)
             self._audit(step, "done", attempt, t0)
 
     def _run_alone(self, step: Step, attempt: int, t0: float) -> None:
-        self._timeouts(local=False)
-        index = next((n[6:] for n in step.notes if n.startswith("index:")), None)
+        for statement in step.before:
+            self.conn.execute(statement)
         try:
-            if index is not None:
-                self._drop_invalid_index(index)
+            self._cleanup(step, quiet=False)
             self.conn.execute(step.sql)
         except psycopg.Error:
-            if index is not None:  # a failed concurrent build leaves an INVALID index
-                self._drop_failed_index(index)
+            # a failed concurrent build leaves an INVALID index; if dropping it fails
+            # too, the next run drops it before building again
+            with contextlib.suppress(psycopg.Error):
+                self._cleanup(step, quiet=True)
             raise
         finally:
-            self.conn.execute("RESET lock_timeout; RESET statement_timeout")
+            for statement in step.after:
+                self.conn.execute(statement)
         with self.conn.transaction():
             self.store.mark_done(self.conn, self.migration, step.key)
             self._audit(step, "done", attempt, t0)
 
-    def _drop_failed_index(self, name: str) -> None:
-        # if this fails too, the next run drops the INVALID index before building again
-        with contextlib.suppress(psycopg.Error):
-            self._drop_invalid_index(name, quiet=True)
-
-    def _drop_invalid_index(self, name: str, quiet: bool = False) -> None:
-        row = self.conn.execute(
-            "SELECT NOT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-            "JOIN pg_namespace n ON n.oid = i.relnamespace WHERE n.nspname = %s AND i.relname = %s",
-            (self.schema, name),
-        ).fetchone()
+    def _cleanup(self, step: Step, quiet: bool) -> None:
+        """The step's cleanup statement, when its check says it is needed."""
+        if step.cleanup is None:
+            return
+        row = self.conn.execute(step.cleanup.check).fetchone()
         if row and row[0]:
             if not quiet:
-                self.echo(f"  index {name} was left INVALID by an interrupted build: rebuilding it")
-            self.conn.execute(
-                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                    sql.Identifier(self.schema, name)
-                )
-            )
+                self.echo(f"  {step.cleanup.reason}")
+            self.conn.execute(step.cleanup.statement)
 
     def _audit(self, step: Step, status: str, attempt: int, t0: float) -> None:
         self.store.audit(

@@ -9,11 +9,12 @@ from typing import Any
 
 import psycopg
 
+from zdmigrate._version import __version__
 from zdmigrate.config import Settings
 from zdmigrate.engine.backfill import Progress, run_backfill
-from zdmigrate.engine.catalog import Catalog, catalog_from_json, catalog_to_json, introspect
 from zdmigrate.engine.db import connect, translate_errors
 from zdmigrate.engine.executor import Executor
+from zdmigrate.engine.introspect import introspect
 from zdmigrate.engine.state import init_state
 from zdmigrate.engine.store import LIVE_PHASES, MigrationRow, Store
 from zdmigrate.engine.verify import Verification, verify_specs
@@ -25,8 +26,10 @@ from zdmigrate.errors import (
     VerifyMismatch,
     ZdmError,
 )
-from zdmigrate.plan.builder import build_plan
-from zdmigrate.plan.step import Plan, Step
+from zdmigrate.model.schema import catalog_from_json, catalog_to_json
+from zdmigrate.model.step import Plan, Step
+from zdmigrate.plan.builder import Timeouts, build_plan, drop_version_schema
+from zdmigrate.plan.stored import changed_phases, plan_from_json, plan_to_json
 from zdmigrate.spec import Migration, parse_migration
 
 __all__ = [
@@ -78,22 +81,46 @@ def _session(settings: Settings, name: str) -> Iterator[tuple[Conn, Store]]:
         yield conn, store
 
 
-def _stored_plan(row: MigrationRow, settings: Settings) -> tuple[Migration, Plan]:
+def timeouts(settings: Settings) -> Timeouts:
+    return Timeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+
+
+def _replan(row: MigrationRow, settings: Settings, older: tuple[tuple[str, str], ...]) -> Plan:
+    """The plan this zdmigrate makes of the stored file and schema."""
     migration = parse_migration(row.source, row.name, f"{row.name} (as applied)")
     assert row.catalog is not None
     catalog = catalog_from_json(row.catalog)
-    return migration, build_plan(migration, catalog, row.mode)
+    return build_plan(migration, catalog, row.mode, timeouts(settings), older)
+
+
+def stored_plan(row: MigrationRow, settings: Settings, echo: Echo | None = None) -> Plan:
+    """The plan ``apply`` stored; with ``echo``, say where this zdmigrate would now plan
+    differently (the stored steps still run: they are what was reviewed)."""
+    if row.plan is None:  # applied by a zdmigrate that stored no plan
+        if echo is not None:
+            echo(f"{row.name} was applied by an older zdmigrate that stored no plan: re-planned")
+        return _replan(row, settings, ())
+    plan = plan_from_json(row.plan)
+    if echo is not None:
+        changed = changed_phases(plan, _replan(row, settings, tuple(plan.older_version_schemas)))
+        if changed:
+            echo(
+                f"note: zdmigrate {__version__} would now plan {', '.join(changed)} of "
+                f"{row.name} differently; running the plan stored at apply "
+                f"(by zdmigrate {row.planned_by})"
+            )
+    return plan
 
 
 def _check_expressions(conn: Conn, migration: Migration, plan: Plan) -> None:
-    for label, query in plan.checks:
+    for check in plan.checks:
         try:
             with conn.transaction():
-                conn.execute(query)
+                conn.execute(check.sql)
         except psycopg.Error as exc:
             message = str(exc).strip().splitlines()[0]
             raise SpecError(
-                f"{migration.path}: {label}: {message}",
+                f"{migration.path}: {check.description}: {message}",
                 "fix the expression; it must compute the column's value from the row",
             ) from None
 
@@ -120,7 +147,7 @@ def _begin(
         # marked done, so resuming would skip them. Finish the undo, then start afresh.
         echo("finishing the undo of the failed run first")
         Executor(conn, settings, migration.name, "apply-undo", echo).run_all(
-            _stored_plan(row, settings)[1].rollback
+            stored_plan(row, settings).rollback
         )
         store.forget_progress(migration.name)
         store.set_phase(migration.name, "rolled_back")
@@ -131,7 +158,7 @@ def _begin(
                 f"{migration.path} changed after it was applied (phase {row.phase})",
                 f"restore the applied file, or run 'zdmigrate rollback {migration.name}' first",
             )
-        return _stored_plan(row, settings)[1], True
+        return stored_plan(row, settings, echo), True
     if row is not None and row.phase == "completed":
         if row.sha256 != migration.sha256:
             raise MigrationEdited(
@@ -140,7 +167,8 @@ def _begin(
             )
         raise StateError(f"migration '{migration.name}' is already completed", "nothing to do")
     catalog = introspect(conn, settings.schema_name)
-    plan = build_plan(migration, catalog, settings.mode)
+    older = tuple(store.predecessors_to_drop(migration.name, settings.schema_name))
+    plan = build_plan(migration, catalog, settings.mode, timeouts(settings), older)
     _check_expressions(conn, migration, plan)
     _refuse_conflicts(store, migration.name, settings.schema_name, plan.tables)
     source = migration.source_text
@@ -153,6 +181,8 @@ def _begin(
         tables=plan.tables,
         source=source,
         catalog=catalog_to_json(catalog),
+        plan=plan_to_json(plan),
+        planned_by=__version__,
     )
     return plan, False
 
@@ -273,42 +303,44 @@ def complete(
     with _session(settings, name) as (conn, store):
         row = _live_row(store, name, ("expanded", "completing"), "complete")
         gate(conn, row)
-        _, plan = _stored_plan(row, settings)
+        plan = stored_plan(row, settings, echo)
+        contract = _with_later_predecessors(store, plan, row, settings, echo)
         store.set_phase(name, "completing")
         executor = Executor(conn, settings, name, "complete", echo)
-        ran = _drop_predecessors(conn, store, executor, name, row.schema_name)
         try:
-            ran += executor.run_all(plan.contract)
+            ran = executor.run_all(contract)
         except ZdmError as exc:
-            if not any(step.key in executor.done for step in plan.contract):
+            tables = [s for s in contract if s.key not in _drop_keys(contract)]
+            if not any(step.key in executor.done for step in tables):
                 # Nothing was contracted: both versions still work, rollback stays possible.
                 store.set_phase(name, "expanded", exc.message)
                 exc.message += f"; nothing was contracted, '{name}' is still expanded"
             raise
+        for other, _ in store.predecessors_to_drop(name, row.schema_name):
+            store.mark_version_schema_dropped(conn, other)
         store.forget_progress(name)
         store.set_phase(name, "completed")
         return PhaseResult(name, "completed", ran)
 
 
-def _drop_predecessors(conn: Conn, store: Store, executor: Executor, name: str, schema: str) -> int:
-    from psycopg import sql
+def _drop_keys(steps: list[Step]) -> set[str]:
+    return {s.key for s in steps if s.key.startswith("contract:drop-version:")}
 
-    from zdmigrate.plan.step import Lock, Phase, Step
 
-    ran = 0
-    for other, vschema in store.predecessors_to_drop(name, schema):
-        step = Step(
-            key=f"contract:drop-version:{vschema}",
-            phase=Phase.contract,
-            description=f"drop version schema {vschema} of completed migration {other}",
-            sql=sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE;")
-            .format(sql.Identifier(vschema))
-            .as_string(),
-            lock=Lock.none,
-        )
-        ran += executor.run(step)
-        store.mark_version_schema_dropped(conn, other)
-    return ran
+def _with_later_predecessors(
+    store: Store, plan: Plan, row: MigrationRow, settings: Settings, echo: Echo
+) -> list[Step]:
+    """The stored contract, and first the drop of version schemas of migrations that
+    completed after this one was applied (so the stored plan could not list them)."""
+    known = set(plan.older_version_schemas)
+    now = tuple(store.predecessors_to_drop(row.name, row.schema_name))
+    later = tuple(p for p in now if p not in known)
+    if not later:
+        return plan.contract
+    names = ", ".join(v for _, v in later)
+    echo(f"also dropping {names}: completed after {row.name} was applied, so not in its plan")
+    drops = [timeouts(settings).wrap(drop_version_schema(*p)) for p in later]
+    return drops + plan.contract
 
 
 def rollback(settings: Settings, name: str, echo: Echo) -> PhaseResult:
@@ -316,7 +348,7 @@ def rollback(settings: Settings, name: str, echo: Echo) -> PhaseResult:
     allowed = ("expanding", "backfilling", "expanded", "rolling_back", "failed")
     with _session(settings, name) as (conn, store):
         row = _live_row(store, name, allowed, "roll back")
-        _, plan = _stored_plan(row, settings)
+        plan = stored_plan(row, settings, echo)
         if row.phase != "rolling_back":
             store.forget_progress(name)
         store.set_phase(name, "rolling_back")
@@ -333,7 +365,7 @@ def verify(settings: Settings, name: str) -> Verification:
     with connect(settings.database_url) as conn, translate_errors(name):
         init_state(conn)
         row = _live_row(Store(conn), name, LIVE_PHASES, "verify")
-        _, plan = _stored_plan(row, settings)
+        plan = stored_plan(row, settings)
     return verify_specs(settings.database_url, name, plan.verify, settings.verify_report_limit)
 
 
@@ -344,12 +376,3 @@ def set_paused(settings: Settings, name: str, paused: bool) -> PhaseResult:
         row = _live_row(store, name, LIVE_PHASES, "pause" if paused else "resume")
         store.set_paused(name, paused)
         return PhaseResult(name, row.phase + (" (paused)" if paused else ""), 0)
-
-
-def offline_catalog(schema: str, earlier: list[Migration]) -> Catalog:
-    """The schema as earlier migration files leave it, for planning without a server."""
-    cat = Catalog(schema)
-    for m in earlier:
-        for op in m.operations:
-            cat.apply(op)
-    return cat

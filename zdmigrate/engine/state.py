@@ -103,6 +103,10 @@ _UPGRADES: tuple[str, ...] = (
         report      jsonb NOT NULL
     );
     """,
+    # 2: the plan as apply rendered it, run by complete and rollback.
+    """
+    ALTER TABLE zdmigrate.migrations ADD COLUMN plan jsonb, ADD COLUMN planned_by text;
+    """,
 )
 
 STATE_VERSION = len(_UPGRADES)

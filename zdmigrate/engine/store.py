@@ -30,6 +30,8 @@ class MigrationRow:
     source: str
     catalog: dict[str, Any] | None
     paused: bool
+    plan: dict[str, Any] | None
+    planned_by: str | None
 
 
 class Store:
@@ -40,7 +42,7 @@ class Store:
         with self.conn.cursor(row_factory=dict_row) as cur:
             cur.execute(
                 "SELECT name, sha256, phase, mode, schema_name, version_schema, tables, source, "
-                "catalog, paused FROM zdmigrate.migrations WHERE name = %s",
+                "catalog, paused, plan, planned_by FROM zdmigrate.migrations WHERE name = %s",
                 (name,),
             )
             row = cur.fetchone()
@@ -76,21 +78,35 @@ class Store:
         tables: list[str],
         source: str,
         catalog: dict[str, Any],
+        plan: dict[str, Any],
+        planned_by: str,
     ) -> None:
         self.conn.execute(
             """
             INSERT INTO zdmigrate.migrations (name, sha256, phase, mode, schema_name,
-                version_schema, tables, source, catalog)
-            VALUES (%s, %s, 'expanding', %s, %s, %s, %s, %s, %s)
+                version_schema, tables, source, catalog, plan, planned_by)
+            VALUES (%s, %s, 'expanding', %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (name) DO UPDATE SET sha256 = EXCLUDED.sha256, phase = 'expanding',
                 mode = EXCLUDED.mode, schema_name = EXCLUDED.schema_name,
                 version_schema = EXCLUDED.version_schema, tables = EXCLUDED.tables,
-                source = EXCLUDED.source, catalog = EXCLUDED.catalog, started_at = now(),
+                source = EXCLUDED.source, catalog = EXCLUDED.catalog, plan = EXCLUDED.plan,
+                planned_by = EXCLUDED.planned_by, started_at = now(),
                 expanded_at = NULL, backfilled_at = NULL, completed_at = NULL,
                 rolled_back_at = NULL, error = NULL, paused = false,
                 version_schema_dropped = false, updated_at = now()
             """,
-            (name, sha256, mode, schema, version_schema, tables, source, Jsonb(catalog)),
+            (
+                name,
+                sha256,
+                mode,
+                schema,
+                version_schema,
+                tables,
+                source,
+                Jsonb(catalog),
+                Jsonb(plan),
+                planned_by,
+            ),
         )
         self.forget_progress(name)
 
@@ -139,11 +155,14 @@ class Store:
         )
 
     def predecessors_to_drop(self, name: str, schema: str) -> list[tuple[str, str]]:
+        """Version schemas of completed migrations started before ``name`` (before now, if
+        it has not started): completing ``name`` drops them."""
         rows = self.conn.execute(
             "SELECT name, version_schema FROM zdmigrate.migrations WHERE name <> %s "
             "AND phase = 'completed' AND schema_name = %s AND version_schema IS NOT NULL "
-            "AND NOT version_schema_dropped AND started_at < "
-            "(SELECT started_at FROM zdmigrate.migrations WHERE name = %s) ORDER BY completed_at",
+            "AND NOT version_schema_dropped AND started_at < COALESCE("
+            "(SELECT started_at FROM zdmigrate.migrations WHERE name = %s), now()) "
+            "ORDER BY completed_at",
             (name, schema, name),
         ).fetchall()
         return [(r[0], r[1]) for r in rows]

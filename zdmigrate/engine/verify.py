@@ -6,8 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-
+from zdmigrate.engine.db import connect
 from zdmigrate.plan.backfill import VerifySpec
 
 __all__ = ["TableVerification", "Verification", "verify_specs"]
@@ -66,7 +65,7 @@ def verify_specs(
 ) -> Verification:
     """Check every row of every table; at most ``limit`` keys listed per table."""
     result = Verification(migration, [])
-    with psycopg.connect(url, autocommit=True, application_name="zdmigrate-verify") as conn:
+    with connect(url, autocommit=True, application_name="zdmigrate-verify") as conn:
         for spec in specs:
             report = TableVerification(spec.table)
             result.tables.append(report)

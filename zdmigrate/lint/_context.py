@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from zdmigrate.lint._model import Severity, Violation
+from zdmigrate.lint.violation import Severity, Violation
 
 if TYPE_CHECKING:
     from zdmigrate.lint.dbfacts import DbFacts, TableFacts

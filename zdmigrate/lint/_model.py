@@ -4,30 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any
+
+from zdmigrate.lint.violation import Severity, Violation
 
 if TYPE_CHECKING:
     from zdmigrate.lint._context import Context
-    from zdmigrate.lint._source import Statement
+    from zdmigrate.lint.source import Statement
 
 __all__ = ["Category", "Finding", "Rule", "Severity", "Violation"]
-
-
-class Severity(IntEnum):
-    """How bad a finding is; ``--fail-on`` compares against this order."""
-
-    INFO = 1
-    WARNING = 2
-    ERROR = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        return cls[text.upper()]
 
 
 class Category:
@@ -35,16 +20,6 @@ class Category:
     BREAKING = "breaking"
     LOCKING = "locking"
     STYLE = "style"
-
-
-@dataclass(frozen=True)
-class Violation:
-    """What a rule reports: the problem and the fix, at an optional offset."""
-
-    message: str
-    help: str
-    offset: int | None = None
-    severity: Severity | None = None
 
 
 Check = Callable[["Statement", "Context"], Iterable[Violation]]

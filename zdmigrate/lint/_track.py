@@ -8,8 +8,8 @@ from typing import Any
 from zdmigrate.lint._context import Context, LockHeld, rel_key
 from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._node import const_value
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.locks import SHARE, existing_lock, rank
+from zdmigrate.lint.source import Statement
 
 __all__ = ["QUIET", "track"]
 

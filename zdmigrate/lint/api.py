@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from zdmigrate.lint._context import Options
-from zdmigrate.lint._source import Source
 from zdmigrate.lint.inputs import collect_sources
 from zdmigrate.lint.registry import select_rules
 from zdmigrate.lint.result import LintResult
 from zdmigrate.lint.runner import lint_sources
 from zdmigrate.lint.settings import LintSettings
+from zdmigrate.lint.source import Source
 
 __all__ = ["lint_paths", "lint_text"]
 
@@ -39,7 +39,7 @@ def lint_paths(
     ``jobs``: processes for large inputs (0: one per core; 1: this process only).
     The findings are the same whatever it is.
     """
-    sources = list(collect_sources(paths, settings.exclude, settings.root))
+    sources = list(collect_sources(paths, settings))
     return _run(sources, settings, database_url, jobs)
 
 

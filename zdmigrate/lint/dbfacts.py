@@ -12,8 +12,8 @@ from functools import cache
 from typing import Any
 
 from zdmigrate.errors import DatabaseError
-from zdmigrate.lint._model import Severity
 from zdmigrate.lint._node import const_value
+from zdmigrate.lint.violation import Severity
 from zdmigrate.lint.volatility import Volatility
 
 __all__ = ["DbFacts", "TableFacts"]

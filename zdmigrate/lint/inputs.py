@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from zdmigrate.errors import ConfigError
-from zdmigrate.lint._source import Source
-from zdmigrate.lint.zdm_files import is_migration_file, migration_source
+from zdmigrate.lint.settings import LintSettings
+from zdmigrate.lint.source import Source
+from zdmigrate.lint.zdm_files import SUFFIXES, is_migration_file, migration_source
 
 __all__ = ["collect_sources", "is_alembic_project"]
 
@@ -58,34 +59,50 @@ def _scripts(paths: list[Path]) -> Iterator[Source]:
     yield from revision_sources(paths)
 
 
-def _folder(path: Path, exclude: tuple[str, ...], root: Path) -> Iterator[Source]:
+def _migration(path: Path, settings: LintSettings) -> Source:
+    from zdmigrate.plan import Timeouts
+
+    timeouts = Timeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    return migration_source(
+        path, schema=settings.schema, schema_file=settings.schema_file, timeouts=timeouts
+    )
+
+
+def _folder(path: Path, settings: LintSettings) -> Iterator[Source]:
+    """SQL files and zdmigrate migration files, in file name order (the order they run)."""
     if is_alembic_project(path):
         yield from _project(path)
         return
-    files = sorted(path.rglob("*.sql"), key=lambda p: (p.name, str(p)))
+    suffixes = (".sql", *SUFFIXES)
+    files = sorted(
+        (p for p in path.rglob("*") if p.suffix.lower() in suffixes and p.is_file()),
+        key=lambda p: (p.name, str(p)),
+    )
     if not files:
         raise ConfigError(
-            f"{path}: no .sql files and no Alembic project here",
-            "give the folder that holds the .sql files, alembic.ini, or env.py and versions/",
+            f"{path}: no .sql files, no migration files and no Alembic project here",
+            "give the folder that holds the .sql or .yaml/.json migration files, alembic.ini, "
+            "or env.py and versions/",
         )
     for file in files:
-        if not _excluded(file, exclude, root):
-            yield _sql(file)
+        if not _excluded(file, settings.exclude, settings.root):
+            yield _sql(file) if file.suffix.lower() == ".sql" else _migration(file, settings)
 
 
-def _one(arg: str, exclude: tuple[str, ...], root: Path) -> Iterator[Source]:
+def _one(arg: str, settings: LintSettings) -> Iterator[Source]:
+    exclude, root = settings.exclude, settings.root
     if arg == "-":
         yield Source("<stdin>", sys.stdin.read())
         return
     path = Path(arg)
     if path.is_dir():
-        yield from _folder(path, exclude, root)
+        yield from _folder(path, settings)
     elif _excluded(path, exclude, root):
         return
     elif path.suffix == ".sql":
         yield _sql(path)
     elif is_migration_file(path):
-        yield migration_source(path)
+        yield _migration(path, settings)
     else:
         raise ConfigError(
             f"{arg}: cannot lint a '{path.suffix or 'extensionless'}' file",
@@ -100,19 +117,17 @@ def _check_exists(args: list[str]) -> None:
             raise ConfigError(f"{arg}: no such file or directory", "give .sql files, folders or -")
 
 
-def collect_sources(
-    args: list[str], exclude: tuple[str, ...] = (), root: Path | None = None
-) -> Iterator[Source]:
+def collect_sources(args: list[str], settings: LintSettings | None = None) -> Iterator[Source]:
     """Sources for ``args`` in order; folders are walked by file name.
 
     Alembic revision scripts given one by one come last, in revision order.
     """
-    base = root or Path.cwd()
+    settings = settings or LintSettings()
     _check_exists(args)
     scripts = [Path(a) for a in args if a.endswith(".py") and Path(a).is_file()]
     for arg in args:
         if not (arg.endswith(".py") and Path(arg).is_file()):
-            yield from _one(arg, exclude, base)
-    kept = [p for p in scripts if not _excluded(p, exclude, base)]
+            yield from _one(arg, settings)
+    kept = [p for p in scripts if not _excluded(p, settings.exclude, settings.root)]
     if kept:
         yield from _scripts(kept)

@@ -9,7 +9,7 @@ from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._expr import has_option, is_node
 
 if TYPE_CHECKING:
-    from zdmigrate.lint._source import Statement
+    from zdmigrate.lint.source import Statement
 
 __all__ = ["AEL", "SHARE", "SRE", "SUE", "Lock", "existing_lock", "rank", "statement_lock"]
 

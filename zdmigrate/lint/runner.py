@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from zdmigrate.lint._context import Context, Options
 from zdmigrate.lint._expr import alter_groups
 from zdmigrate.lint._model import Finding, Rule, Violation
-from zdmigrate.lint._source import Source, Statement, SyntaxProblem, parse
 from zdmigrate.lint._track import track
 from zdmigrate.lint.registry import find_rule
 from zdmigrate.lint.result import LintResult
+from zdmigrate.lint.source import Source, Statement, SyntaxProblem, parse
 from zdmigrate.lint.suppress import Suppressions
 
 __all__ = ["lint_sources"]

@@ -26,6 +26,11 @@ class LintSettings:
     fail_on: Severity = Severity.WARNING
     assume_in_transaction: bool = False
     root: Path = field(default_factory=Path.cwd)
+    # How zdmigrate migration files are planned (from [tool.zdmigrate] and flags).
+    schema: str = "public"
+    schema_file: str | None = None
+    lock_timeout_ms: int = 500
+    statement_timeout_ms: int = 0
 
     def with_flags(self, **flags: Any) -> LintSettings:
         given = {k: v for k, v in flags.items() if v is not None and v != ()}

@@ -1,10 +1,17 @@
-"""One module per operation: each records what it does; no I/O."""
+"""One module per operation: its checks, its effect on the schema model, its changes.
+
+``plan(op, ctx)`` checks the operation against the schema and records what it
+does in the context (``work.TableWork`` changes and whole Steps);
+``apply(op, catalog)`` changes the schema model as completing the operation
+changes the database. Both are pure: no I/O.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
+from zdmigrate.model.schema import Catalog
 from zdmigrate.ops import (
     add_column,
     alter_column,
@@ -12,24 +19,68 @@ from zdmigrate.ops import (
     drop_column,
     indexes,
     raw_sql,
+    rename_column,
     tables,
 )
-from zdmigrate.ops._work import PlanContext
+from zdmigrate.ops.work import (
+    ColumnRename,
+    Comment,
+    ContractAlter,
+    ContractStatement,
+    ExpandAlter,
+    NotValidConstraint,
+    PlanContext,
+    TableWork,
+    Transform,
+    ViewColumn,
+)
 from zdmigrate.spec import models as m
 
-__all__ = ["PLANNERS", "PlanContext"]
+__all__ = [
+    "OPERATIONS",
+    "ColumnRename",
+    "Comment",
+    "ContractAlter",
+    "ContractStatement",
+    "ExpandAlter",
+    "NotValidConstraint",
+    "PlanContext",
+    "TableWork",
+    "Transform",
+    "ViewColumn",
+    "apply_operation",
+]
 
-PLANNERS: dict[type, Callable[[Any, PlanContext], None]] = {
-    m.AddColumn: add_column.plan,
-    m.DropColumn: drop_column.plan,
-    m.RenameColumn: alter_column.plan_rename,
-    m.AlterColumn: alter_column.plan,
-    m.CreateIndex: indexes.plan_create,
-    m.DropIndex: indexes.plan_drop,
-    m.CreateTable: tables.plan_create,
-    m.DropTable: tables.plan_drop,
-    m.RenameTable: tables.plan_rename,
-    m.CreateConstraint: constraints.plan_create,
-    m.DropConstraint: constraints.plan_drop,
-    m.RawSql: raw_sql.plan,
+
+class Operation(NamedTuple):
+    plan: Callable[[Any, PlanContext], None]
+    apply: Callable[[Any, Catalog], None] | None
+
+
+OPERATIONS: dict[type, Operation] = {
+    m.AddColumn: Operation(add_column.plan, add_column.apply),
+    m.DropColumn: Operation(drop_column.plan, drop_column.apply),
+    m.RenameColumn: Operation(rename_column.plan, rename_column.apply),
+    m.AlterColumn: Operation(alter_column.plan, alter_column.apply),
+    m.CreateIndex: Operation(indexes.plan_create, indexes.apply_create),
+    m.DropIndex: Operation(indexes.plan_drop, indexes.apply_drop),
+    m.CreateTable: Operation(tables.plan_create, tables.apply_create),
+    m.DropTable: Operation(tables.plan_drop, tables.apply_drop),
+    m.RenameTable: Operation(tables.plan_rename, tables.apply_rename),
+    m.CreateConstraint: Operation(constraints.plan_create, constraints.apply_create),
+    m.DropConstraint: Operation(constraints.plan_drop, constraints.apply_drop),
+    # raw SQL: its effect on the schema is not modelled (lint reads it instead)
+    m.RawSql: Operation(raw_sql.plan, None),
 }
+
+
+def apply_operation(op: m.Operation, catalog: Catalog) -> None:
+    """``catalog`` as completing ``op`` leaves it. An operation on a table the model does
+    not hold (one that predates the files replayed) changes nothing."""
+    apply = OPERATIONS[type(op)].apply
+    table = getattr(op, "table", None) or getattr(op, "from_", None)
+    if apply is None or (
+        table is not None and not isinstance(op, m.CreateTable) and table not in catalog.tables
+    ):
+        return
+    apply(op, catalog)

@@ -6,8 +6,14 @@ from typing import Any
 
 from psycopg import sql
 
-from zdmigrate.ops._work import PlanContext, TableWork, internal_name
-from zdmigrate.plan.step import Lock, Phase, Step
+from zdmigrate.model.schema import internal_name
+from zdmigrate.model.step import Cleanup, Lock, Phase, Step
+from zdmigrate.ops.work import (
+    ContractAlter,
+    NotValidConstraint,
+    PlanContext,
+    TableWork,
+)
 
 __all__ = [
     "add_not_null_check",
@@ -16,16 +22,11 @@ __all__ = [
     "add_validated_constraint",
     "create_index_concurrently",
     "ident_list",
-    "step_key",
 ]
 
 
 def ident_list(names: list[str] | tuple[str, ...]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
-
-
-def step_key(ctx: PlanContext, phase: Phase, what: str) -> str:
-    return f"{phase.value}:{ctx.current_op}:{what}"
 
 
 def add_step(
@@ -36,59 +37,47 @@ def add_step(
     statement: sql.Composable | str,
     **fields: Any,
 ) -> None:
-    """A step of the current operation, appended to its phase's list; ``what`` makes
-    its key unique within the operation."""
+    """A step of the current operation; ``what`` makes its key unique within the operation."""
     text = statement if isinstance(statement, str) else statement.as_string()
     text = text if text.rstrip().endswith(";") else text + ";"
-    step = Step(
-        key=step_key(ctx, phase, what),
-        phase=phase,
-        description=description,
-        sql=text,
-        **fields,
-    )
-    steps = {
-        Phase.expand: ctx.expand_steps,
-        Phase.contract: ctx.contract_steps,
-        Phase.rollback: ctx.rollback_steps,
-    }
-    steps[phase].append(step)
+    key = f"{phase.value}:{ctx.current_op}:{what}"
+    ctx.steps.append(Step(key=key, phase=phase, description=description, sql=text, **fields))
 
 
 def add_not_null_check(ctx: PlanContext, work: TableWork, column: str, final: str) -> None:
     """NOT NULL without a long lock: NOT VALID check, validated after the backfill,
     turned into SET NOT NULL (no scan on PostgreSQL 12+) at contract."""
     check = internal_name("nn", final)
-    work.expand_constraints_lock = Lock.access_exclusive
-    work.expand_constraints.append(
-        sql.SQL("ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID").format(
-            sql.Identifier(check), sql.Identifier(column)
-        )
-    )
-    work.validate_constraints.append(check)
-    work.contract_after_renames.append(
-        sql.SQL("ALTER COLUMN {} SET NOT NULL").format(sql.Identifier(final))
-    )
-    work.contract_after_renames.append(sql.SQL("DROP CONSTRAINT {}").format(sql.Identifier(check)))
+    definition = sql.SQL("CHECK ({} IS NOT NULL)").format(sql.Identifier(column))
+    work.changes += [
+        NotValidConstraint(check, definition, Lock.access_exclusive, dropped_at_rollback=False),
+        ContractAlter(sql.SQL("ALTER COLUMN {} SET NOT NULL").format(sql.Identifier(final)), True),
+        ContractAlter(sql.SQL("DROP CONSTRAINT {}").format(sql.Identifier(check)), True),
+    ]
 
 
 def add_validated_constraint(
-    ctx: PlanContext, work: TableWork, name: str, definition: sql.Composable
+    work: TableWork, name: str, definition: sql.Composable, is_check: bool
 ) -> None:
     """CHECK or FOREIGN KEY: NOT VALID at expand, VALIDATE after the backfill.
 
     ADD CHECK takes ACCESS EXCLUSIVE (briefly); ADD FOREIGN KEY, SHARE ROW EXCLUSIVE.
     """
-    is_check = definition.as_string().startswith("CHECK")
     lock = Lock.access_exclusive if is_check else Lock.share_row_exclusive
-    if lock.rank > work.expand_constraints_lock.rank:
-        work.expand_constraints_lock = lock
-    work.expand_constraints.append(
-        sql.SQL("ADD CONSTRAINT {} {} NOT VALID").format(sql.Identifier(name), definition)
-    )
-    work.validate_constraints.append(name)
-    work.rollback_alters.append(
-        sql.SQL("DROP CONSTRAINT IF EXISTS {}").format(sql.Identifier(name))
+    work.changes.append(NotValidConstraint(name, definition, lock))
+
+
+def _invalid_index_cleanup(schema: str, name: str) -> Cleanup:
+    check = sql.SQL(
+        "SELECT EXISTS (SELECT FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "JOIN pg_namespace n ON n.oid = i.relnamespace "
+        "WHERE n.nspname = {} AND i.relname = {} AND NOT x.indisvalid);"
+    ).format(sql.Literal(schema), sql.Literal(name))
+    drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {};").format(sql.Identifier(schema, name))
+    return Cleanup(
+        check.as_string(),
+        drop.as_string(),
+        f"index {name} was left INVALID by an interrupted build: rebuilding it",
     )
 
 
@@ -102,7 +91,10 @@ def create_index_concurrently(
     method: str = "btree",
     where: str | None = None,
 ) -> None:
-    """CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on)."""
+    """CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on).
+
+    A failed concurrent build leaves an INVALID index that ``IF NOT EXISTS`` would
+    keep: the step's cleanup drops it first."""
     stmt = sql.SQL("CREATE {}INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING {} ({}){}").format(
         sql.SQL("UNIQUE " if unique else ""),
         sql.Identifier(name),
@@ -121,7 +113,7 @@ def create_index_concurrently(
         tables=(table,),
         scans=True,
         transactional=False,
-        notes=(f"index:{name}",),
+        cleanup=_invalid_index_cleanup(ctx.schema, name),
     )
     drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(ctx.schema, name))
     add_step(

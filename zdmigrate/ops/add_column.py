@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from zdmigrate.model.schema import Catalog, Column, ForeignKey
 from zdmigrate.ops._common import (
     add_not_null_check,
     add_unique_constraint,
     add_validated_constraint,
     ident_list,
 )
-from zdmigrate.ops._work import PlanContext, Transform, ViewColumn
+from zdmigrate.ops.work import Comment, ExpandAlter, PlanContext, Transform, ViewColumn
 from zdmigrate.spec.models import AddColumn
 
-__all__ = ["plan"]
+__all__ = ["apply", "plan"]
 
 
 def plan(op: AddColumn, ctx: PlanContext) -> None:
@@ -34,28 +35,42 @@ def plan(op: AddColumn, ctx: PlanContext) -> None:
         parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(col.default)))
     if direct_not_null:
         parts.append(sql.SQL("NOT NULL"))
-    work.expand_alters.append(sql.SQL(" ").join(parts))
-    work.rollback_alters.append(sql.SQL("DROP COLUMN IF EXISTS {}").format(name))
+    work.changes.append(
+        ExpandAlter(sql.SQL(" ").join(parts), sql.SQL("DROP COLUMN IF EXISTS {}").format(name))
+    )
     if not col.nullable and not direct_not_null:
         add_not_null_check(ctx, work, col.name, col.name)
     if op.up is not None:
         work.transforms.append(Transform("up", col.name, op.up, col.type, True, ctx.current_op))
     if col.check is not None:
-        add_validated_constraint(
-            ctx, work, f"{table}_{col.name}_check", sql.SQL("CHECK (" + col.check + ")")
-        )
+        check = sql.SQL("CHECK (" + col.check + ")")
+        add_validated_constraint(work, f"{table}_{col.name}_check", check, is_check=True)
     if col.references is not None:
         ref = col.references
         definition = sql.SQL("FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}").format(
             name, ctx.qualified(ref.table), ident_list(ref.columns), sql.SQL(ref.on_delete.upper())
         )
-        add_validated_constraint(ctx, work, f"{table}_{col.name}_fkey", definition)
+        add_validated_constraint(work, f"{table}_{col.name}_fkey", definition, is_check=False)
     if col.unique:
         add_unique_constraint(ctx, table, f"{table}_{col.name}_key", [col.name])
     if col.comment is not None:
-        work.expand_comments.append(
-            sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
-                ctx.qualified(table), name, sql.Literal(col.comment)
-            )
+        statement = sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+            ctx.qualified(table), name, sql.Literal(col.comment)
         )
+        work.changes.append(Comment(statement))
     work.view_columns.append(ViewColumn(col.name, col.name, col.type, col.default))
+
+
+def apply(op: AddColumn, catalog: Catalog) -> None:
+    """The table once the migration is complete: the column with its check, key and index."""
+    table = catalog.tables[op.table]
+    col = op.column
+    table.columns.append(Column(col.name, col.type, col.nullable, col.default))
+    if col.check is not None:
+        table.add_check(f"{op.table}_{col.name}_check", col.check)
+    if col.references is not None:
+        ref = col.references
+        fk = ForeignKey.of([col.name], ref.table, list(ref.columns), ref.on_delete)
+        table.add_foreign_key(f"{op.table}_{col.name}_fkey", fk)
+    if col.unique:
+        table.add_unique(f"{op.table}_{col.name}_key", (col.name,))

@@ -11,23 +11,27 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from zdmigrate.engine.catalog import Column
+from zdmigrate.model.schema import Catalog, Column, internal_name
 from zdmigrate.ops._common import (
     add_not_null_check,
     add_validated_constraint,
     create_index_concurrently,
     ident_list,
 )
-from zdmigrate.ops._work import PlanContext, TableWork, Transform, ViewColumn, internal_name
-from zdmigrate.plan.triggers import referenced_columns
-from zdmigrate.spec.expr import rename_columns
-from zdmigrate.spec.models import AlterColumn, RenameColumn
+from zdmigrate.ops.work import (
+    ColumnRename,
+    ContractAlter,
+    ContractStatement,
+    ExpandAlter,
+    PlanContext,
+    TableWork,
+    Transform,
+    ViewColumn,
+)
+from zdmigrate.spec.expr import referenced_columns, rename_columns
+from zdmigrate.spec.models import AlterColumn
 
-__all__ = ["plan", "plan_rename"]
-
-
-def plan_rename(op: RenameColumn, ctx: PlanContext) -> None:
-    plan(AlterColumn(table=op.table, column=op.from_, name=op.to), ctx)
+__all__ = ["apply", "plan"]
 
 
 def plan(op: AlterColumn, ctx: PlanContext) -> None:
@@ -77,16 +81,15 @@ def _shadow(
     up = op.up or (f"CAST({old_q} AS {new_type})" if op.type else old_q)
     down = op.down or (f"CAST({new_q} AS {phys.type})" if op.type else new_q)
     default = _new_default(op, phys)
-    work.expand_alters.append(
-        sql.SQL("ADD COLUMN {} {}").format(sql.Identifier(shadow), sql.SQL(new_type))
-    )
-    work.rollback_alters.append(sql.SQL("DROP COLUMN IF EXISTS {}").format(sql.Identifier(shadow)))
+    add = sql.SQL("ADD COLUMN {} {}").format(sql.Identifier(shadow), sql.SQL(new_type))
+    undo = sql.SQL("DROP COLUMN IF EXISTS {}").format(sql.Identifier(shadow))
+    work.changes.append(ExpandAlter(add, undo))
     work.transforms.append(Transform("up", shadow, up, new_type, True, ctx.current_op))
     work.transforms.append(Transform("down", phys.name, down, phys.type, False, ctx.current_op))
     index = work.view_columns.index(next(c for c in work.view_columns if c.source == phys.name))
     work.view_columns[index] = ViewColumn(new_name, shadow, new_type, default)
-    work.contract_alters.append(sql.SQL("DROP COLUMN {}").format(sql.Identifier(phys.name)))
-    work.contract_renames.append((shadow, new_name))
+    work.changes.append(ContractAlter(sql.SQL("DROP COLUMN {}").format(sql.Identifier(phys.name))))
+    work.changes.append(ColumnRename(shadow, new_name))
     if not nullable:
         add_not_null_check(ctx, work, shadow, new_name)
     _refuse_referenced(ctx, work, phys.name)
@@ -94,11 +97,10 @@ def _shadow(
     _copy_indexes(ctx, work, phys.name, shadow)
     _copy_foreign_keys(ctx, work, phys.name, shadow)
     if default is not None:
-        work.contract_after_renames.append(
-            sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
-                sql.Identifier(new_name), sql.SQL(default)
-            )
+        set_default = sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
+            sql.Identifier(new_name), sql.SQL(default)
         )
+        work.changes.append(ContractAlter(set_default, after_renames=True))
 
 
 def _in_place(
@@ -107,7 +109,7 @@ def _in_place(
     renamed = new_name != phys.name
     if renamed:
         ctx.mode_check(True, "renaming a column")
-        work.contract_renames.append((phys.name, new_name))
+        work.changes.append(ColumnRename(phys.name, new_name))
     default = _new_default(op, phys)
     vcol = next(c for c in work.view_columns if c.source == phys.name)
     vcol.name, vcol.default = new_name, default
@@ -121,7 +123,6 @@ def _in_place(
         )
     )
     if ctx.mode == "physical":
-        work.expand_alters.append(change)
         undo = (
             sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(phys.name))
             if phys.default is None
@@ -129,9 +130,9 @@ def _in_place(
                 sql.Identifier(phys.name), sql.SQL(phys.default)
             )
         )
-        work.rollback_alters.append(undo)
+        work.changes.append(ExpandAlter(change, undo))
     else:
-        work.contract_alters.append(change)
+        work.changes.append(ContractAlter(change))
 
 
 def _copy_checks(ctx: PlanContext, work: TableWork, column: str, shadow: str) -> None:
@@ -142,12 +143,8 @@ def _copy_checks(ctx: PlanContext, work: TableWork, column: str, shadow: str) ->
             continue
         copy = internal_name("c", name)
         moved = rename_columns(expr, {column: shadow})
-        add_validated_constraint(ctx, work, copy, sql.SQL("CHECK (" + moved + ")"))
-        work.contract_statements.append(
-            sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-                table, sql.Identifier(copy), sql.Identifier(name)
-            )
-        )
+        add_validated_constraint(work, copy, sql.SQL("CHECK (" + moved + ")"), is_check=True)
+        _rename_constraint(work, table, copy, name)
 
 
 def _copy_indexes(ctx: PlanContext, work: TableWork, column: str, shadow: str) -> None:
@@ -180,7 +177,7 @@ def _copy_indexes(ctx: PlanContext, work: TableWork, column: str, shadow: str) -
                 sql.Identifier(ctx.schema, copy), sql.Identifier(name)
             )
         )
-        work.contract_statements.append(rename)
+        work.changes.append(ContractStatement(rename))
 
 
 def _refuse_referenced(ctx: PlanContext, work: TableWork, column: str) -> None:
@@ -204,9 +201,39 @@ def _copy_foreign_keys(ctx: PlanContext, work: TableWork, column: str, shadow: s
         columns = [shadow if c == column else c for c in fk.columns]
         rest = fk.definition[fk.definition.index(")") + 1 :]
         definition = sql.SQL("FOREIGN KEY ({}){}").format(ident_list(columns), sql.SQL(rest))
-        add_validated_constraint(ctx, work, copy, definition)
-        work.contract_statements.append(
-            sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-                table, sql.Identifier(copy), sql.Identifier(name)
-            )
-        )
+        add_validated_constraint(work, copy, definition, is_check=False)
+        _rename_constraint(work, table, copy, name)
+
+
+def _rename_constraint(work: TableWork, table: sql.Composable, copy: str, name: str) -> None:
+    """At contract the copy on the shadow takes the original constraint's name."""
+    rename = sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+        table, sql.Identifier(copy), sql.Identifier(name)
+    )
+    work.changes.append(ContractStatement(rename))
+
+
+def apply(op: AlterColumn, catalog: Catalog) -> None:
+    """The table once the migration is complete. A changed type or nullability moves
+    the column to the end (a shadow column took its place) with its indexes and
+    constraints; a rename or a new default keeps its place."""
+    table = catalog.tables[op.table]
+    col = table.column(op.column)
+    if col is None:
+        return
+    new = Column(
+        col.name,
+        op.type or col.type,
+        col.nullable if op.nullable is None else op.nullable,
+        None if op.drop_default else (op.default or col.default),
+        col.generated,
+    )
+    shadowed = (op.type is not None and op.type != col.type) or (
+        op.nullable is not None and op.nullable != col.nullable
+    )
+    if shadowed:
+        table.columns = [c for c in table.columns if c.name != col.name] + [new]
+    else:
+        table.replace_column(col.name, new)
+    if op.name and op.name != col.name:
+        table.rename_column(col.name, op.name)

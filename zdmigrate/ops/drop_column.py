@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from zdmigrate.ops._work import PlanContext, Transform
+from zdmigrate.model.schema import Catalog
+from zdmigrate.ops.work import ContractAlter, PlanContext, Transform
 from zdmigrate.spec.models import DropColumn
 
-__all__ = ["plan"]
+__all__ = ["apply", "plan"]
 
 
 def plan(op: DropColumn, ctx: PlanContext) -> None:
@@ -30,4 +31,8 @@ def plan(op: DropColumn, ctx: PlanContext) -> None:
         work.transforms.append(
             Transform("down", phys.name, op.down, phys.type, False, ctx.current_op)
         )
-    work.contract_alters.append(sql.SQL("DROP COLUMN {}").format(sql.Identifier(phys.name)))
+    work.changes.append(ContractAlter(sql.SQL("DROP COLUMN {}").format(sql.Identifier(phys.name))))
+
+
+def apply(op: DropColumn, catalog: Catalog) -> None:
+    catalog.tables[op.table].drop_column(op.column)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from zdmigrate.model.schema import Catalog, IndexInfo
+from zdmigrate.model.step import Lock, Phase
 from zdmigrate.ops._common import add_step, create_index_concurrently
-from zdmigrate.ops._work import PlanContext
-from zdmigrate.plan.step import Lock, Phase
+from zdmigrate.ops.work import PlanContext
 from zdmigrate.spec.models import CreateIndex, DropIndex
 
-__all__ = ["plan_create", "plan_drop"]
+__all__ = ["apply_create", "apply_drop", "plan_create", "plan_drop"]
 
 
 def plan_create(op: CreateIndex, ctx: PlanContext) -> None:
@@ -35,7 +36,7 @@ def _owner(ctx: PlanContext, name: str) -> str | None:
 
 def plan_drop(op: DropIndex, ctx: PlanContext) -> None:
     owner = _owner(ctx, op.name)
-    if owner is None and ctx.catalog.live:
+    if owner is None and ctx.catalog.complete:
         raise ctx.fail(
             f"index '{op.name}' does not exist in schema '{ctx.schema}'", "check the name"
         )
@@ -52,3 +53,14 @@ def plan_drop(op: DropIndex, ctx: PlanContext) -> None:
         tables=(owner,) if owner else (),
         transactional=False,
     )
+
+
+def apply_create(op: CreateIndex, catalog: Catalog) -> None:
+    info = IndexInfo(op.unique, op.method, tuple(op.columns), op.where)
+    catalog.tables[op.table].add_index(op.name, info)
+
+
+def apply_drop(op: DropIndex, catalog: Catalog) -> None:
+    for table in catalog.tables.values():
+        if op.name in table.indexes:
+            table.drop_index(op.name)

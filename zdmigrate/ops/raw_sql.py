@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from zdmigrate.model.step import Lock, Phase
 from zdmigrate.ops._common import add_step
-from zdmigrate.ops._work import PlanContext
-from zdmigrate.plan.step import Lock, Phase
+from zdmigrate.ops.work import PlanContext
 from zdmigrate.spec.models import RawSql
 
 __all__ = ["plan"]

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from zdmigrate.engine.catalog import Column, Table
+from zdmigrate.model.schema import Catalog, Column, ForeignKey, Table
+from zdmigrate.model.step import Lock, Phase
 from zdmigrate.ops._common import add_step, ident_list
-from zdmigrate.ops._work import PlanContext, TableWork, ViewColumn
-from zdmigrate.plan.step import Lock, Phase
+from zdmigrate.ops.work import PlanContext, TableWork, ViewColumn
 from zdmigrate.spec.models import ColumnDef, CreateTable, DropTable, RenameTable
 
-__all__ = ["plan_create", "plan_drop", "plan_rename"]
+__all__ = [
+    "apply_create",
+    "apply_drop",
+    "apply_rename",
+    "plan_create",
+    "plan_drop",
+    "plan_rename",
+]
 
 
 def _column_sql(ctx: PlanContext, table: str, d: ColumnDef) -> sql.Composable:
@@ -95,3 +102,35 @@ def plan_rename(op: RenameTable, ctx: PlanContext) -> None:
     if ctx.catalog.table(op.to) or any(w.new_name == op.to for w in ctx.work.values()):
         raise ctx.fail(f"table '{op.to}' already exists", "pick another name")
     work.new_name = op.to
+
+
+def apply_create(op: CreateTable, catalog: Catalog) -> None:
+    """The table as the server describes it: PostgreSQL's default constraint names."""
+    name = op.table
+    columns = [
+        Column(d.name, d.type, d.nullable and not d.primary_key, d.default) for d in op.columns
+    ]
+    table = Table(name, columns)
+    pk = tuple(d.name for d in op.columns if d.primary_key)
+    if pk:
+        table.add_primary_key(f"{name}_pkey", pk)
+    for d in op.columns:
+        if d.unique:
+            table.add_unique(f"{name}_{d.name}_key", (d.name,))
+        if d.check is not None:
+            table.add_check(f"{name}_{d.name}_check", d.check)
+        if d.references is not None:
+            r = d.references
+            fk = ForeignKey.of([d.name], r.table, list(r.columns), r.on_delete)
+            table.add_foreign_key(f"{name}_{d.name}_fkey", fk)
+    catalog.tables[name] = table
+
+
+def apply_drop(op: DropTable, catalog: Catalog) -> None:
+    catalog.tables.pop(op.table, None)
+
+
+def apply_rename(op: RenameTable, catalog: Catalog) -> None:
+    table = catalog.tables.pop(op.from_)
+    table.name = op.to
+    catalog.tables[op.to] = table

@@ -1,5 +1,69 @@
-"""Steps, phases and plans: data, no I/O."""
+"""Planning: a migration file and a schema model in, a Plan out. No I/O but reading files.
 
-from zdmigrate.plan.step import Lock, Phase, Plan, Step
+The public functions here are what every planner uses: ``commands`` (plan,
+apply), ``lint`` (the SQL of a migration file) and tests.
+"""
 
-__all__ = ["Lock", "Phase", "Plan", "Step"]
+from __future__ import annotations
+
+from pathlib import Path
+
+from zdmigrate.model.schema import Catalog
+from zdmigrate.model.step import Lock, Phase, Plan, Step
+from zdmigrate.ops import apply_operation
+from zdmigrate.plan.builder import Timeouts, build_plan
+from zdmigrate.spec import Migration, load_migration
+
+__all__ = [
+    "MIGRATION_SUFFIXES",
+    "Lock",
+    "Phase",
+    "Plan",
+    "Step",
+    "Timeouts",
+    "build_plan",
+    "earlier_files",
+    "offline_schema",
+    "plan_file",
+    "schema_for",
+]
+
+MIGRATION_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def earlier_files(path: Path) -> list[Migration]:
+    """The migration files beside ``path`` that sort before it (they ran earlier)."""
+    siblings = sorted(p for p in path.parent.iterdir() if p.suffix.lower() in MIGRATION_SUFFIXES)
+    return [load_migration(p) for p in siblings if p.name < path.name]
+
+
+def offline_schema(schema: str, earlier: list[Migration]) -> Catalog:
+    """The schema as earlier migration files leave it once completed."""
+    cat = Catalog(schema)
+    for migration in earlier:
+        for op in migration.operations:
+            apply_operation(op, cat)
+    return cat
+
+
+def schema_for(path: Path, schema: str, schema_file: str | None = None) -> Catalog:
+    """The schema ``path`` is planned against without a database: the schema file if one
+    is given (a ``pg_dump --schema-only`` dump or a ``zdmigrate snapshot``), else what
+    the earlier migration files beside it create."""
+    if schema_file is not None:
+        from zdmigrate.model.snapshot import load_schema_file
+
+        return load_schema_file(schema_file, schema)
+    return offline_schema(schema, earlier_files(path))
+
+
+def plan_file(
+    path: Path,
+    *,
+    schema: str = "public",
+    schema_file: str | None = None,
+    mode: str = "version",
+    timeouts: Timeouts = Timeouts(),
+) -> Plan:
+    """The plan of one migration file, planned without a database."""
+    return build_plan(load_migration(path), schema_for(path, schema, schema_file), mode, timeouts)

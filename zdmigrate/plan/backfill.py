@@ -7,13 +7,42 @@ after the triggers existed keeps the value it was given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from psycopg import sql
 
-from zdmigrate.ops._work import MARKER
+from zdmigrate.model.schema import MARKER
 
-__all__ = ["BackfillSpec", "VerifyPair", "VerifySpec"]
+__all__ = [
+    "CHECKPOINT_INSERT_SQL",
+    "CHECKPOINT_UPDATE_SQL",
+    "SESSION_SQL",
+    "BackfillSpec",
+    "VerifyPair",
+    "VerifySpec",
+]
+
+BACKFILL_SETTING = "zdmigrate.backfill"
+
+# The backfill's own session: the dual-write triggers skip it (their WHEN clause reads
+# zdmigrate.backfill), and a batch does not wait for its WAL to reach disk (a crash
+# loses the batch with its checkpoint, so the resumed backfill redoes exactly those).
+SESSION_SQL = (
+    f"SELECT set_config('{BACKFILL_SETTING}', 'on', false), set_config('lock_timeout', %s, false), "
+    "set_config('synchronous_commit', 'off', false)"
+)
+CHECKPOINT_INSERT_SQL = (
+    "INSERT INTO zdmigrate.backfill_checkpoints (migration, table_name, upper_key, "
+    "rows_total, status) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+# In the batch's transaction: the batch and its checkpoint commit together.
+CHECKPOINT_UPDATE_SQL = (
+    "UPDATE zdmigrate.backfill_checkpoints SET last_key = %s, rows_done = %s, "
+    "batch_size = %s, rows_per_s = %s, status = %s, updated_at = now() "
+    "WHERE migration = %s AND table_name = %s "
+    "RETURNING pg_current_wal_insert_lsn() - '0/0'::pg_lsn"
+)
 
 
 def _id(*parts: str) -> sql.SQL:
@@ -36,6 +65,9 @@ class BackfillSpec:
     key_types: tuple[str, ...]
     assignments: tuple[tuple[str, str, str], ...]
 
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
     @property
     def qualified(self) -> sql.Composable:
         return _id(self.schema, self.table)
@@ -50,6 +82,65 @@ class BackfillSpec:
 
     def _key_text(self, prefix: str) -> sql.Composable:
         return sql.SQL(", ").join(sql.SQL("{}::text").format(_id(prefix, k)) for k in self.key)
+
+    def describe(self) -> dict[str, Any]:
+        """What ``plan`` shows: the table, key, columns, and every statement with the
+        meaning of its parameters, in the order the backfill sends them."""
+        return {
+            "table": self.table,
+            "key": list(self.key),
+            "columns": [a[0] for a in self.assignments],
+            "statements": [
+                {"when": when, "sql": text, "parameters": list(params)}
+                for when, text, params in self.statements()
+            ],
+        }
+
+    def statements(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(when, SQL, parameter meanings) of every statement the backfill sends."""
+        after = tuple(f"after {k}: key of the last row done" for k in self.key)
+        upto = tuple(f"upto {k}: key of the batch's end" for k in self.key)
+        last = tuple(f"upper {k}: the last key when the backfill started" for k in self.key)
+        return [
+            ("once, on its own session", SESSION_SQL, ("lock_timeout",)),
+            ("once, the range to fill", self.upper_bound_sql(), ()),
+            ("once, for progress", self.estimate_sql(), ()),
+            ("once, for progress, if never analyzed", self.total_sql(), ()),
+            (
+                "once, the checkpoint",
+                CHECKPOINT_INSERT_SQL,
+                ("migration", "table", "upper", "rows", "status"),
+            ),
+            (
+                "each batch: its end (first batch)",
+                self.batch_end_sql(True),
+                (*last, "batch size - 1"),
+            ),
+            ("each batch: its end", self.batch_end_sql(False), (*after, *last, "batch size - 1")),
+            ("last batch: its size", self.count_sql(False), (*after, *last)),
+            ("each batch: fill (first batch)", self.update_sql(True), upto),
+            ("each batch: fill", self.update_sql(False), (*after, *upto)),
+            (
+                "each batch, same transaction",
+                CHECKPOINT_UPDATE_SQL,
+                ("last key", "rows done", "batch size", "rows/s", "status", "migration", "table"),
+            ),
+            ("a failed batch: its keys", self.batch_keys_sql(False), (*after, *last, "limit")),
+            ("a failed batch: each row", self.row_check_sql(), tuple(self.key)),
+        ]
+
+    def estimate_sql(self) -> str:
+        """The planner's row estimate (progress only)."""
+        name = sql.Literal(sql.Identifier(self.schema, self.table).as_string())
+        return (
+            sql.SQL("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = {}::regclass")
+            .format(name)
+            .as_string()
+            .replace("%", "%%")
+        )
+
+    def total_sql(self) -> str:
+        return sql.SQL("SELECT count(*) FROM {}").format(self.qualified).as_string()
 
     def upper_bound_sql(self) -> str:
         """The last key now: the backfill ends there; later rows are the triggers' job."""
@@ -145,6 +236,28 @@ class VerifySpec:
     key_types: tuple[str, ...]
     pairs: tuple[VerifyPair, ...]
     new_row: tuple[tuple[str, str], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> dict[str, Any]:
+        """What ``plan`` shows: the statements ``verify`` sends, chunk by chunk."""
+        after = [f"after {k}: key of the last row checked" for k in self.key]
+        return {
+            "table": self.table,
+            "statements": [
+                {
+                    "when": "first chunk",
+                    "sql": self.chunk_sql(True),
+                    "parameters": ["chunk rows", "keys listed"],
+                },
+                {
+                    "when": "each next chunk",
+                    "sql": self.chunk_sql(False),
+                    "parameters": [*after, "chunk rows", "keys listed"],
+                },
+            ],
+        }
 
     def _mismatch(self) -> sql.Composable:
         new_row = sql.SQL(", ").join(

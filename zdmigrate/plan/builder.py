@@ -1,23 +1,60 @@
-"""Turn a migration and a catalog into a Plan: every Step of every phase."""
+"""Turn a migration and a schema model into a Plan: every statement of every phase.
+
+Operations record typed changes per table (``ops.work``); this module decides
+their order: a table's new columns with its trigger in one short transaction,
+its NOT VALID constraints after, their validation after the backfill, and
+all its contract changes in one short lock. Every step carries the statements
+sent around it (timeouts), so the plan is exactly what the executor sends.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from psycopg import sql
 
-from zdmigrate.engine.catalog import Catalog
 from zdmigrate.errors import SpecError
-from zdmigrate.ops import PLANNERS, PlanContext
-from zdmigrate.ops._work import MARKER, TableWork
+from zdmigrate.model.schema import MARKER, Catalog
+from zdmigrate.model.step import Lock, Phase, Plan, Step
+from zdmigrate.ops import (
+    OPERATIONS,
+    ColumnRename,
+    Comment,
+    ContractAlter,
+    ContractStatement,
+    ExpandAlter,
+    NotValidConstraint,
+    PlanContext,
+    TableWork,
+)
 from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
-from zdmigrate.plan.step import Lock, Phase, Plan, Step
 from zdmigrate.plan.triggers import drop_trigger_sql, trigger_sql
 from zdmigrate.plan.views import version_schema_name, views_sql
 from zdmigrate.spec import Migration
 from zdmigrate.spec import models as m
 
-__all__ = ["build_plan"]
+__all__ = ["Timeouts", "build_plan", "drop_version_schema"]
 
 DEFAULT_MAJOR = 15
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The lock and statement timeouts every step runs under (0: no statement timeout)."""
+
+    lock_ms: int = 500
+    statement_ms: int = 0
+
+    def wrap(self, step: Step) -> Step:
+        """``step`` with the statements sent around it: SET LOCAL inside its transaction,
+        or a session SET and RESET around a step that runs alone."""
+        values = (("lock_timeout", self.lock_ms), ("statement_timeout", self.statement_ms))
+        if step.transactional:
+            before = tuple(f"SET LOCAL {name} = '{ms}ms';" for name, ms in values)
+            return replace(step, before=before)
+        before = tuple(f"SET {name} = '{ms}ms';" for name, ms in values)
+        after = tuple(f"RESET {name};" for name, _ in values)
+        return replace(step, before=before, after=after)
 
 
 def _op_label(index: int, op: object) -> str:
@@ -38,32 +75,44 @@ def _refuse_changes_to_new_table(ctx: PlanContext, op: object) -> None:
         )
 
 
-def build_plan(migration: Migration, catalog: Catalog, mode: str = "version") -> Plan:
-    """Every step of every phase; raises SpecError when an operation does not fit the catalog."""
+def build_plan(
+    migration: Migration,
+    catalog: Catalog,
+    mode: str = "version",
+    timeouts: Timeouts = Timeouts(),
+    older_version_schemas: tuple[tuple[str, str], ...] = (),
+) -> Plan:
+    """Every step of every phase; raises SpecError when an operation does not fit the schema.
+
+    ``older_version_schemas``: (migration, version schema) of completed migrations that
+    contract drops, since the old version that used them is gone then.
+    """
     ctx = PlanContext(migration=migration.name, catalog=catalog, mode=mode)  # type: ignore[arg-type]
     for index, op in enumerate(migration.operations):
         ctx.current_op = _op_label(index, op)
         _refuse_changes_to_new_table(ctx, op)
-        PLANNERS[type(op)](op, ctx)
+        OPERATIONS[type(op)].plan(op, ctx)
     vschema = version_schema_name(catalog.schema, migration.name) if mode == "version" else None
-    plan = Plan(migration=migration.name, mode=mode, version_schema=vschema)
+    plan = Plan(migration.name, mode, vschema, catalog.schema)
     works = list(ctx.work.values())
     touched = [w for w in works if not w.created]
     for w in touched:
         _add_marker(w)
     plan.expand = [s for w in touched for s in _expand_table(ctx, w, vschema)]
-    plan.expand += ctx.expand_steps
+    plan.expand += ctx.phase_steps(Phase.expand)
     if vschema is not None:
         plan.expand.append(_views_step(ctx, vschema))
-    plan.backfill = [_backfill_spec(ctx, w) for w in touched if w.needs_backfill]
-    plan.verify = [
-        _verify_spec(b, w)
-        for b, w in zip(plan.backfill, [w for w in touched if w.needs_backfill], strict=True)
-    ]
+    backfilled = [w for w in touched if w.needs_backfill]
+    plan.backfill = [_backfill_spec(ctx, w) for w in backfilled]
+    plan.verify = [_verify_spec(b, w) for b, w in zip(plan.backfill, backfilled, strict=True)]
     plan.post_backfill = [s for w in touched for s in _validate_steps(ctx, w)]
-    plan.contract = [s for w in touched for s in _contract_table(ctx, w, vschema)]
-    plan.contract += ctx.contract_steps
+    plan.older_version_schemas = list(older_version_schemas)
+    plan.contract = [drop_version_schema(*older) for older in older_version_schemas]
+    plan.contract += [s for w in touched for s in _contract_table(ctx, w)]
+    plan.contract += ctx.phase_steps(Phase.contract)
     plan.rollback = _rollback(ctx, touched, vschema)
+    for phase in ("expand", "post_backfill", "contract", "rollback"):
+        setattr(plan, phase, [timeouts.wrap(s) for s in getattr(plan, phase)])
     implicit: set[tuple[str, str]] = {
         (_op_label(index, op), field)
         for index, op in enumerate(migration.operations)
@@ -77,7 +126,7 @@ def build_plan(migration: Migration, catalog: Catalog, mode: str = "version") ->
 
 def _expression_checks(
     ctx: PlanContext, w: TableWork, implicit: set[tuple[str, str]]
-) -> list[tuple[str, str]]:
+) -> list[Step]:
     """EXPLAIN queries that fail when an up/down expression names a missing column,
     calls a missing function or does not cast to the column's type. ``implicit``:
     the (operation, field) pairs the user left out, whose expression is a cast."""
@@ -92,16 +141,20 @@ def _expression_checks(
         for c in w.view_columns
     )
     checks = []
-    for t in w.transforms:
+    for i, t in enumerate(w.transforms):
         source = table if t.direction == "up" else f"(SELECT {new_row} FROM {table}) AS t"
         field = "up" if t.direction == "up" else "down"
         where = f"{t.label}, field '{field}'"
         if (t.label, field) in implicit:
             where = f"{t.label}, field 'type' (no '{field}' given, so the value is cast)"
         checks.append(
-            (
-                where,
-                f"EXPLAIN SELECT CAST(({t.expr}) AS {t.type}) FROM {source}",
+            Step(
+                key=f"check:{w.table.name}:{i + 1}",
+                phase=Phase.check,
+                description=where,
+                sql=f"EXPLAIN SELECT CAST(({t.expr}) AS {t.type}) FROM {source};",
+                lock=Lock.access_share,
+                tables=(w.table.name,),
             )
         )
     return checks
@@ -109,13 +162,14 @@ def _expression_checks(
 
 def _add_marker(work: TableWork) -> None:
     if work.needs_backfill:
-        work.expand_alters.append(
-            sql.SQL("ADD COLUMN {} boolean DEFAULT true").format(sql.Identifier(MARKER))
-        )
-        work.contract_alters.append(sql.SQL("DROP COLUMN {}").format(sql.Identifier(MARKER)))
-        work.rollback_alters.append(
-            sql.SQL("DROP COLUMN IF EXISTS {}").format(sql.Identifier(MARKER))
-        )
+        marker = sql.Identifier(MARKER)
+        work.changes += [
+            ExpandAlter(
+                sql.SQL("ADD COLUMN {} boolean DEFAULT true").format(marker),
+                sql.SQL("DROP COLUMN IF EXISTS {}").format(marker),
+            ),
+            ContractAlter(sql.SQL("DROP COLUMN {}").format(marker)),
+        ]
 
 
 def _alter(ctx: PlanContext, table: str, parts: list[sql.Composable]) -> str:
@@ -132,20 +186,21 @@ def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[S
     name = w.table.name
     steps = []
     stmts = []
+    alters = [c.clause for c in w.changes if isinstance(c, ExpandAlter)]
     if w.transforms:
         function, trigger = trigger_sql(w, ctx.migration, ctx.schema, vschema)
         stmts.append(function)
-    if w.expand_alters:
-        stmts.append(_alter(ctx, name, w.expand_alters))
+    if alters:
+        stmts.append(_alter(ctx, name, alters))
     if w.transforms:
         stmts.append(trigger)
-    stmts += [c.as_string() + ";" for c in w.expand_comments]
+    stmts += [c.statement.as_string() + ";" for c in w.changes if isinstance(c, Comment)]
     if stmts:
-        lock = Lock.access_exclusive if w.expand_alters else Lock.share_row_exclusive
+        lock = Lock.access_exclusive if alters else Lock.share_row_exclusive
         what = (
             "add new columns and the dual-write trigger to"
             if w.transforms
-            else ("add new columns to")
+            else "add new columns to"
         )
         steps.append(
             Step(
@@ -158,14 +213,19 @@ def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[S
                 notes=("brief lock: no rewrite, no scan (nullable or constant default)",),
             )
         )
-    if w.expand_constraints:
+    constraints = [c for c in w.changes if isinstance(c, NotValidConstraint)]
+    if constraints:
+        clauses: list[sql.Composable] = [
+            sql.SQL("ADD CONSTRAINT {} {} NOT VALID").format(sql.Identifier(c.name), c.definition)
+            for c in constraints
+        ]
         steps.append(
             Step(
                 key=f"expand:constraints:{name}",
                 phase=Phase.expand,
                 description=f"add NOT VALID constraints to {name} (checked for new writes only)",
-                sql=_alter(ctx, name, w.expand_constraints),
-                lock=w.expand_constraints_lock,
+                sql=_alter(ctx, name, clauses),
+                lock=max((c.lock for c in constraints), key=lambda lock: lock.rank),
                 tables=(name,),
                 notes=("brief lock: NOT VALID skips the scan; validated after the backfill",),
             )
@@ -216,40 +276,58 @@ def _verify_spec(b: BackfillSpec, w: TableWork) -> VerifySpec:
 def _validate_steps(ctx: PlanContext, w: TableWork) -> list[Step]:
     return [
         Step(
-            key=f"validate:{w.table.name}:{name}",
+            key=f"validate:{w.table.name}:{c.name}",
             phase=Phase.expand,
-            description=f"validate constraint {name} (reads and writes go on)",
+            description=f"validate constraint {c.name} (reads and writes go on)",
             sql=sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {};")
-            .format(ctx.qualified(w.table.name), sql.Identifier(name))
+            .format(ctx.qualified(w.table.name), sql.Identifier(c.name))
             .as_string(),
             lock=Lock.share_update_exclusive,
             tables=(w.table.name,),
             scans=True,
         )
-        for name in w.validate_constraints
+        for c in w.changes
+        if isinstance(c, NotValidConstraint)
     ]
 
 
-def _contract_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[Step]:
+def drop_version_schema(migration: str, vschema: str) -> Step:
+    """Contract of a later migration: the old version that used ``vschema`` is gone."""
+    return Step(
+        key=f"contract:drop-version:{vschema}",
+        phase=Phase.contract,
+        description=f"drop version schema {vschema} of completed migration {migration}",
+        sql=sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE;")
+        .format(sql.Identifier(vschema))
+        .as_string(),
+        lock=Lock.none,
+    )
+
+
+def _contract_table(ctx: PlanContext, w: TableWork) -> list[Step]:
     name = w.table.name
+    table = ctx.qualified(name)
     stmts: list[str] = []
     if w.transforms:
         stmts += drop_trigger_sql(ctx.migration, ctx.schema, name, if_exists=False)
-    if w.contract_alters:
-        stmts.append(_alter(ctx, name, w.contract_alters))
-    for old, new in w.contract_renames:
+    alters = [c for c in w.changes if isinstance(c, ContractAlter)]
+    before = [c.clause for c in alters if not c.after_renames]
+    if before:
+        stmts.append(_alter(ctx, name, before))
+    for r in (c for c in w.changes if isinstance(c, ColumnRename)):
         stmts.append(
             sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {};")
-            .format(ctx.qualified(name), sql.Identifier(old), sql.Identifier(new))
+            .format(table, sql.Identifier(r.old), sql.Identifier(r.new))
             .as_string()
         )
-    if w.contract_after_renames:
-        stmts.append(_alter(ctx, name, w.contract_after_renames))
-    stmts += [c.as_string() + ";" for c in w.contract_statements]
+    after = [c.clause for c in alters if c.after_renames]
+    if after:
+        stmts.append(_alter(ctx, name, after))
+    stmts += [c.statement.as_string() + ";" for c in w.changes if isinstance(c, ContractStatement)]
     if w.new_name != name and not w.dropped:
         stmts.append(
             sql.SQL("ALTER TABLE {} RENAME TO {};")
-            .format(ctx.qualified(name), sql.Identifier(w.new_name))
+            .format(table, sql.Identifier(w.new_name))
             .as_string()
         )
     if not stmts:
@@ -270,6 +348,16 @@ def _contract_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list
     ]
 
 
+def _undo_clauses(w: TableWork) -> list[sql.Composable]:
+    out: list[sql.Composable] = []
+    for c in w.changes:
+        if isinstance(c, ExpandAlter) and c.undo is not None:
+            out.append(c.undo)
+        elif isinstance(c, NotValidConstraint) and c.dropped_at_rollback:
+            out.append(sql.SQL("DROP CONSTRAINT IF EXISTS {}").format(sql.Identifier(c.name)))
+    return out
+
+
 def _rollback(ctx: PlanContext, touched: list[TableWork], vschema: str | None) -> list[Step]:
     steps: list[Step] = []
     if vschema is not None:
@@ -283,13 +371,14 @@ def _rollback(ctx: PlanContext, touched: list[TableWork], vschema: str | None) -
                 .as_string(),
             )
         )
-    steps += list(reversed(ctx.rollback_steps))
+    steps += list(reversed(ctx.phase_steps(Phase.rollback)))
     for w in touched:
         stmts: list[str] = []
         if w.transforms:
             stmts += drop_trigger_sql(ctx.migration, ctx.schema, w.table.name, if_exists=True)
-        if w.rollback_alters:
-            stmts.append(_alter(ctx, w.table.name, w.rollback_alters))
+        undo = _undo_clauses(w)
+        if undo:
+            stmts.append(_alter(ctx, w.table.name, undo))
         if stmts:
             steps.append(
                 Step(

@@ -14,39 +14,19 @@ the trigger through its WHEN clause.
 
 from __future__ import annotations
 
-from pglast import ast, parse_sql
-from pglast.visitors import Visitor
 from psycopg import sql
 
-from zdmigrate.ops._work import MARKER, TableWork, Transform, internal_name
-from zdmigrate.spec.expr import rename_columns
+from zdmigrate.model.schema import MARKER, internal_name
+from zdmigrate.ops import TableWork, Transform
+from zdmigrate.plan.backfill import BACKFILL_SETTING
+from zdmigrate.spec.expr import referenced_columns, rename_columns
 
 __all__ = [
     "BACKFILL_SETTING",
     "drop_trigger_sql",
-    "referenced_columns",
     "trigger_names",
     "trigger_sql",
 ]
-
-BACKFILL_SETTING = "zdmigrate.backfill"
-
-
-class _Refs(Visitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_ColumnRef(self, ancestors: object, node: ast.ColumnRef) -> None:
-        fields = node.fields or ()
-        if len(fields) == 1 and isinstance(fields[0], ast.String):
-            self.names.add(str(fields[0].sval))
-
-
-def referenced_columns(expr: str, columns: list[str]) -> list[str]:
-    """The columns among ``columns`` that ``expr`` names, in ``columns`` order."""
-    visitor = _Refs()
-    visitor(parse_sql("SELECT " + expr))
-    return [c for c in columns if c in visitor.names]
 
 
 def trigger_names(migration: str, table: str) -> tuple[str, str]:

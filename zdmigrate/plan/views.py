@@ -6,7 +6,7 @@ import re
 
 from psycopg import sql
 
-from zdmigrate.ops._work import TableWork, ViewColumn
+from zdmigrate.ops import TableWork, ViewColumn
 
 __all__ = ["version_schema_name", "views_sql"]
 

@@ -11,7 +11,13 @@ from __future__ import annotations
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
 
-__all__ = ["check_expression", "check_statements", "check_type_name", "rename_columns"]
+__all__ = [
+    "check_expression",
+    "check_statements",
+    "check_type_name",
+    "referenced_columns",
+    "rename_columns",
+]
 
 
 def _parse(sql: str) -> list[ast.RawStmt]:
@@ -104,3 +110,19 @@ def rename_columns(fragment: str, mapping: dict[str, str], qualifier: str | None
     select = tree[0].stmt
     assert isinstance(select, ast.SelectStmt) and select.targetList
     return str(RawStream()(select.targetList[0].val))
+
+
+def referenced_columns(expr: str, columns: list[str]) -> list[str]:
+    """The columns among ``columns`` that ``expr`` names (unqualified), in ``columns`` order."""
+    from pglast.visitors import Visitor
+
+    names: set[str] = set()
+
+    class _Refs(Visitor):
+        def visit_ColumnRef(self, ancestors: object, node: ast.ColumnRef) -> None:
+            fields = node.fields or ()
+            if len(fields) == 1 and isinstance(fields[0], ast.String):
+                names.add(str(fields[0].sval))
+
+    _Refs()(parse_sql("SELECT " + expr))
+    return [c for c in columns if c in names]

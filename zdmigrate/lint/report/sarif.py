@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from zdmigrate import __version__
+from zdmigrate._version import __version__
 from zdmigrate.lint._model import Finding, Rule, Severity
 from zdmigrate.lint.result import LintResult
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import alter_cmds, is_node, type_name
+from zdmigrate.lint.source import Statement
 
 __all__ = ["DeclaredType", "declared_types", "type_check"]
 

@@ -28,8 +28,8 @@ from collections.abc import Iterator
 
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import BREAKING, define
+from zdmigrate.lint.source import Statement
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:

@@ -38,8 +38,8 @@ from typing import Any
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import BREAKING, alter_cmds, define
+from zdmigrate.lint.source import Statement
 
 
 def _coercible(ctx: Context, node: Any, cmd: Any) -> bool:

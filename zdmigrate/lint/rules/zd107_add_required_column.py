@@ -33,7 +33,6 @@ from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import (
     BREAKING,
     added_columns,
@@ -41,6 +40,7 @@ from zdmigrate.lint.rules._util import (
     define,
     type_name,
 )
+from zdmigrate.lint.source import Statement
 
 _FILLED = ("CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED")
 _SERIALS = frozenset({"serial", "serial4", "serial8", "bigserial", "smallserial", "serial2"})

@@ -36,7 +36,6 @@ from collections.abc import Iterator
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import (
     LOCKING,
     added_columns,
@@ -44,6 +43,7 @@ from zdmigrate.lint.rules._util import (
     column_constraints,
     define,
 )
+from zdmigrate.lint.source import Statement
 
 _KINDS = {"CONSTR_CHECK": "CHECK", "CONSTR_FOREIGN": "FOREIGN KEY"}
 _LOCKS = {

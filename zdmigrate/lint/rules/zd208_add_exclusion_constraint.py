@@ -34,8 +34,8 @@ from collections.abc import Iterator
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, added_constraints, define
+from zdmigrate.lint.source import Statement
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:

@@ -38,8 +38,8 @@ from typing import Any
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._expr import function_names, is_node
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, added_columns, column_constraints, define
+from zdmigrate.lint.source import Statement
 from zdmigrate.lint.volatility import Volatility, builtin_volatility
 
 

@@ -31,8 +31,8 @@ from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, added_columns, column_constraints, define
+from zdmigrate.lint.source import Statement
 
 
 def _stored(col: Any) -> bool:

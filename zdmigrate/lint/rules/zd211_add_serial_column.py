@@ -35,7 +35,6 @@ from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import (
     LOCKING,
     added_columns,
@@ -43,6 +42,7 @@ from zdmigrate.lint.rules._util import (
     define,
     type_name,
 )
+from zdmigrate.lint.source import Statement
 
 SERIAL_TYPES = frozenset({"serial", "serial4", "serial8", "bigserial", "smallserial", "serial2"})
 

@@ -35,8 +35,8 @@ from typing import Any
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint.rules._util import LOCKING, alter_cmds, define, has_option
+from zdmigrate.lint.source import Statement
 
 
 def _concurrent_kind(node: Any) -> str | None:

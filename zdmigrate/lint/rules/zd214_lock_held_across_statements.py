@@ -34,9 +34,9 @@ from collections.abc import Iterator
 
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._source import Statement
 from zdmigrate.lint._track import QUIET
 from zdmigrate.lint.rules._util import LOCKING, define
+from zdmigrate.lint.source import Statement
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:

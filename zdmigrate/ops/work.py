@@ -1,33 +1,38 @@
-"""What a migration does to each table, gathered op by op before Steps are made.
+"""What a migration does to each table, gathered operation by operation.
 
-Operations (one module each) record their effect on a :class:`TableWork`;
-``plan.builder`` turns the gathered work into Steps. No I/O here.
+An operation (one module each) checks itself against the schema model,
+changes the model as it plans, and records its effect on each table as typed
+:data:`Change` values in a :class:`TableWork`. ``plan.builder`` puts the
+changes of one table into Steps: the new columns with the trigger in one
+short transaction, NOT VALID constraints after, their validation after the
+backfill, and every contract change of the table in one short lock.
+No I/O here.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Union
 
 from psycopg import sql
 
-from zdmigrate.engine.catalog import INTERNAL_PREFIX, Catalog, Column, Table
 from zdmigrate.errors import SpecError
-from zdmigrate.plan.step import Lock, Step
+from zdmigrate.model.schema import Catalog, Column, Table
+from zdmigrate.model.step import Lock, Phase, Step
 
-__all__ = ["MARKER", "PlanContext", "TableWork", "Transform", "ViewColumn", "internal_name"]
-
-MARKER = "_zdm_needs_backfill"
-
-
-def internal_name(*parts: str) -> str:
-    """A zdmigrate object name within PostgreSQL's 63-byte limit, stable for its parts."""
-    name = INTERNAL_PREFIX + "_".join(parts)
-    if len(name.encode()) <= 63:
-        return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return name.encode()[:54].decode(errors="ignore") + "_" + digest
+__all__ = [
+    "Change",
+    "ColumnRename",
+    "Comment",
+    "ContractAlter",
+    "ContractStatement",
+    "ExpandAlter",
+    "NotValidConstraint",
+    "PlanContext",
+    "TableWork",
+    "Transform",
+    "ViewColumn",
+]
 
 
 @dataclass
@@ -52,9 +57,66 @@ class Transform:
     label: str = ""
 
 
+@dataclass(frozen=True)
+class ExpandAlter:
+    """An ALTER TABLE subcommand at expand (a new column, a physical-mode default),
+    made with the table's trigger; ``undo`` reverses it at rollback."""
+
+    clause: sql.Composable
+    undo: sql.Composable | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A COMMENT statement at expand, in the same transaction as the new columns."""
+
+    statement: sql.Composable
+
+
+@dataclass(frozen=True)
+class NotValidConstraint:
+    """A CHECK or FOREIGN KEY added NOT VALID at expand and validated after the backfill;
+    ``dropped_at_rollback`` when rollback must drop it (not only its column)."""
+
+    name: str
+    definition: sql.Composable
+    lock: Lock
+    dropped_at_rollback: bool = True
+
+
+@dataclass(frozen=True)
+class ContractAlter:
+    """An ALTER TABLE subcommand at contract: on the old names (drops, defaults), or
+    ``after_renames`` on the final ones (SET NOT NULL, SET DEFAULT of a shadow)."""
+
+    clause: sql.Composable
+    after_renames: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnRename:
+    """At contract, ``old`` takes its final name ``new``."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class ContractStatement:
+    """A statement at contract after the table's columns have their final names
+    (a copied constraint or index takes the original's name)."""
+
+    statement: sql.Composable
+
+
+Change = Union[  # noqa: UP007 (a runtime alias on Python 3.10)
+    ExpandAlter, Comment, NotValidConstraint, ContractAlter, ColumnRename, ContractStatement
+]
+
+
 @dataclass
 class TableWork:
-    """Everything one migration does to one table, split by phase."""
+    """Everything one migration does to one table."""
 
     table: Table
     new_name: str
@@ -62,21 +124,15 @@ class TableWork:
     created: bool = False
     dropped: bool = False
     transforms: list[Transform] = field(default_factory=list)
-    expand_alters: list[sql.Composable] = field(default_factory=list)
-    contract_alters: list[sql.Composable] = field(default_factory=list)
-    rollback_alters: list[sql.Composable] = field(default_factory=list)
-    contract_renames: list[tuple[str, str]] = field(default_factory=list)
-    contract_after_renames: list[sql.Composable] = field(default_factory=list)
-    contract_statements: list[sql.Composable] = field(default_factory=list)
-    expand_comments: list[sql.Composable] = field(default_factory=list)
-    expand_constraints: list[sql.Composable] = field(default_factory=list)
-    expand_constraints_lock: Lock = Lock.none
-    validate_constraints: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     touched_columns: set[str] = field(default_factory=set)
 
     @property
     def needs_backfill(self) -> bool:
         return any(t.backfill for t in self.transforms)
+
+    def of_kind(self, kind: type[Change]) -> list[Change]:
+        return [c for c in self.changes if isinstance(c, kind)]
 
     def view_column(self, name: str) -> ViewColumn | None:
         return next((c for c in self.view_columns if c.name == name), None)
@@ -94,16 +150,17 @@ class TableWork:
 
 @dataclass
 class PlanContext:
-    """The catalog as the migration starts, and the work gathered so far."""
+    """The schema as the migration starts, and the work gathered so far.
+
+    ``steps`` holds the steps an operation makes whole (an index built
+    concurrently, a new table), in the order the operations come.
+    """
 
     migration: str
     catalog: Catalog
     mode: Literal["version", "physical"]
     work: dict[str, TableWork] = field(default_factory=dict)
-    expand_steps: list[Step] = field(default_factory=list)
-    post_backfill_steps: list[Step] = field(default_factory=list)
-    contract_steps: list[Step] = field(default_factory=list)
-    rollback_steps: list[Step] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     current_op: str = ""
 
     @property
@@ -116,6 +173,9 @@ class PlanContext:
     def fail(self, message: str, hint: str) -> SpecError:
         return SpecError(f"{self.migration}: {self.current_op}: {message}", hint)
 
+    def phase_steps(self, phase: Phase) -> list[Step]:
+        return [s for s in self.steps if s.phase is phase]
+
     def table_work(self, name: str) -> TableWork:
         """The work on the table the new version calls ``name``."""
         for work in self.work.values():
@@ -123,15 +183,24 @@ class PlanContext:
                 return work
         table = self.catalog.table(name)
         if table is None or name in self.work:
-            known = ", ".join(sorted(self.catalog.tables)) or "none"
             raise self.fail(
-                f"table '{name}' does not exist in schema '{self.schema}'",
-                f"check the name; tables there: {known}",
+                f"table '{name}' does not exist in schema '{self.schema}'", self._where_hint()
             )
         cols = [ViewColumn(c.name, c.name, c.type, c.default) for c in table.app_columns]
         work = TableWork(table=table, new_name=name, view_columns=cols)
         self.work[name] = work
         return work
+
+    def _where_hint(self) -> str:
+        known = ", ".join(sorted(self.catalog.tables)) or "none"
+        hint = f"check the name; tables there: {known}"
+        if not self.catalog.complete:
+            hint += (
+                " (planned from the earlier migration files only: give the schema with "
+                "--database-url, --schema-file DUMP.sql (pg_dump --schema-only) or "
+                "--schema-file SNAPSHOT.json (zdmigrate snapshot))"
+            )
+        return hint
 
     def column(self, work: TableWork, name: str) -> tuple[ViewColumn, Column]:
         vcol = work.view_column(name)

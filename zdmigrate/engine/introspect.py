@@ -1,0 +1,95 @@
+"""Read the schema model of one schema from a live server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from zdmigrate.model.schema import Catalog, Column, ForeignKey, IndexInfo, Table
+
+__all__ = ["introspect"]
+
+_COLUMNS_SQL = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END,
+       a.attgenerated <> ''
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+ WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
+ ORDER BY c.relname, a.attnum
+"""
+
+_INDEXES_SQL = """
+SELECT t.relname, i.relname, x.indisprimary, x.indisunique AND x.indpred IS NULL
+       AND x.indexprs IS NULL,
+       ARRAY(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(attnum, n)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n),
+       x.indisunique, am.amname, pg_get_expr(x.indpred, x.indrelid), x.indexprs IS NOT NULL,
+       EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid
+               AND c.contype = 'u')
+  FROM pg_index x
+  JOIN pg_class t ON t.oid = x.indrelid
+  JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN pg_am am ON am.oid = i.relam
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE n.nspname = %s AND x.indisvalid
+"""
+
+_CONSTRAINTS_SQL = """
+SELECT t.relname, c.conname, c.contype,
+       CASE WHEN c.contype = 'c' THEN pg_get_expr(c.conbin, c.conrelid) END
+  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE n.nspname = %s AND c.contype IN ('c', 'u', 'f', 'x', 'p')
+"""
+
+_FOREIGN_KEYS_SQL = """
+SELECT t.relname, c.conname, r.relname, pg_get_constraintdef(c.oid),
+       ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),
+       ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i)
+  FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
+  JOIN pg_class r ON r.oid = c.confrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE n.nspname = %s AND c.contype = 'f' AND r.relnamespace = n.oid
+"""
+
+_SIZES_SQL = """
+SELECT c.relname, c.reltuples::bigint, pg_table_size(c.oid)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
+"""
+
+_CONTYPES = {"c": "check", "u": "unique", "f": "foreign_key", "x": "exclusion", "p": "primary_key"}
+
+
+def introspect(conn: psycopg.Connection[Any], schema: str) -> Catalog:
+    """Read the tables of ``schema`` from the server."""
+    cat = Catalog(schema, server_major=conn.info.server_version // 10000, source="database")
+    for rel, name, typ, nullable, default, generated in conn.execute(_COLUMNS_SQL, (schema,)):
+        table = cat.tables.setdefault(rel, Table(rel, []))
+        table.columns.append(Column(name, typ, nullable, default, generated))
+    for row in conn.execute(_INDEXES_SQL, (schema,)):
+        rel, idx, primary, unique, cols, any_unique, method, where, exprs, constraint = row
+        table = cat.tables[rel]
+        table.indexes[idx] = tuple(cols)
+        table.index_info[idx] = IndexInfo(any_unique, method, tuple(cols), where, constraint, exprs)
+        if primary:
+            table.primary_key = tuple(cols)
+        elif unique:
+            table.unique_keys.append(tuple(cols))
+    for rel, con, contype, check in conn.execute(_CONSTRAINTS_SQL, (schema,)):
+        cat.tables[rel].constraints[con] = _CONTYPES[contype]
+        if check is not None:
+            cat.tables[rel].checks[con] = check
+    for rel, con, ref, definition, cols, ref_cols in conn.execute(_FOREIGN_KEYS_SQL, (schema,)):
+        fk = ForeignKey(tuple(cols), ref, tuple(ref_cols), definition)
+        cat.tables[rel].foreign_keys[con] = fk
+    for rel, rows, size in conn.execute(_SIZES_SQL, (schema,)):
+        cat.tables[rel].row_estimate = int(rows) if rows >= 0 else None  # -1: never analyzed
+        cat.tables[rel].size_bytes = int(size)
+    return cat

@@ -1,0 +1,144 @@
+"""Steps: the unit a plan shows and the executor runs, byte for byte."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Cleanup", "Lock", "Phase", "Plan", "Step"]
+
+
+class Phase(str, enum.Enum):
+    check = "check"
+    expand = "expand"
+    backfill = "backfill"
+    contract = "contract"
+    rollback = "rollback"
+
+
+class Lock(str, enum.Enum):
+    """Table lock levels, weakest first (PostgreSQL's names)."""
+
+    none = "none"
+    access_share = "ACCESS SHARE"
+    row_exclusive = "ROW EXCLUSIVE"
+    share_update_exclusive = "SHARE UPDATE EXCLUSIVE"
+    share = "SHARE"
+    share_row_exclusive = "SHARE ROW EXCLUSIVE"
+    access_exclusive = "ACCESS EXCLUSIVE"
+
+    @property
+    def rank(self) -> int:
+        return list(Lock).index(self)
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """Run ``statement`` before a step, and again after it fails, when ``check`` (a query
+    returning one boolean) says so: an INVALID index left by a failed concurrent build."""
+
+    check: str
+    statement: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "statement": self.statement, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of work: SQL run in one transaction (or alone, if not transactional).
+
+    ``key`` is stable across runs of the same migration so a resumed ``apply``
+    skips what is done. ``lock`` is the strongest table lock the SQL takes,
+    ``rewrites``/``scans`` whether it rewrites or scans a whole table.
+    ``before`` and ``after`` are sent around ``sql`` (the lock and statement
+    timeouts); ``cleanup`` is sent first when its check says so.
+    """
+
+    key: str
+    phase: Phase
+    description: str
+    sql: str
+    lock: Lock = Lock.none
+    tables: tuple[str, ...] = ()
+    rewrites: bool = False
+    scans: bool = False
+    transactional: bool = True
+    notes: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    cleanup: Cleanup | None = None
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        """Every statement of the step in the order the executor sends them."""
+        return (*self.before, self.sql, *self.after)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "phase": self.phase.value,
+            "description": self.description,
+            "sql": self.sql,
+            "lock": self.lock.value,
+            "tables": list(self.tables),
+            "rewrites": self.rewrites,
+            "scans": self.scans,
+            "transactional": self.transactional,
+            "notes": list(self.notes),
+            "before": list(self.before),
+            "after": list(self.after),
+            "cleanup": self.cleanup.to_json() if self.cleanup else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Step:
+        cleanup = data.get("cleanup")
+        return cls(
+            key=data["key"],
+            phase=Phase(data["phase"]),
+            description=data["description"],
+            sql=data["sql"],
+            lock=Lock(data["lock"]),
+            tables=tuple(data["tables"]),
+            rewrites=data["rewrites"],
+            scans=data["scans"],
+            transactional=data["transactional"],
+            notes=tuple(data["notes"]),
+            before=tuple(data.get("before", ())),
+            after=tuple(data.get("after", ())),
+            cleanup=Cleanup(**cleanup) if cleanup else None,
+        )
+
+
+@dataclass
+class Plan:
+    """What a migration does, phase by phase: every statement zdmigrate sends for it.
+
+    ``checks`` run before expand (EXPLAIN of each expression: nothing changes);
+    ``backfill`` and ``verify`` are specs whose statements are in their ``statements()``.
+    ``older_version_schemas``: (migration, version schema) pairs contract drops.
+    """
+
+    migration: str
+    mode: str
+    version_schema: str | None
+    schema: str = "public"
+    checks: list[Step] = field(default_factory=list)
+    expand: list[Step] = field(default_factory=list)
+    backfill: list[Any] = field(default_factory=list)
+    post_backfill: list[Step] = field(default_factory=list)
+    contract: list[Step] = field(default_factory=list)
+    rollback: list[Step] = field(default_factory=list)
+    verify: list[Any] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    older_version_schemas: list[tuple[str, str]] = field(default_factory=list)
+
+    STEP_LISTS = ("checks", "expand", "post_backfill", "contract", "rollback")
+
+    @property
+    def search_path(self) -> str | None:
+        """What the new version connects with (version mode)."""
+        return f"{self.version_schema},{self.schema}" if self.version_schema else None
