@@ -142,3 +142,29 @@ def test_pyproject_settings_and_bad_values(tmp_path: Path, monkeypatch: Any) -> 
     res = zdm("--database-url", "postgresql://x@127.0.0.1:1/x", "status")
     assert res.exit_code == 2
     assert "setting 'lock_timeout_ms': Input should be greater than or equal to 1" in res.stderr
+
+
+def test_validate_deep_plans_each_file_against_the_schema(tmp_path: Path) -> None:
+    no_db = {"ZDMIGRATE_DATABASE_URL": "", "DATABASE_URL": ""}
+    widen = tmp_path / "0002_wide.yaml"
+    widen.write_text("- alter_column: {table: accounts, column: balance, type: bigint}\n")
+    assert zdm("validate", str(widen), env=no_db).exit_code == 0
+    missing = zdm("validate", "--deep", str(widen), env=no_db)
+    assert missing.exit_code == 2
+    assert "table 'accounts' does not exist in schema 'public'" in missing.stderr
+    dump = tmp_path / "schema.sql"
+    dump.write_text(
+        "CREATE TABLE public.accounts (id bigint NOT NULL, balance integer);\n"
+        "ALTER TABLE ONLY public.accounts ADD CONSTRAINT accounts_pkey PRIMARY KEY (id);\n"
+    )
+    ok = zdm("validate", "--deep", "--schema-file", str(dump), str(widen), env=no_db)
+    assert ok.exit_code == 0, ok.stderr
+    rename = tmp_path / "0003_rename.yaml"
+    rename.write_text("- rename_column: {table: accounts, from: balance, to: amount}\n")
+    again = tmp_path / "0004_again.yaml"
+    again.write_text("- alter_column: {table: accounts, column: balance, type: numeric}\n")
+    later = zdm(
+        "validate", "--deep", "--schema-file", str(dump), str(rename), str(again), env=no_db
+    )
+    assert later.exit_code == 2
+    assert "0004_again" in later.stderr and "column 'balance' does not exist" in later.stderr

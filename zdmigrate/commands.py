@@ -15,10 +15,11 @@ from zdmigrate.engine.introspect import introspect
 from zdmigrate.engine.runner import ApplyResult, PhaseResult
 from zdmigrate.engine.store import Store
 from zdmigrate.engine.verify import Verification
+from zdmigrate.errors import ConfigError
 from zdmigrate.gate import contract_gate
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
-from zdmigrate.plan import build_plan, schema_for
+from zdmigrate.plan import build_plan, replay, schema_for
 from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
@@ -44,9 +45,27 @@ Echo = Callable[[str], None]
 ProgressFn = Callable[[Progress], None]
 
 
-def validate(paths: list[str]) -> list[Migration]:
-    """Load every file; the first invalid one raises SpecError."""
-    return [load_migration(p) for p in paths]
+def validate(
+    paths: list[str],
+    settings: Settings | None = None,
+    deep: bool = False,
+    schema_file: str | None = None,
+) -> list[Migration]:
+    """Load every file; the first invalid one raises SpecError. ``deep``: also plan each
+    against the schema (the database, a schema file, or the earlier files beside it),
+    after the files given before it, so a missing table or column is found too."""
+    migrations = [load_migration(p) for p in paths]
+    if deep:
+        settings = settings or Settings()
+        given = schema_file is not None or bool(settings.database_url)
+        base = _read_schema(settings, paths[0], schema_file)[0] if given and paths else None
+        for index, (path, migration) in enumerate(zip(paths, migrations, strict=True)):
+            if base is None:
+                schema = schema_for(Path(path), settings.schema_name)
+            else:
+                schema = replay(base, migrations[:index])
+            build_plan(migration, schema, settings.mode)
+    return migrations
 
 
 @dataclass(frozen=True)
@@ -198,6 +217,13 @@ def snapshot(settings: Settings, path: str, schemas: list[str]) -> SnapshotRepor
 
     names = schemas or [settings.schema_name]
     with connect(settings.database_url) as conn, translate_errors("snapshot"):
+        found = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace").fetchall()}
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise ConfigError(
+                f"snapshot: schema '{missing[0]}' does not exist in the database",
+                "give --schema with an existing schema (default: the configured one)",
+            )
         catalogs = [introspect(conn, name) for name in names]
     write_snapshot(catalogs, path)
     return SnapshotReport(path, {c.schema: len(c.tables) for c in catalogs})

@@ -16,8 +16,8 @@ from psycopg import sql
 
 from zdmigrate.engine.introspect import introspect
 from zdmigrate.engine.state import init_state
-from zdmigrate.plan.builder import build_plan
 from zdmigrate.model.step import Lock, Step
+from zdmigrate.plan.builder import build_plan
 from zdmigrate.spec import load_migration
 
 ROOT = Path(__file__).parents[2]

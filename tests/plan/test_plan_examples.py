@@ -89,3 +89,18 @@ def test_plan_of_a_bad_file_is_one_line(tmp_path: Path) -> None:
         "migration files only: give the schema with --database-url, --schema-file DUMP.sql "
         "(pg_dump --schema-only) or --schema-file SNAPSHOT.json (zdmigrate snapshot)))"
     ]
+
+
+def test_plan_shows_the_search_path_apply_prints_for_a_schema_with_an_underscore(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.zdmigrate]\nschema = "my_app"\n')
+    first = tmp_path / "0001_t.yaml"
+    first.write_text(
+        "- create_table: {table: t, columns: [{name: id, type: bigint, primary_key: true}]}\n"
+    )
+    res = zdm(
+        "--config", str(tmp_path / "pyproject.toml"), "plan", "-f", "json", str(first), env=NO_DB
+    )
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["search_path"] == "my_app_0001_t,my_app"

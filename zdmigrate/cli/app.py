@@ -55,6 +55,17 @@ ModeOpt = Annotated[
 ]
 
 
+SchemaFileOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--schema-file",
+        help="Plan against this schema instead of a database: pg_dump --schema-only output "
+        "or a file from 'zdmigrate snapshot'.",
+        show_default=False,
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"zdmigrate {__version__}")
@@ -96,14 +107,32 @@ def validate(
     ctx: typer.Context,
     files: Annotated[list[Path], typer.Argument(help="Migration files (.yaml, .yml, .json).")],
     fmt: Format = render.OutputFormat.text,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also plan each file against the schema: the database URL, --schema-file, "
+            "else the earlier files beside it.",
+        ),
+    ] = False,
+    schema_file: SchemaFileOpt = None,
 ) -> None:
-    """Check migration files offline.
+    """Check migration files (offline unless --deep is given a database URL).
 
-    Example: zdmigrate validate migrations/*.yaml
+    Example: zdmigrate validate --deep --schema-file schema.sql migrations/*.yaml
     """
     from zdmigrate import commands
 
-    migrations = run_command(ctx, lambda: commands.validate([str(f) for f in files]))
+    state: CliState = ctx.obj
+    migrations = run_command(
+        ctx,
+        lambda: commands.validate(
+            [str(f) for f in files],
+            state.settings() if deep else None,
+            deep,
+            schema_file,
+        ),
+    )
     if fmt is render.OutputFormat.json:
         emit_json([render.migration_summary(m) for m in migrations])
     else:
@@ -164,17 +193,6 @@ class PlanFormat(str, enum.Enum):
     markdown = "markdown"
     json = "json"
     sql = "sql"
-
-
-SchemaFileOpt = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option(
-        "--schema-file",
-        help="Plan against this schema instead of a database: pg_dump --schema-only output "
-        "or a file from 'zdmigrate snapshot'.",
-        show_default=False,
-    ),
-]
 
 
 @app.command()

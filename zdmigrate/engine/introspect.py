@@ -35,7 +35,8 @@ SELECT t.relname, i.relname, x.indisprimary, x.indisunique AND x.indpred IS NULL
   JOIN pg_class i ON i.oid = x.indexrelid
   JOIN pg_am am ON am.oid = i.relam
   JOIN pg_namespace n ON n.oid = t.relnamespace
- WHERE n.nspname = %s AND x.indisvalid
+ WHERE n.nspname = %s AND x.indisvalid AND t.relkind IN ('r', 'p')
+ ORDER BY t.relname, i.relname
 """
 
 _CONSTRAINTS_SQL = """
@@ -44,6 +45,7 @@ SELECT t.relname, c.conname, c.contype,
   FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid
   JOIN pg_namespace n ON n.oid = t.relnamespace
  WHERE n.nspname = %s AND c.contype IN ('c', 'u', 'f', 'x', 'p')
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint p WHERE p.oid = c.conparentid AND p.conrelid = c.conrelid)
 """
 
 _FOREIGN_KEYS_SQL = """
@@ -56,6 +58,7 @@ SELECT t.relname, c.conname, r.relname, pg_get_constraintdef(c.oid),
   JOIN pg_class r ON r.oid = c.confrelid
   JOIN pg_namespace n ON n.oid = t.relnamespace
  WHERE n.nspname = %s AND c.contype = 'f' AND r.relnamespace = n.oid
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint p WHERE p.oid = c.conparentid AND p.conrelid = c.conrelid)
 """
 
 _SIZES_SQL = """

@@ -39,7 +39,7 @@ def lint_paths(
     ``jobs``: processes for large inputs (0: one per core; 1: this process only).
     The findings are the same whatever it is.
     """
-    sources = list(collect_sources(paths, settings))
+    sources = list(collect_sources(paths, settings, database_url))
     return _run(sources, settings, database_url, jobs)
 
 

@@ -6,6 +6,7 @@ import fnmatch
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from zdmigrate.errors import ConfigError
 from zdmigrate.lint.settings import LintSettings
@@ -59,16 +60,42 @@ def _scripts(paths: list[Path]) -> Iterator[Source]:
     yield from revision_sources(paths)
 
 
-def _migration(path: Path, settings: LintSettings) -> Source:
+class _Inputs:
+    """The settings, and the live schema when migration files are planned against a
+    database (read once, on the first migration file)."""
+
+    def __init__(self, settings: LintSettings, database_url: str | None) -> None:
+        self.settings = settings
+        self.database_url = database_url if settings.schema_file is None else None
+        self._live: Any = None
+
+    def live_schema(self) -> Any:
+        if self.database_url is None:
+            return None
+        if self._live is None:
+            from zdmigrate.engine.db import connect, translate_errors
+            from zdmigrate.engine.introspect import introspect
+
+            with connect(self.database_url) as conn, translate_errors("lint"):
+                self._live = introspect(conn, self.settings.schema)
+        return self._live
+
+
+def _migration(path: Path, inputs: _Inputs) -> Source:
     from zdmigrate.plan import Timeouts
 
+    settings = inputs.settings
     timeouts = Timeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
     return migration_source(
-        path, schema=settings.schema, schema_file=settings.schema_file, timeouts=timeouts
+        path,
+        schema=settings.schema,
+        schema_file=settings.schema_file,
+        catalog=inputs.live_schema(),
+        timeouts=timeouts,
     )
 
 
-def _folder(path: Path, settings: LintSettings) -> Iterator[Source]:
+def _folder(path: Path, inputs: _Inputs) -> Iterator[Source]:
     """SQL files and zdmigrate migration files, in file name order (the order they run)."""
     if is_alembic_project(path):
         yield from _project(path)
@@ -85,24 +112,24 @@ def _folder(path: Path, settings: LintSettings) -> Iterator[Source]:
             "or env.py and versions/",
         )
     for file in files:
-        if not _excluded(file, settings.exclude, settings.root):
-            yield _sql(file) if file.suffix.lower() == ".sql" else _migration(file, settings)
+        if not _excluded(file, inputs.settings.exclude, inputs.settings.root):
+            yield _sql(file) if file.suffix.lower() == ".sql" else _migration(file, inputs)
 
 
-def _one(arg: str, settings: LintSettings) -> Iterator[Source]:
-    exclude, root = settings.exclude, settings.root
+def _one(arg: str, inputs: _Inputs) -> Iterator[Source]:
+    exclude, root = inputs.settings.exclude, inputs.settings.root
     if arg == "-":
         yield Source("<stdin>", sys.stdin.read())
         return
     path = Path(arg)
     if path.is_dir():
-        yield from _folder(path, settings)
+        yield from _folder(path, inputs)
     elif _excluded(path, exclude, root):
         return
     elif path.suffix == ".sql":
         yield _sql(path)
     elif is_migration_file(path):
-        yield _migration(path, settings)
+        yield _migration(path, inputs)
     else:
         raise ConfigError(
             f"{arg}: cannot lint a '{path.suffix or 'extensionless'}' file",
@@ -117,17 +144,22 @@ def _check_exists(args: list[str]) -> None:
             raise ConfigError(f"{arg}: no such file or directory", "give .sql files, folders or -")
 
 
-def collect_sources(args: list[str], settings: LintSettings | None = None) -> Iterator[Source]:
+def collect_sources(
+    args: list[str], settings: LintSettings | None = None, database_url: str | None = None
+) -> Iterator[Source]:
     """Sources for ``args`` in order; folders are walked by file name.
 
-    Alembic revision scripts given one by one come last, in revision order.
+    Alembic revision scripts given one by one come last, in revision order. Migration
+    files are planned against ``settings.schema_file`` if set, else the database at
+    ``database_url`` if given, else what the earlier files beside them create.
     """
     settings = settings or LintSettings()
+    inputs = _Inputs(settings, database_url)
     _check_exists(args)
     scripts = [Path(a) for a in args if a.endswith(".py") and Path(a).is_file()]
     for arg in args:
         if not (arg.endswith(".py") and Path(arg).is_file()):
-            yield from _one(arg, settings)
+            yield from _one(arg, inputs)
     kept = [p for p in scripts if not _excluded(p, settings.exclude, settings.root)]
     if kept:
         yield from _scripts(kept)

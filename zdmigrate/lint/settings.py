@@ -83,7 +83,30 @@ def load_lint_settings(pyproject: Path | None) -> LintSettings:
     """Read ``[tool.zdmigrate.lint]`` from ``pyproject`` (defaults when there is none)."""
     if pyproject is None:
         return LintSettings()
-    table = zdmigrate_table(pyproject).get("lint", {})
+    top = zdmigrate_table(pyproject)
+    table = top.get("lint", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.zdmigrate.lint] must be a table")
-    return _from_table(table, f"{pyproject} [tool.zdmigrate.lint]", pyproject.parent)
+    out = _from_table(table, f"{pyproject} [tool.zdmigrate.lint]", pyproject.parent)
+    return replace(out, **_planning(top, f"{pyproject} [tool.zdmigrate]"))
+
+
+def _planning(top: dict[str, Any], where: str) -> dict[str, Any]:
+    """The [tool.zdmigrate] settings that shape a migration file's plan (the keys
+    ``apply`` reads), so lint sees the SQL that runs."""
+    data = {k.replace("-", "_"): v for k, v in top.items() if not isinstance(v, dict)}
+    out: dict[str, Any] = {}
+    if "schema" in data:
+        if not isinstance(data["schema"], str) or not data["schema"]:
+            raise ConfigError(f"{where}: 'schema' must be a schema name, not {data['schema']!r}")
+        out["schema"] = data["schema"]
+    for key in ("lock_timeout_ms", "statement_timeout_ms"):
+        value = data.get(key)
+        if value is not None:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(
+                    f"{where}: '{key.replace('_', '-')}' must be a whole number of ms, "
+                    f"not {value!r}"
+                )
+            out[key] = value
+    return out

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from zdmigrate.lint.source import Source
 
 if TYPE_CHECKING:  # planning imports pydantic: only when a migration file is linted
+    from zdmigrate.model.schema import Catalog
     from zdmigrate.model.step import Step
     from zdmigrate.plan import Timeouts
 
@@ -60,13 +61,20 @@ def migration_source(
     *,
     schema: str = "public",
     schema_file: str | None = None,
+    catalog: Catalog | None = None,
     timeouts: Timeouts | None = None,
 ) -> Source:
-    """The SQL ``zdmigrate apply`` then ``complete`` would send for ``path``, planned
-    without a database: against ``schema_file`` if given, else the earlier files."""
+    """The SQL ``zdmigrate apply`` then ``complete`` would send for ``path``: planned
+    against ``catalog`` if given, else ``schema_file``, else the earlier files."""
     from zdmigrate.plan import Timeouts, plan_file
 
-    plan = plan_file(path, schema=schema, schema_file=schema_file, timeouts=timeouts or Timeouts())
+    plan = plan_file(
+        path,
+        schema=schema,
+        schema_file=schema_file,
+        catalog=catalog,
+        timeouts=timeouts or Timeouts(),
+    )
     parts = [_step_sql(s, False) for s in (*plan.expand, *plan.post_backfill)]
     parts += [_step_sql(s, True) for s in plan.contract]
     return Source(str(path), "\n\n".join(parts) + "\n", wrapped=False)

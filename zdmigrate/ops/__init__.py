@@ -69,8 +69,7 @@ OPERATIONS: dict[type, Operation] = {
     m.RenameTable: Operation(tables.plan_rename, tables.apply_rename),
     m.CreateConstraint: Operation(constraints.plan_create, constraints.apply_create),
     m.DropConstraint: Operation(constraints.plan_drop, constraints.apply_drop),
-    # raw SQL: its effect on the schema is not modelled (lint reads it instead)
-    m.RawSql: Operation(raw_sql.plan, None),
+    m.RawSql: Operation(raw_sql.plan, raw_sql.apply),
 }
 
 

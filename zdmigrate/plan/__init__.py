@@ -6,6 +6,7 @@ apply), ``lint`` (the SQL of a migration file) and tests.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from zdmigrate.model.schema import Catalog
@@ -25,6 +26,7 @@ __all__ = [
     "earlier_files",
     "offline_schema",
     "plan_file",
+    "replay",
     "schema_for",
 ]
 
@@ -39,11 +41,16 @@ def earlier_files(path: Path) -> list[Migration]:
 
 def offline_schema(schema: str, earlier: list[Migration]) -> Catalog:
     """The schema as earlier migration files leave it once completed."""
-    cat = Catalog(schema)
-    for migration in earlier:
+    return replay(Catalog(schema), earlier)
+
+
+def replay(catalog: Catalog, migrations: list[Migration]) -> Catalog:
+    """A copy of ``catalog`` as ``migrations`` leave it once completed."""
+    out = copy.deepcopy(catalog)
+    for migration in migrations:
         for op in migration.operations:
-            apply_operation(op, cat)
-    return cat
+            apply_operation(op, out)
+    return out
 
 
 def schema_for(path: Path, schema: str, schema_file: str | None = None) -> Catalog:
@@ -62,8 +69,12 @@ def plan_file(
     *,
     schema: str = "public",
     schema_file: str | None = None,
+    catalog: Catalog | None = None,
     mode: str = "version",
     timeouts: Timeouts = Timeouts(),
 ) -> Plan:
-    """The plan of one migration file, planned without a database."""
-    return build_plan(load_migration(path), schema_for(path, schema, schema_file), mode, timeouts)
+    """The plan of one migration file against ``catalog`` (a schema already read), else
+    against ``schema_file`` or the earlier files (``schema_for``)."""
+    migration = load_migration(path)
+    schema_model = catalog if catalog is not None else schema_for(path, schema, schema_file)
+    return build_plan(migration, schema_model, mode, timeouts)

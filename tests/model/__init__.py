@@ -1,0 +1,1 @@
+"""Tests of the schema model: dump parser, snapshot files."""
