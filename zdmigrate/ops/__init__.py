@@ -22,28 +22,12 @@ from zdmigrate.ops import (
     rename_column,
     tables,
 )
-from zdmigrate.ops.work import (
-    ColumnRename,
-    Comment,
-    ContractAlter,
-    ContractStatement,
-    ExpandAlter,
-    NotValidConstraint,
-    PlanContext,
-    TableWork,
-    Transform,
-    ViewColumn,
-)
+from zdmigrate.ops.work import PlanContext, TableWork, Transform, ViewColumn
 from zdmigrate.spec import models as m
 
+# the typed changes of a TableWork are in zdmigrate.ops.work
 __all__ = [
     "OPERATIONS",
-    "ColumnRename",
-    "Comment",
-    "ContractAlter",
-    "ContractStatement",
-    "ExpandAlter",
-    "NotValidConstraint",
     "PlanContext",
     "TableWork",
     "Transform",

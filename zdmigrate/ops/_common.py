@@ -6,20 +6,17 @@ from typing import Any
 
 from psycopg import sql
 
-from zdmigrate.model.schema import internal_name
+from zdmigrate.model.schema import ForeignKey, Table, internal_name
 from zdmigrate.model.step import Cleanup, Lock, Phase, Step
-from zdmigrate.ops.work import (
-    ContractAlter,
-    NotValidConstraint,
-    PlanContext,
-    TableWork,
-)
+from zdmigrate.ops.work import ContractAlter, NotValidConstraint, PlanContext, TableWork
+from zdmigrate.spec.models import ColumnDef
 
 __all__ = [
     "add_not_null_check",
     "add_step",
     "add_unique_constraint",
     "add_validated_constraint",
+    "apply_column_constraints",
     "create_index_concurrently",
     "ident_list",
 ]
@@ -103,29 +100,12 @@ def create_index_concurrently(
         ident_list(columns),
         sql.SQL(" WHERE " + where) if where else sql.SQL(""),
     )
-    add_step(
-        ctx,
-        Phase.expand,
-        f"index:{name}",
-        f"build index {name} on {table} without blocking writes",
-        stmt,
-        lock=Lock.share_update_exclusive,
-        tables=(table,),
-        scans=True,
-        transactional=False,
-        cleanup=_invalid_index_cleanup(ctx.schema, name),
-    )
+    alone = {"lock": Lock.share_update_exclusive, "tables": (table,), "transactional": False}
+    build = f"build index {name} on {table} without blocking writes"
+    cleanup = _invalid_index_cleanup(ctx.schema, name)
+    add_step(ctx, Phase.expand, f"index:{name}", build, stmt, scans=True, cleanup=cleanup, **alone)
     drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(ctx.schema, name))
-    add_step(
-        ctx,
-        Phase.rollback,
-        f"index:{name}",
-        f"drop index {name}",
-        drop,
-        lock=Lock.share_update_exclusive,
-        tables=(table,),
-        transactional=False,
-    )
+    add_step(ctx, Phase.rollback, f"index:{name}", f"drop index {name}", drop, **alone)
 
 
 def add_unique_constraint(ctx: PlanContext, table: str, name: str, columns: list[str]) -> None:
@@ -134,24 +114,26 @@ def add_unique_constraint(ctx: PlanContext, table: str, name: str, columns: list
     attach = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
         ctx.qualified(table), sql.Identifier(name), sql.Identifier(name)
     )
-    add_step(
-        ctx,
-        Phase.expand,
-        f"unique:{name}",
-        f"make index {name} the unique constraint of {table} (no scan)",
-        attach,
-        lock=Lock.access_exclusive,
-        tables=(table,),
-    )
     detach = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
         ctx.qualified(table), sql.Identifier(name)
     )
+    brief = {"lock": Lock.access_exclusive, "tables": (table,)}
+    what = f"make index {name} the unique constraint of {table} (no scan)"
+    add_step(ctx, Phase.expand, f"unique:{name}", what, attach, **brief)
     add_step(
-        ctx,
-        Phase.rollback,
-        f"unique:{name}",
-        f"drop unique constraint {name}",
-        detach,
-        lock=Lock.access_exclusive,
-        tables=(table,),
+        ctx, Phase.rollback, f"unique:{name}", f"drop unique constraint {name}", detach, **brief
     )
+
+
+def apply_column_constraints(table: Table, column: ColumnDef) -> None:
+    """The CHECK, foreign key and UNIQUE of a column definition, named as the server
+    names them (``<table>_<column>_check``, ``_fkey``, ``_key``)."""
+    prefix = f"{table.name}_{column.name}"
+    if column.check is not None:
+        table.add_check(f"{prefix}_check", column.check)
+    if column.references is not None:
+        ref = column.references
+        fk = ForeignKey.of([column.name], ref.table, list(ref.columns), ref.on_delete)
+        table.add_foreign_key(f"{prefix}_fkey", fk)
+    if column.unique:
+        table.add_unique(f"{prefix}_key", (column.name,))

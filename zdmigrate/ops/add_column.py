@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from zdmigrate.model.schema import Catalog, Column, ForeignKey
+from zdmigrate.model.schema import Catalog, Column
 from zdmigrate.ops._common import (
     add_not_null_check,
     add_unique_constraint,
     add_validated_constraint,
+    apply_column_constraints,
     ident_list,
 )
 from zdmigrate.ops.work import Comment, ExpandAlter, PlanContext, Transform, ViewColumn
@@ -66,11 +67,4 @@ def apply(op: AddColumn, catalog: Catalog) -> None:
     table = catalog.tables[op.table]
     col = op.column
     table.columns.append(Column(col.name, col.type, col.nullable, col.default))
-    if col.check is not None:
-        table.add_check(f"{op.table}_{col.name}_check", col.check)
-    if col.references is not None:
-        ref = col.references
-        fk = ForeignKey.of([col.name], ref.table, list(ref.columns), ref.on_delete)
-        table.add_foreign_key(f"{op.table}_{col.name}_fkey", fk)
-    if col.unique:
-        table.add_unique(f"{op.table}_{col.name}_key", (col.name,))
+    apply_column_constraints(table, col)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from zdmigrate.model.schema import Catalog, Column, ForeignKey, Table
+from zdmigrate.model.schema import Catalog, Column, Table
 from zdmigrate.model.step import Lock, Phase
-from zdmigrate.ops._common import add_step, ident_list
+from zdmigrate.ops._common import add_step, apply_column_constraints, ident_list
 from zdmigrate.ops.work import PlanContext, TableWork, ViewColumn
 from zdmigrate.spec.models import ColumnDef, CreateTable, DropTable, RenameTable
 
@@ -115,14 +115,7 @@ def apply_create(op: CreateTable, catalog: Catalog) -> None:
     if pk:
         table.add_primary_key(f"{name}_pkey", pk)
     for d in op.columns:
-        if d.unique:
-            table.add_unique(f"{name}_{d.name}_key", (d.name,))
-        if d.check is not None:
-            table.add_check(f"{name}_{d.name}_check", d.check)
-        if d.references is not None:
-            r = d.references
-            fk = ForeignKey.of([d.name], r.table, list(r.columns), r.on_delete)
-            table.add_foreign_key(f"{name}_{d.name}_fkey", fk)
+        apply_column_constraints(table, d)
     catalog.tables[name] = table
 
 

@@ -16,16 +16,14 @@ from psycopg import sql
 from zdmigrate.errors import SpecError
 from zdmigrate.model.schema import MARKER, Catalog
 from zdmigrate.model.step import Lock, Phase, Plan, Step
-from zdmigrate.ops import (
-    OPERATIONS,
+from zdmigrate.ops import OPERATIONS, PlanContext, TableWork
+from zdmigrate.ops.work import (
     ColumnRename,
     Comment,
     ContractAlter,
     ContractStatement,
     ExpandAlter,
     NotValidConstraint,
-    PlanContext,
-    TableWork,
 )
 from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
 from zdmigrate.plan.triggers import drop_trigger_sql, trigger_sql
@@ -172,6 +170,21 @@ def _add_marker(work: TableWork) -> None:
         ]
 
 
+def _table_step(
+    phase: Phase, table: str, description: str, stmts: list[str], lock: Lock, note: str = ""
+) -> Step:
+    """The one step of ``phase`` that changes ``table`` (its key: ``<phase>:table:<name>``)."""
+    return Step(
+        key=f"{phase.value}:table:{table}",
+        phase=phase,
+        description=description,
+        sql="\n".join(stmts),
+        lock=lock,
+        tables=(table,),
+        notes=(note,) if note else (),
+    )
+
+
 def _alter(ctx: PlanContext, table: str, parts: list[sql.Composable]) -> str:
     return (
         sql.SQL("ALTER TABLE {}\n  {};")
@@ -202,17 +215,8 @@ def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[S
             if w.transforms
             else "add new columns to"
         )
-        steps.append(
-            Step(
-                key=f"expand:table:{name}",
-                phase=Phase.expand,
-                description=f"{what} {name}",
-                sql="\n".join(stmts),
-                lock=lock,
-                tables=(name,),
-                notes=("brief lock: no rewrite, no scan (nullable or constant default)",),
-            )
-        )
+        note = "brief lock: no rewrite, no scan (nullable or constant default)"
+        steps.append(_table_step(Phase.expand, name, f"{what} {name}", stmts, lock, note))
     constraints = [c for c in w.changes if isinstance(c, NotValidConstraint)]
     if constraints:
         clauses: list[sql.Composable] = [
@@ -332,20 +336,12 @@ def _contract_table(ctx: PlanContext, w: TableWork) -> list[Step]:
         )
     if not stmts:
         return []
-    return [
-        Step(
-            key=f"contract:table:{name}",
-            phase=Phase.contract,
-            description=f"switch {name} to its new shape",
-            sql="\n".join(stmts),
-            lock=Lock.access_exclusive,
-            tables=(name,),
-            notes=(
-                "brief lock: catalog-only changes (SET NOT NULL relies on the CHECK "
-                "validated during apply: no scan)",
-            ),
-        )
-    ]
+    note = (
+        "brief lock: catalog-only changes (SET NOT NULL relies on the CHECK "
+        "validated during apply: no scan)"
+    )
+    description = f"switch {name} to its new shape"
+    return [_table_step(Phase.contract, name, description, stmts, Lock.access_exclusive, note)]
 
 
 def _undo_clauses(w: TableWork) -> list[sql.Composable]:
@@ -380,14 +376,8 @@ def _rollback(ctx: PlanContext, touched: list[TableWork], vschema: str | None) -
         if undo:
             stmts.append(_alter(ctx, w.table.name, undo))
         if stmts:
+            what = f"remove what expand added to {w.table.name}"
             steps.append(
-                Step(
-                    key=f"rollback:table:{w.table.name}",
-                    phase=Phase.rollback,
-                    description=f"remove what expand added to {w.table.name}",
-                    sql="\n".join(stmts),
-                    lock=Lock.access_exclusive,
-                    tables=(w.table.name,),
-                )
+                _table_step(Phase.rollback, w.table.name, what, stmts, Lock.access_exclusive)
             )
     return steps
