@@ -150,3 +150,23 @@ def test_the_sql_script_rebuilds_an_invalid_index(db_url: str, tmp_path: Path) -
             "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_n_idx'::regclass"
         ).fetchone()
     assert valid == (True,)
+
+
+def test_a_migration_applied_before_plans_were_stored_is_replanned_and_says_so(
+    db_url: str, tmp_path: Path
+) -> None:
+    first, second = _files(tmp_path)
+    assert zdm("--database-url", db_url, "apply", str(first)).exit_code == 0
+    assert zdm("--database-url", db_url, "complete", "0001_t").exit_code == 0
+    assert zdm("--database-url", db_url, "apply", str(second)).exit_code == 0
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE zdmigrate.migrations SET plan = NULL, planned_by = NULL")
+    res = zdm("--database-url", db_url, "complete", "0002_wide")
+    assert res.exit_code == 0, res.stderr
+    assert "applied by an older zdmigrate that stored no plan: re-planned" in res.stderr
+    with psycopg.connect(db_url) as conn:
+        cols = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 't' ORDER BY ordinal_position"
+        ).fetchall()
+    assert cols == [("id", "bigint"), ("n", "bigint")]
