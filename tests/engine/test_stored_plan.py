@@ -170,3 +170,20 @@ def test_a_migration_applied_before_plans_were_stored_is_replanned_and_says_so(
             "WHERE table_schema = 'public' AND table_name = 't' ORDER BY ordinal_position"
         ).fetchall()
     assert cols == [("id", "bigint"), ("n", "bigint")]
+
+
+def test_a_stored_plan_runs_even_when_this_zdmigrate_could_not_plan_the_file_now(
+    db_url: str, tmp_path: Path
+) -> None:
+    first, second = _files(tmp_path)
+    assert zdm("--database-url", db_url, "apply", str(first)).exit_code == 0
+    assert zdm("--database-url", db_url, "complete", "0001_t").exit_code == 0
+    assert zdm("--database-url", db_url, "apply", str(second)).exit_code == 0
+    with psycopg.connect(db_url, autocommit=True) as conn:  # as if it no longer fit
+        conn.execute(
+            "UPDATE zdmigrate.migrations SET catalog = jsonb_set(catalog, '{tables}', '{}') "
+            "WHERE name = '0002_wide'"
+        )
+    res = zdm("--database-url", db_url, "complete", "0002_wide")
+    assert res.exit_code == 0, res.stderr
+    assert "would not plan 0002_wide now (" in res.stderr

@@ -102,7 +102,12 @@ def stored_plan(row: MigrationRow, settings: Settings, echo: Echo | None = None)
         return _replan(row, settings, ())
     plan = plan_from_json(row.plan)
     if echo is not None:
-        changed = changed_phases(plan, _replan(row, settings, tuple(plan.older_version_schemas)))
+        try:
+            now = _replan(row, settings, tuple(plan.older_version_schemas))
+        except ZdmError as exc:  # this zdmigrate would refuse the file: the plan still runs
+            echo(f"note: zdmigrate {__version__} would not plan {row.name} now ({exc.message})")
+            return plan
+        changed = changed_phases(plan, now)
         if changed:
             echo(
                 f"note: zdmigrate {__version__} would now plan {', '.join(changed)} of "
