@@ -124,6 +124,7 @@ class PlanReport:
             "search_path": p.search_path,
             "live": self.live,
             "schema_from": self.source,
+            "deprecated": [d.to_json() for d in p.deprecated],
             "tables": self.tables,
             "phases": {
                 "check": [s.to_json() for s in p.checks],

@@ -102,9 +102,20 @@ def _backfill_text(report: PlanReport, data: dict[str, Any]) -> list[str]:
     return out
 
 
+def _removed(data: dict[str, Any]) -> list[str]:
+    """What contract takes from the old version: what the gate checks nothing uses."""
+    return [
+        f"{d['schema']}.{d['table']}" + (f".{d['column']}" if d["column"] else "") + f": {d['why']}"
+        for d in data["deprecated"]
+    ]
+
+
 def plan_text(report: PlanReport) -> str:
     data = report.to_json()
     out = _header(report)
+    if data["deprecated"]:
+        out += ["", "== Contract takes away (the gate checks that nothing old still uses it)"]
+        out += [f"  {line}" for line in _removed(data)]
     for key, title in _PHASES:
         steps = data["phases"][key]
         if key == "validate" and data["phases"]["backfill"]:
@@ -151,6 +162,10 @@ def plan_markdown(report: PlanReport) -> str:
     data = report.to_json()
     head = _header(report)
     out = [f"## {head[0]}", "", *head[1:], ""]
+    if data["deprecated"]:
+        out += ["Contract takes away (the gate checks that nothing old still uses it):", ""]
+        out += [f"- `{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}" for line in _removed(data)]
+        out.append("")
     out += ["| phase | step | lock | rewrites/scans |", "|---|---|---|---|"]
     for key, _ in _PHASES[1:4]:
         for s in data["phases"][key]:

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Cleanup", "Lock", "Phase", "Plan", "Step"]
+__all__ = ["Cleanup", "Deprecated", "Lock", "Phase", "Plan", "Step"]
 
 
 class Phase(str, enum.Enum):
@@ -31,6 +31,24 @@ class Lock(str, enum.Enum):
     @property
     def rank(self) -> int:
         return list(Lock).index(self)
+
+
+@dataclass(frozen=True)
+class Deprecated:
+    """Something contract removes that the old version may still use: a column of a
+    table (by the name the old version uses), or the whole table (``column`` None)."""
+
+    schema: str
+    table: str
+    column: str | None
+    why: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.table}.{self.column}" if self.column else f"table {self.table}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema, "table": self.table, "column": self.column, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -119,7 +137,8 @@ class Plan:
 
     ``checks`` run before expand (EXPLAIN of each expression: nothing changes);
     ``backfill`` and ``verify`` are specs whose statements are in their ``statements()``.
-    ``older_version_schemas``: (migration, version schema) pairs contract drops.
+    ``older_version_schemas``: (migration, version schema) pairs contract drops;
+    ``deprecated``: the columns and tables contract takes away from the old version.
     """
 
     migration: str
@@ -135,6 +154,7 @@ class Plan:
     verify: list[Any] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
     older_version_schemas: list[tuple[str, str]] = field(default_factory=list)
+    deprecated: list[Deprecated] = field(default_factory=list)
 
     STEP_LISTS = ("checks", "expand", "post_backfill", "contract", "rollback")
 

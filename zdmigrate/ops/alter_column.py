@@ -24,6 +24,7 @@ from zdmigrate.ops.work import (
     ContractStatement,
     ExpandAlter,
     PlanContext,
+    Retired,
     TableWork,
     Transform,
     ViewColumn,
@@ -90,6 +91,8 @@ def _shadow(
     work.view_columns[index] = ViewColumn(new_name, shadow, new_type, default)
     work.changes.append(ContractAlter(sql.SQL("DROP COLUMN {}").format(sql.Identifier(phys.name))))
     work.changes.append(ColumnRename(shadow, new_name))
+    # the new column takes the end of the table: an INSERT without a column list changes
+    work.changes.append(Retired(phys.name, f"replaced by a new {new_type} column {new_name}"))
     if not nullable:
         add_not_null_check(ctx, work, shadow, new_name)
     _refuse_referenced(ctx, work, phys.name)
@@ -110,6 +113,7 @@ def _in_place(
     if renamed:
         ctx.mode_check(True, "renaming a column")
         work.changes.append(ColumnRename(phys.name, new_name))
+        work.changes.append(Retired(phys.name, f"renamed to {new_name}"))
     default = _new_default(op, phys)
     vcol = next(c for c in work.view_columns if c.source == phys.name)
     vcol.name, vcol.default = new_name, default

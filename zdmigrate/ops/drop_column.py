@@ -5,7 +5,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from zdmigrate.model.schema import Catalog
-from zdmigrate.ops.work import ContractAlter, PlanContext, Transform
+from zdmigrate.ops.work import ContractAlter, PlanContext, Retired, Transform
 from zdmigrate.spec.models import DropColumn
 
 __all__ = ["apply", "plan"]
@@ -32,6 +32,7 @@ def plan(op: DropColumn, ctx: PlanContext) -> None:
             Transform("down", phys.name, op.down, phys.type, False, ctx.current_op)
         )
     work.changes.append(ContractAlter(sql.SQL("DROP COLUMN {}").format(sql.Identifier(phys.name))))
+    work.changes.append(Retired(phys.name, "dropped"))
 
 
 def apply(op: DropColumn, catalog: Catalog) -> None:

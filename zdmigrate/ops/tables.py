@@ -7,7 +7,7 @@ from psycopg import sql
 from zdmigrate.model.schema import Catalog, Column, Table
 from zdmigrate.model.step import Lock, Phase
 from zdmigrate.ops._common import add_step, apply_column_constraints, ident_list
-from zdmigrate.ops.work import PlanContext, TableWork, ViewColumn
+from zdmigrate.ops.work import PlanContext, Retired, TableWork, ViewColumn
 from zdmigrate.spec.models import ColumnDef, CreateTable, DropTable, RenameTable
 
 __all__ = [
@@ -85,6 +85,7 @@ def plan_create(op: CreateTable, ctx: PlanContext) -> None:
 def plan_drop(op: DropTable, ctx: PlanContext) -> None:
     work = ctx.table_work(op.table)
     work.dropped = True
+    work.changes.append(Retired(None, "dropped"))
     add_step(
         ctx,
         Phase.contract,
@@ -102,6 +103,7 @@ def plan_rename(op: RenameTable, ctx: PlanContext) -> None:
     if ctx.catalog.table(op.to) or any(w.new_name == op.to for w in ctx.work.values()):
         raise ctx.fail(f"table '{op.to}' already exists", "pick another name")
     work.new_name = op.to
+    work.changes.append(Retired(None, f"renamed to {op.to}"))
 
 
 def apply_create(op: CreateTable, catalog: Catalog) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "ExpandAlter",
     "NotValidConstraint",
     "PlanContext",
+    "Retired",
     "TableWork",
     "Transform",
     "ViewColumn",
@@ -109,8 +110,23 @@ class ContractStatement:
     statement: sql.Composable
 
 
+@dataclass(frozen=True)
+class Retired:
+    """What contract takes away from the old version: a column by its old name, or
+    (``column`` None) the whole table. The gate looks for anything still using it."""
+
+    column: str | None
+    why: str
+
+
 Change = Union[  # noqa: UP007 (a runtime alias on Python 3.10)
-    ExpandAlter, Comment, NotValidConstraint, ContractAlter, ColumnRename, ContractStatement
+    ExpandAlter,
+    Comment,
+    NotValidConstraint,
+    ContractAlter,
+    ColumnRename,
+    ContractStatement,
+    Retired,
 ]
 
 

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from zdmigrate.errors import SpecError
 from zdmigrate.model.schema import MARKER, Catalog
-from zdmigrate.model.step import Lock, Phase, Plan, Step
+from zdmigrate.model.step import Deprecated, Lock, Phase, Plan, Step
 from zdmigrate.ops import OPERATIONS, PlanContext, TableWork
 from zdmigrate.ops.work import (
     ColumnRename,
@@ -24,6 +24,7 @@ from zdmigrate.ops.work import (
     ContractStatement,
     ExpandAlter,
     NotValidConstraint,
+    Retired,
 )
 from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
 from zdmigrate.plan.triggers import drop_trigger_sql, trigger_sql
@@ -109,6 +110,12 @@ def build_plan(
     plan.contract += [s for w in touched for s in _contract_table(ctx, w)]
     plan.contract += ctx.phase_steps(Phase.contract)
     plan.rollback = _rollback(ctx, touched, vschema)
+    plan.deprecated = [
+        Deprecated(catalog.schema, w.table.name, c.column, c.why)
+        for w in touched
+        for c in w.changes
+        if isinstance(c, Retired)
+    ]
     for phase in ("expand", "post_backfill", "contract", "rollback"):
         setattr(plan, phase, [timeouts.wrap(s) for s in getattr(plan, phase)])
     implicit: set[tuple[str, str]] = {

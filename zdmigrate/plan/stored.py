@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zdmigrate.model.step import Plan, Step
+from zdmigrate.model.step import Deprecated, Plan, Step
 from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
 
 __all__ = ["PLAN_FORMAT", "changed_phases", "plan_from_json", "plan_to_json"]
@@ -28,6 +28,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "schema": plan.schema,
         "tables": list(plan.tables),
         "older_version_schemas": [list(p) for p in plan.older_version_schemas],
+        "deprecated": [d.to_json() for d in plan.deprecated],
         "backfill": [b.to_json() for b in plan.backfill],
         "verify": [v.to_json() for v in plan.verify],
     }
@@ -40,6 +41,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
     plan = Plan(data["migration"], data["mode"], data["version_schema"], data["schema"])
     plan.tables = list(data["tables"])
     plan.older_version_schemas = [(m, v) for m, v in data["older_version_schemas"]]
+    plan.deprecated = [Deprecated(**d) for d in data.get("deprecated", [])]
     for name in Plan.STEP_LISTS:
         setattr(plan, name, [Step.from_json(s) for s in data[name]])
     plan.backfill = [
