@@ -121,6 +121,7 @@ def test_verify_accepts_values_the_new_version_wrote(db_url: str, db: Conn, tmp_
     assert res.exit_code == 0, res.stdout
 
 
+@pytest.mark.slow
 def test_injected_slowdown_shrinks_batches_to_the_target(
     db_url: str, db: Conn, tmp_path: Path
 ) -> None:
@@ -175,6 +176,7 @@ def _wait_for(predicate: Any, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_pause_stops_within_a_batch_and_resume_finishes(
     db_url: str, db: Conn, tmp_path: Path
 ) -> None:

@@ -14,6 +14,8 @@ import pytest
 from tests.backfill.replica import Replicated, replicated_pair
 from tests.backfill.test_backfill_db import WIDEN
 
+pytestmark = [pytest.mark.slow, pytest.mark.db]
+
 APPLY_DELAY_MS = 1500
 
 

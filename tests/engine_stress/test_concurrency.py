@@ -35,6 +35,8 @@ from tests.engine_stress.workload import (
     writer,
 )
 
+pytestmark = pytest.mark.slow
+
 ROWS = 100_000
 CHUNK = 40
 SLOW_BACKFILL = ("--batch-size", "500", "--target-batch-ms", "20")

@@ -37,6 +37,8 @@ from tests.engine_stress.workload import (
     zdmigrate_backends,
 )
 
+pytestmark = pytest.mark.slow
+
 ROWS = 100_000
 SC = LOSSY
 FLAGS = ("--batch-size", "500", "--target-batch-ms", "20")

@@ -36,6 +36,8 @@ from tests.engine_stress.workload import (
     write_migration,
 )
 
+pytestmark = pytest.mark.slow
+
 Conn = psycopg.Connection[Any]
 ROWS = 20_000
 LOCK_TIMEOUT_S = 0.5
