@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,33 @@ import pytest
 from psycopg import sql
 
 from tests.pgserver import Server, session_server
+
+# The tests' own connections (inspecting, setting up) are a DBA's console to the gate:
+# they carry this application_name, and the gate is told to ignore it. A test's old or
+# new app sets an application_name of its own.
+TEST_APPLICATION = "pytest-harness"
+os.environ.setdefault("PGAPPNAME", TEST_APPLICATION)
+os.environ.setdefault("ZDMIGRATE_GATE_IGNORE_APPLICATIONS", TEST_APPLICATION)
+# A test database has no pg_stat_statements unless a test installs it (tests/gate does,
+# and checks that without it the source is unavailable and blocks).
+os.environ.setdefault("ZDMIGRATE_GATE_ALLOW_UNAVAILABLE", "statements")
+
+
+VERSION_MARKERS = ("pg_min", "pg_max")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``db`` every test that needs the session's server, so ``-m "not db"`` runs offline.
+
+    That is every test using ``pg_server`` directly or through other fixtures, and every
+    test with a version marker (``_server_version_markers`` asks for ``pg_server`` then).
+    Runs before ``-m`` deselects.
+    """
+    for item in items:
+        uses_server = "pg_server" in getattr(item, "fixturenames", ())
+        if uses_server or any(item.get_closest_marker(m) for m in VERSION_MARKERS):
+            item.add_marker(pytest.mark.db)
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +54,7 @@ def pg_server() -> Iterator[Server]:
 
 @pytest.fixture(autouse=True)
 def _server_version_markers(request: pytest.FixtureRequest) -> None:
-    markers = [m for m in request.node.iter_markers() if m.name in ("pg_min", "pg_max")]
+    markers = [m for m in request.node.iter_markers() if m.name in VERSION_MARKERS]
     if not markers:
         return
     server: Server = request.getfixturevalue("pg_server")

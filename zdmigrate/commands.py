@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from zdmigrate.engine.runner import ApplyResult, PhaseResult
 from zdmigrate.engine.store import Store
 from zdmigrate.engine.verify import Verification
 from zdmigrate.errors import ConfigError
-from zdmigrate.gate import contract_gate
+from zdmigrate.gate import GateOptions, GateReport, contract_gate, run_gate
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
 from zdmigrate.plan import build_plan, replay, schema_for
@@ -24,6 +24,7 @@ from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
     "ApplyResult",
+    "GateOptions",
     "InitReport",
     "PhaseResult",
     "PlanReport",
@@ -31,6 +32,7 @@ __all__ = [
     "SnapshotReport",
     "apply",
     "complete",
+    "gate",
     "init",
     "pause",
     "plan",
@@ -194,8 +196,24 @@ def apply(
     return runner.apply(settings, loaded, echo, progress)
 
 
-def complete(settings: Settings, name: str, echo: Echo, force: bool) -> PhaseResult:
-    return runner.complete(settings, name, echo, contract_gate(force))
+def complete(
+    settings: Settings, name: str, echo: Echo, force: bool, options: GateOptions | None = None
+) -> PhaseResult:
+    """The gate, then contract; while the gate is blocked nothing changes (exit 1)."""
+    gate_options = replace(options or GateOptions(), force=force)
+    return runner.complete(settings, name, echo, contract_gate(gate_options, settings, echo))
+
+
+def gate(
+    settings: Settings, name: str, options: GateOptions, echo: Echo = lambda line: None
+) -> GateReport:
+    """The gate's verdict on ``name``, with its evidence; contracts nothing."""
+
+    def check(conn: Any, row: Any, plan: Plan) -> GateReport:
+        return run_gate(conn, settings, row, plan, options, echo)
+
+    result: GateReport = runner.gate(settings, name, check)
+    return result
 
 
 def rollback(settings: Settings, name: str, echo: Echo) -> PhaseResult:

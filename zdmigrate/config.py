@@ -14,6 +14,11 @@ from zdmigrate.errors import ConfigError
 __all__ = ["Settings", "database_url_from_env", "find_pyproject", "load_settings"]
 
 URL_ENV_VARS = ("ZDMIGRATE_DATABASE_URL", "DATABASE_URL")
+# list settings the environment may set (comma-separated), as a CI job or a test harness does
+LIST_ENV = {
+    "ZDMIGRATE_GATE_IGNORE_APPLICATIONS": "gate_ignore_applications",
+    "ZDMIGRATE_GATE_ALLOW_UNAVAILABLE": "gate_allow_unavailable",
+}
 
 
 class Settings(BaseModel):
@@ -36,6 +41,12 @@ class Settings(BaseModel):
     max_replica_lag_s: float = Field(10.0, gt=0)
     verify: bool = True
     verify_report_limit: int = Field(20, ge=1)
+    # sessions the gate does not count: a DBA console, a monitoring agent, a pooler
+    gate_ignore_applications: tuple[str, ...] = ()
+    # how long the gate watches pg_stat_statements when no snapshot is old enough
+    gate_window_s: float = Field(60.0, ge=0)
+    # gate sources whose 'unavailable' does not block (e.g. statements without the extension)
+    gate_allow_unavailable: tuple[Literal["sessions", "statements"], ...] = ()
 
     def with_overrides(self, **overrides: Any) -> Settings:
         data = self.model_dump(by_alias=True)
@@ -84,4 +95,9 @@ def load_settings(pyproject: Path | None = None, **flags: Any) -> Settings:
     env_url = database_url_from_env()
     if env_url:
         base = base.with_overrides(database_url=env_url)
+    for var, key in LIST_ENV.items():
+        value = os.environ.get(var)
+        if value:
+            items = tuple(n.strip() for n in value.split(",") if n.strip())
+            base = _build({**base.model_dump(by_alias=True), key: items}, var)
     return base.with_overrides(**flags)

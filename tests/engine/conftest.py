@@ -13,6 +13,7 @@ built directly with DDL, dropped afterwards.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,9 +32,13 @@ from tests.pgserver import Server
 Conn = psycopg.Connection[Any]
 
 
+OLD_APP, NEW_APP = "old-app", "new-app"
+
+
 def connect(url: str, search_path: str | None = None) -> Conn:
     """An autocommit connection returning dict rows; ``search_path`` as the new app sets it."""
-    conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+    app = OLD_APP if search_path is None else NEW_APP
+    conn = psycopg.connect(url, autocommit=True, row_factory=dict_row, application_name=app)
     if search_path is not None:
         conn.execute(sql.SQL("SET search_path = {}").format(sql.SQL(search_path)))
     return conn
@@ -57,6 +62,8 @@ class Migrator:
     url: str
     folder: Path
     conns: list[Conn] = field(default_factory=list)
+    opened: dict[int, float] = field(default_factory=dict)
+    applied: float = 0.0
 
     def write(self, name: str, operations: list[dict[str, Any]]) -> Path:
         """A migration file ``<name>.json`` holding ``operations``."""
@@ -69,14 +76,26 @@ class Migrator:
 
     def apply(self, path: Path) -> dict[str, Any]:
         """Run ``apply``; it must succeed. Returns its JSON result."""
+        self.applied = time.monotonic()
         res = self.run("apply", str(path), "--format", "json")
         assert res.exit_code == 0, res.stderr
         result: dict[str, Any] = json.loads(res.stdout)
         return result
 
     def complete(self, name: str) -> None:
+        """Contract, once the old version is gone: its connections, and any opened before
+        the last apply, are closed first (the gate counts them as the old version's)."""
+        for conn in [c for c in self.conns if self._before_apply(c)]:
+            conn.close()
+            self.conns.remove(conn)
         res = self.run("complete", name)
         assert res.exit_code == 0, res.stderr
+
+    def _before_apply(self, conn: Conn) -> bool:
+        if conn.closed:
+            return True
+        old = conn.info.parameter_status("application_name") == OLD_APP
+        return old or self.opened.get(id(conn), 0.0) < self.applied
 
     def rollback(self, name: str) -> None:
         res = self.run("rollback", name)
@@ -92,6 +111,7 @@ class Migrator:
         """A client of the new version: its version schema first on the search_path."""
         conn = connect(self.url, f"{sql.Identifier(version_schema).as_string()}, public")
         self.conns.append(conn)
+        self.opened[id(conn)] = time.monotonic()
         return conn
 
     def close(self) -> None:

@@ -332,24 +332,122 @@ def apply(
     )
 
 
+CodeOpt = Annotated[
+    Optional[list[Path]],  # noqa: UP045
+    typer.Option(
+        "--code",
+        help="Application code to scan for what contract removes (SQL strings, SQLAlchemy "
+        "models); a file or folder, repeatable.",
+    ),
+]
+ModelsOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--models",
+        help="module:attribute of the app's SQLAlchemy MetaData or declarative base; repeatable.",
+    ),
+]
+
+
+WindowOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--window",
+        help="How long statements are watched when no earlier gate run is old enough "
+        "(30s, 10m; default: gate-window-s, 60 s).",
+        show_default=False,
+    ),
+]
+
+
+def _seconds(text: str) -> float:
+    """``30s``, ``10m``, ``1h`` or a plain number of seconds."""
+    from zdmigrate.errors import ConfigError
+
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise ConfigError(
+            f"--window: '{text}' is not a duration", "give seconds or minutes: 30s, 10m"
+        ) from None
+    if value < 0:
+        raise ConfigError(f"--window: '{text}' is negative", "give 30s, 10m")
+    return value
+
+
+def _gate_options(
+    state: CliState, code: list[Path] | None, models: list[str] | None, window: str | None
+) -> Any:
+    from zdmigrate.commands import GateOptions
+
+    seconds = _seconds(window) if window is not None else state.settings().gate_window_s
+    return GateOptions(tuple(str(c) for c in code or ()), tuple(models or ()), window_s=seconds)
+
+
+def _show_gate(report: Any, fmt: render.OutputFormat) -> None:
+    if fmt is render.OutputFormat.json:
+        emit_json(report.to_json())
+    else:
+        render.gate_report(report, out_console)
+
+
+@app.command()
+def gate(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The migration's name (its file's stem).")],
+    code: CodeOpt = None,
+    models: ModelsOpt = None,
+    window: WindowOpt = None,
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Is anything old still using what contract removes? Exit 0 clear, 1 blocked.
+
+    Example: zdmigrate gate 0004_orders_amount_bigint --code src/
+    """
+    from zdmigrate import commands
+
+    state: CliState = ctx.obj
+    options = run_command(ctx, lambda: _gate_options(state, code, models, window))
+    with render.ProgressView(err_console) as view:
+        report = run_command(ctx, lambda: commands.gate(state.settings(), name, options, view.echo))
+    _show_gate(report, fmt)
+    raise typer.Exit(0 if report.verdict == "clear" else 1)
+
+
 @app.command()
 def complete(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The migration's name (its file's stem).")],
     force: Annotated[bool, typer.Option(help="Contract even if the gate finds evidence.")] = False,
+    code: CodeOpt = None,
+    models: ModelsOpt = None,
+    window: WindowOpt = None,
     fmt: Format = render.OutputFormat.text,
 ) -> None:
     """Gate, then contract: drop old columns, triggers and old version schemas.
 
+    While the gate is blocked nothing changes and the exit code is 1;
+    --force contracts anyway and writes the override to the audit log.
+
     Example: zdmigrate complete 0004_orders_amount_bigint
     """
     from zdmigrate import commands
+    from zdmigrate.errors import GateRefused
 
     state: CliState = ctx.obj
+    options = run_command(ctx, lambda: _gate_options(state, code, models, window))
+
+    def run(echo: Any) -> PhaseResult:
+        try:
+            return commands.complete(state.settings(), name, echo, force, options)
+        except GateRefused as refused:
+            _show_gate(refused.report, fmt)
+            raise
+
     with render.ProgressView(err_console) as view:
-        result = run_command(
-            ctx, lambda: commands.complete(state.settings(), name, view.echo, force)
-        )
+        result = run_command(ctx, lambda: run(view.echo))
     _phase_result(result, fmt)
 
 

@@ -46,7 +46,7 @@ def status_table(rows: list[dict[str, Any]], console: Console) -> None:
         console.print("no migrations yet")
         return
     table = Table(show_edge=False, pad_edge=False)
-    for col in ("migration", "phase", "tables", "backfill", "new app search_path"):
+    for col in ("migration", "phase", "tables", "backfill", "gate", "new app search_path"):
         table.add_column(col, overflow="fold")
     for row in rows:
         phase = row["phase"] + (" (paused)" if row.get("paused") else "")
@@ -55,6 +55,7 @@ def status_table(rows: list[dict[str, Any]], console: Console) -> None:
             phase,
             ", ".join(row.get("tables") or []),
             _progress(row),
+            row.get("gate") or "-",
             row.get("search_path") or "-",
         )
     console.print(table)
@@ -122,3 +123,15 @@ class ProgressView:
                 f"backfill {p.table}: {p.rows_done:,}{total} rows, {p.rows_per_s:,.0f} rows/s, "
                 f"batch {p.batch_size}{state}"
             )
+
+
+def gate_report(report: Any, console: Console) -> None:
+    """One line per source, then its evidence (shortened to the terminal)."""
+    console.print(f"{report.migration}: gate {report.verdict}", highlight=False)
+    for src in report.sources:
+        reason = f" ({src.reason})" if src.reason else ""
+        console.print(f"  {src.source}: {src.verdict}{reason}", highlight=False)
+        for item in src.evidence[:20]:
+            console.print(f"    - {item['summary']}", highlight=False, overflow="ellipsis")
+        if len(src.evidence) > 20:
+            console.print(f"    ... and {len(src.evidence) - 20} more", highlight=False)

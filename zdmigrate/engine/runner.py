@@ -37,6 +37,7 @@ __all__ = [
     "PhaseResult",
     "apply",
     "complete",
+    "gate",
     "rollback",
     "set_paused",
     "verify",
@@ -301,14 +302,23 @@ def _live_row(store: Store, name: str, allowed: tuple[str, ...], command: str) -
     return row
 
 
-def complete(
-    settings: Settings, name: str, echo: Echo, gate: Callable[[Conn, MigrationRow], None]
-) -> PhaseResult:
+Gate = Callable[[Conn, MigrationRow, Plan], Any]
+
+
+def gate(settings: Settings, name: str, check: Gate) -> Any:
+    """The gate's report on a migration that can be completed; changes nothing else."""
+    with _session(settings, name) as (conn, store):
+        row = _live_row(store, name, ("expanded", "completing"), "check the gate of")
+        return check(conn, row, stored_plan(row, settings))
+
+
+def complete(settings: Settings, name: str, echo: Echo, check: Gate) -> PhaseResult:
     """Contract: the gate decides first; then old columns, triggers and old versions go."""
     with _session(settings, name) as (conn, store):
         row = _live_row(store, name, ("expanded", "completing"), "complete")
-        gate(conn, row)
         plan = stored_plan(row, settings, echo)
+        if row.phase == "expanded":  # a contract that stopped half way is finished as it is
+            check(conn, row, plan)
         contract = _with_later_predecessors(store, plan, row, settings, echo)
         store.set_phase(name, "completing")
         executor = Executor(conn, settings, name, "complete", echo)

@@ -107,6 +107,17 @@ _UPGRADES: tuple[str, ...] = (
     """
     ALTER TABLE zdmigrate.migrations ADD COLUMN plan jsonb, ADD COLUMN planned_by text;
     """,
+    # 3: the gate's counter snapshots, one per run and source.
+    """
+    CREATE TABLE zdmigrate.gate_snapshots (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        migration   text NOT NULL,
+        source      text NOT NULL,
+        taken_at    timestamptz NOT NULL DEFAULT now(),
+        data        jsonb NOT NULL
+    );
+    CREATE INDEX gate_snapshots_migration ON zdmigrate.gate_snapshots (migration, source, taken_at);
+    """,
 )
 
 STATE_VERSION = len(_UPGRADES)
@@ -171,7 +182,10 @@ def list_migrations(conn: Conn) -> list[dict[str, Any]]:
                    m.started_at, m.expanded_at, m.completed_at, m.rolled_back_at, m.paused,
                    COALESCE(sum(b.rows_done), 0)::bigint AS rows_done,
                    sum(b.rows_total)::bigint AS rows_total,
-                   sum(b.rows_per_s) FILTER (WHERE b.status = 'running') AS rows_per_s
+                   sum(b.rows_per_s) FILTER (WHERE b.status = 'running') AS rows_per_s,
+                   (SELECT d.decision || CASE WHEN d.forced THEN ' (forced)' ELSE '' END
+                      FROM zdmigrate.gate_decisions d WHERE d.migration = m.name
+                     ORDER BY d.id DESC LIMIT 1) AS gate
               FROM zdmigrate.migrations m
               LEFT JOIN zdmigrate.backfill_checkpoints b ON b.migration = m.name
              GROUP BY m.name

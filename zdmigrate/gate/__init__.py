@@ -1,50 +1,106 @@
-"""The contract gate: evidence that nothing still uses what contract removes.
+"""The contract gate: evidence that nothing old still uses what contract removes.
 
-``contract_gate`` returns the check ``complete`` runs before contract. This
-is where the evidence sources of DESIGN.md plug in; today it checks the
-migration's own state: every backfill finished and nothing is paused.
+``run_gate`` asks every source and returns a ``GateReport``; ``complete``
+runs it before any contract step and changes nothing while it is blocked
+(``--force`` contracts anyway and writes the override to the audit log).
+Sources today: ``backfill`` (the migration's own state), ``rows`` (rows whose
+old and new columns disagree), ``sessions`` (connections older than the new
+version), ``statements`` (pg_stat_statements over a window) and, when asked,
+``code`` (application code naming what goes).
 """
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
-from zdmigrate.engine.store import MigrationRow
+from zdmigrate.config import Settings
+from zdmigrate.engine.db import connect
+from zdmigrate.engine.store import MigrationRow, Store
 from zdmigrate.errors import GateRefused
+from zdmigrate.gate import sources
+from zdmigrate.gate.report import GateReport, SourceResult
+from zdmigrate.gate.statements import statements
+from zdmigrate.model.step import Plan
 
-__all__ = ["contract_gate"]
+__all__ = ["GateOptions", "GateReport", "SourceResult", "contract_gate", "run_gate"]
 
 Conn = psycopg.Connection[Any]
 
 
-def _unfinished_backfills(conn: Conn, name: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT table_name FROM zdmigrate.backfill_checkpoints "
-        "WHERE migration = %s AND status <> 'done' ORDER BY 1",
-        (name,),
-    ).fetchall()
-    return [r[0] for r in rows]
+@dataclass(frozen=True)
+class GateOptions:
+    """What the gate looks at besides the database: ``code`` paths to scan and
+    ``models`` (``module:attribute``) whose SQLAlchemy metadata to read."""
+
+    code: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    force: bool = False
+    window_s: float = 60.0
 
 
-def contract_gate(force: bool) -> Callable[[Conn, MigrationRow], None]:
-    def check(conn: Conn, row: MigrationRow) -> None:
-        evidence = [f"backfill of {t} not finished" for t in _unfinished_backfills(conn, row.name)]
-        if row.paused:
-            evidence.append("the migration is paused")
-        conn.execute(
-            "INSERT INTO zdmigrate.gate_decisions (migration, decision, forced, report) "
-            "VALUES (%s, %s, %s, %s)",
-            (
-                row.name,
-                "blocked" if evidence and not force else "clear",
-                force and bool(evidence),
-                psycopg.types.json.Jsonb({"evidence": evidence}),
-            ),
-        )
-        if evidence and not force:
-            raise GateRefused(f"cannot complete '{row.name}': " + "; ".join(evidence), evidence)
+def run_gate(
+    conn: Conn,
+    settings: Settings,
+    row: MigrationRow,
+    plan: Plan,
+    options: GateOptions,
+    echo: Callable[[str], None] = lambda line: None,
+) -> GateReport:
+    """Ask every source, on a connection of the gate's own (``zdmigrate-gate``); nothing
+    changes in the database but the gate's snapshots."""
+    assert settings.database_url is not None
+    with connect(settings.database_url, application_name="zdmigrate-gate") as own:
+        results = [
+            sources.backfill(own, row),
+            sources.rows(settings, plan),
+            sources.sessions(own, row, plan, settings.gate_ignore_applications),
+            statements(own, plan, options.window_s, echo),
+        ]
+    if options.code or options.models:
+        results.append(sources.code(plan, options.code, options.models))
+    return GateReport(row.name, results, frozenset(settings.gate_allow_unavailable))
+
+
+def _record(conn: Conn, report: GateReport, forced: bool) -> None:
+    data = report.to_json()
+    if forced:
+        data["forced_by"] = {"os_user": getpass.getuser()}
+    conn.execute(
+        "INSERT INTO zdmigrate.gate_decisions (migration, decision, forced, report) "
+        "VALUES (%s, %s, %s, %s)",
+        (report.migration, report.verdict, forced, Jsonb(data)),
+    )
+
+
+def contract_gate(
+    options: GateOptions, settings: Settings, echo: Callable[[str], None]
+) -> Callable[[Conn, MigrationRow, Plan], GateReport]:
+    """The check ``complete`` runs: raises GateRefused while blocked, unless forced;
+    a forced contract is written to the audit log with the evidence it overrode."""
+
+    def check(conn: Conn, row: MigrationRow, plan: Plan) -> GateReport:
+        report = run_gate(conn, settings, row, plan, options, echo)
+        forced = options.force and bool(report.blocking)
+        _record(conn, report, forced)
+        if report.blocking and not options.force:
+            raise GateRefused(report.summary(), report)
+        if forced:
+            echo(f"gate blocked, contracting anyway (--force): {report.summary()}")
+            Store(conn).audit(
+                conn,
+                migration=row.name,
+                command="complete",
+                step="gate",
+                phase="contract",
+                status="forced",
+                detail={"os_user": getpass.getuser(), "report": report.to_json()},
+            )
+        return report
 
     return check

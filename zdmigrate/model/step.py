@@ -41,7 +41,7 @@ class Deprecated:
     schema: str
     table: str
     column: str | None
-    why: str = ""
+    why: str = field(default="", compare=False)  # the same object, whatever the reason
 
     @property
     def label(self) -> str:

@@ -1,0 +1,68 @@
+"""What the gate found: one result per evidence source, and the verdict over them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["GateReport", "SourceResult"]
+
+Verdict = Literal["clear", "found", "unavailable"]
+
+
+@dataclass
+class SourceResult:
+    """``found`` comes with evidence; ``unavailable`` with the reason and how to enable it.
+    A source that could not look is never ``clear``."""
+
+    source: str
+    verdict: Verdict
+    reason: str = ""
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class GateReport:
+    migration: str
+    sources: list[SourceResult]
+    allow_unavailable: frozenset[str] = frozenset()
+
+    @property
+    def blocking(self) -> list[SourceResult]:
+        """Sources that found evidence, and those that could not look (unless allowed)."""
+        return [
+            s
+            for s in self.sources
+            if s.verdict == "found"
+            or (s.verdict == "unavailable" and s.source not in self.allow_unavailable)
+        ]
+
+    @property
+    def verdict(self) -> str:
+        return "blocked" if self.blocking else "clear"
+
+    def summary(self) -> str:
+        if not self.blocking:
+            return f"{self.migration}: gate clear"
+        parts = []
+        for s in self.blocking:
+            if s.verdict == "found":
+                parts.append(f"{s.source}: " + "; ".join(e["summary"] for e in s.evidence[:3]))
+            else:
+                parts.append(f"{s.source}: unavailable ({s.reason})")
+        return f"cannot complete '{self.migration}': " + " | ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "migration": self.migration,
+            "verdict": self.verdict,
+            "sources": [s.to_json() for s in self.sources],
+        }

@@ -1,0 +1,286 @@
+"""The ``statements`` source: statements in pg_stat_statements that ran during the
+observation window and still read or write what contract removes.
+
+A statement's text is resolved against the live schema (``refs.uses``). The
+same text can come from the new version too, through its version schema's
+views: pg_stat_statements then has a second entry with another queryid,
+because the queryid depends on the relations the statement resolved to. So a
+candidate is confirmed by computing its queryid as the old version would run
+it, with ``EXPLAIN (VERBOSE)`` under the old version's search_path: once with
+its ``$n`` as NULL constants (the queryid ignores a constant's value), once
+prepared with its parameter types as inferred and with its integer parameters
+as smallint, integer and bigint (a driver's bind parameters hash their
+types). A match: the old version ran it. A match under the new version's
+search_path instead: not evidence. Neither (say a literal whose type needs a
+cast where NULL needs none): counted as evidence, and the evidence says that
+it could not be told apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from pglast import fingerprint
+from psycopg import errors as pgerr
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from zdmigrate.engine.introspect import introspect
+from zdmigrate.gate import refs
+from zdmigrate.gate.report import SourceResult
+from zdmigrate.model.step import Plan
+
+__all__ = ["statements"]
+
+Conn = psycopg.Connection[Any]
+SOURCE = "statements"
+_ENABLE = (
+    "load it with shared_preload_libraries = 'pg_stat_statements', then "
+    "CREATE EXTENSION pg_stat_statements in this database (docs/gate.md)"
+)
+_PARAM = re.compile(r"\$\d+")
+# inside the statement: pg_stat_statements leaves out comments before it
+_MARK = "/*zdmigrate-gate*/"
+
+
+def _fingerprint(text: str) -> str | None:
+    """The statement's shape, constants and parameter numbers aside (pglast)."""
+    try:
+        return str(fingerprint(text))
+    except Exception:  # pglast raises its own ParseError; anything else: not comparable
+        return None
+
+
+def _own(plan: Plan) -> set[str]:
+    """The statements zdmigrate itself sends for this migration (backfill, verify, steps):
+    they read the old columns on purpose and are never evidence."""
+    texts = [s.sql for name in Plan.STEP_LISTS for s in getattr(plan, name)]
+    texts += [q for b in plan.backfill for _, q, _ in b.statements()]
+    texts += [st["sql"] for v in plan.verify for st in v.describe()["statements"]]
+    prints = {_fingerprint(re.sub(r"(?<!%)%s", "$1", t).replace("%%", "%")) for t in texts}
+    return {p for p in prints if p is not None}
+
+
+def _view(conn: Conn) -> sql.Composable | None:
+    row = conn.execute(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_stat_statements'"
+    ).fetchone()
+    return sql.Identifier(str(row[0]), "pg_stat_statements") if row else None
+
+
+def _counts(conn: Conn, view: sql.Composable) -> dict[str, list[Any]]:
+    """queryid -> [calls, query text] of this database's statements."""
+    query = sql.SQL(
+        "SELECT queryid::text, sum(calls)::bigint, min(query) FROM {} "
+        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND queryid IS NOT NULL GROUP BY queryid"
+    ).format(view)
+    return {qid: [int(calls), text] for qid, calls, text in conn.execute(query).fetchall()}
+
+
+def _store(conn: Conn, migration: str, counts: dict[str, list[Any]]) -> None:
+    calls = {qid: c for qid, (c, _) in counts.items()}
+    conn.execute(
+        "INSERT INTO zdmigrate.gate_snapshots (migration, source, data) VALUES (%s, %s, %s)",
+        (migration, SOURCE, Jsonb(calls)),
+    )
+
+
+def _baseline(conn: Conn, migration: str, window_s: float) -> dict[str, int] | None:
+    row = conn.execute(
+        "SELECT data FROM zdmigrate.gate_snapshots WHERE migration = %s AND source = %s "
+        "AND taken_at <= now() - make_interval(secs => %s) ORDER BY taken_at DESC LIMIT 1",
+        (migration, SOURCE, window_s),
+    ).fetchone()
+    return dict(row[0]) if row else None
+
+
+def _explained_id(conn: Conn, statement: str) -> str | None:
+    row = conn.execute(f"EXPLAIN {_MARK} (VERBOSE, FORMAT JSON) {statement}").fetchone()
+    qid = row[0][0].get("Query Identifier") if row else None
+    return None if qid is None else str(qid)
+
+
+_INTEGERS = ("smallint", "integer", "bigint")
+
+
+def _prepared_ids(conn: Conn, text: str, count: int) -> set[str]:
+    """The queryids of ``text`` prepared with its parameter types as PostgreSQL infers
+    them, and with its integer parameters as each integer type a driver may send."""
+    conn.execute(f"PREPARE _zdm_gate {_MARK} AS {text}")
+    row = conn.execute(
+        "SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = '_zdm_gate'"
+    ).fetchone()
+    conn.execute("DEALLOCATE _zdm_gate")
+    inferred = list(row[0]) if row else []
+    variants = [inferred] + [
+        [t if t not in _INTEGERS else width for t in inferred] for width in _INTEGERS
+    ]
+    ids = set()
+    nulls = ", ".join(["NULL"] * count)
+    for types in {tuple(v) for v in variants}:
+        conn.execute(f"PREPARE _zdm_gate ({', '.join(types)}) {_MARK} AS {text}")
+        qid = _explained_id(conn, f"EXECUTE _zdm_gate ({nulls})" if count else "EXECUTE _zdm_gate")
+        conn.execute("DEALLOCATE _zdm_gate")
+        if qid is not None:
+            ids.add(qid)
+    return ids
+
+
+def _constant_forms(text: str, count: int) -> list[str]:
+    """``text`` with its ``$n`` as constants: NULL (takes any type) or 0 (an integer, as
+    in ``id = 3`` on a bigint column), every mix of them for a few placeholders."""
+    if count > 6:
+        mixes: list[tuple[str, ...]] = [("NULL",) * count, ("0",) * count]
+    else:
+        mixes = list(itertools.product(("NULL", "0"), repeat=count))
+    return [_PARAM.sub(_placing(mix), text) for mix in mixes]
+
+
+def _placing(mix: tuple[str, ...]) -> Callable[[re.Match[str]], str]:
+    return lambda m: mix[int(m[0][1:]) - 1]
+
+
+def _queryids(conn: Conn, text: str, search_path: str) -> set[str]:
+    """The queryids ``text`` may have under ``search_path``: with its ``$n`` as constants
+    (the queryid ignores a constant's value, not its type), and as parameters of the
+    likely types. A form that does not plan (a type mismatch) is passed over."""
+    count = max((int(m[1:]) for m in _PARAM.findall(text)), default=0)
+    ids: set[str] = set()
+    forms: list[str | None] = [*_constant_forms(text, count), None if count else text]
+    for form in forms:  # None: prepared with its parameters
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute("SELECT set_config('search_path', %s, true)", (search_path,))
+                conn.execute("SET LOCAL statement_timeout = '5s'")
+                if form is None:
+                    ids |= _prepared_ids(conn, text, count)
+                elif (qid := _explained_id(conn, form)) is not None:
+                    ids.add(qid)
+        except psycopg.Error:
+            continue
+    return ids
+
+
+def _views(conn: Conn, schema: str) -> dict[tuple[str, str], str]:
+    rows = conn.execute(
+        "SELECT schemaname, viewname, definition FROM pg_views WHERE schemaname = %s", (schema,)
+    ).fetchall()
+    return {(s, v): d for s, v, d in rows}
+
+
+def _grown(before: dict[str, int], now: dict[str, list[Any]]) -> list[tuple[str, int, str]]:
+    return [
+        (qid, calls - int(before.get(qid, 0)), text)
+        for qid, (calls, text) in now.items()
+        if calls > int(before.get(qid, 0))
+    ]
+
+
+def _observe(
+    conn: Conn,
+    migration: str,
+    view: sql.Composable,
+    window_s: float,
+    echo: Callable[[str], None],
+) -> tuple[dict[str, int], dict[str, list[Any]]]:
+    """The counters at least a window ago and now: a stored snapshot old enough, or one
+    taken now and a second after waiting the window out."""
+    before = _baseline(conn, migration, window_s)
+    if before is None:
+        first = _counts(conn, view)
+        _store(conn, migration, first)
+        before = {qid: c for qid, (c, _) in first.items()}
+        deadline = time.monotonic() + window_s
+        while (left := deadline - time.monotonic()) > 0:
+            echo(f"gate: watching pg_stat_statements, {left:.0f} s left")
+            time.sleep(min(left, 5.0))
+    now = _counts(conn, view)
+    _store(conn, migration, now)
+    return before, now
+
+
+def statements(
+    conn: Conn, plan: Plan, window_s: float, echo: Callable[[str], None]
+) -> SourceResult:
+    """Statements that ran in the window and still use a deprecated column or table."""
+    if not plan.deprecated:
+        return SourceResult(SOURCE, "clear", "contract takes nothing away from the old version")
+    view = _view(conn)
+    if view is None:
+        return SourceResult(
+            SOURCE, "unavailable", f"pg_stat_statements is not installed: {_ENABLE}"
+        )
+    setting = conn.execute("SELECT current_setting('compute_query_id')").fetchone()
+    if setting and setting[0] == "off":
+        return SourceResult(
+            SOURCE, "unavailable", "compute_query_id is off: set it to auto or on (docs/gate.md)"
+        )
+    try:
+        before, now = _observe(conn, plan.migration, view, window_s, echo)
+    except pgerr.ObjectNotInPrerequisiteState:  # created but not preloaded
+        return SourceResult(SOURCE, "unavailable", f"pg_stat_statements is not loaded: {_ENABLE}")
+    return _judge(conn, plan, _grown(before, now), window_s)
+
+
+def _judge(
+    conn: Conn, plan: Plan, grown: list[tuple[str, int, str]], window_s: float
+) -> SourceResult:
+    schema = plan.schema
+    catalog = introspect(conn, schema)
+    deprecated = set(plan.deprecated)
+    old_path = f"{sql.Identifier(schema).as_string()}, public"
+    new_path = (
+        f"{sql.Identifier(plan.version_schema).as_string()}, {old_path}"
+        if plan.version_schema
+        else None
+    )
+    views = _views(conn, schema)
+    own = _own(plan)
+    evidence, hidden = [], 0
+    for qid, calls, text in grown:
+        if text is None or text.startswith("<insufficient privilege>"):
+            hidden += 1
+            continue
+        if _MARK in text or "_zdm_gate" in text or _fingerprint(text) in own:
+            continue
+        used = refs.uses(text, {schema: catalog}, [schema, "public"], deprecated, views)
+        if not used:
+            continue
+        as_old = qid in _queryids(conn, text, old_path)
+        as_new = new_path is not None and qid in _queryids(conn, text, new_path)
+        if as_new and not as_old:
+            continue  # the new version, through its version schema
+        if as_old and not as_new:
+            sure = "the old version's (its queryid resolves to the tables)"
+        else:  # PostgreSQL 18 names relations in the queryid: both versions share it
+            sure = "could not be told apart from the new version's; counted as the old one's"
+        what = ", ".join(
+            sorted({f"{u.how} {u.object.table}.{u.object.column or '*'}" for u in used})
+        )
+        evidence.append(
+            {
+                "summary": f"{calls} calls in the last {window_s:g} s {what}: {text[:120]}",
+                "query": text,
+                "queryid": qid,
+                "calls": calls,
+                "uses": sorted({u.why for u in used}),
+                "origin": sure,
+            }
+        )
+    if evidence:
+        return SourceResult(SOURCE, "found", evidence=evidence)
+    if hidden:
+        return SourceResult(
+            SOURCE,
+            "unavailable",
+            f"the text of {hidden} statements of other roles cannot be read: "
+            "GRANT pg_read_all_stats TO the migration role",
+        )
+    return SourceResult(SOURCE, "clear")
