@@ -75,6 +75,7 @@ def _preload_statements(server: Any, data: Path) -> None:
         if row and "pg_stat_statements" in str(row[0]):
             return
         conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        conn.execute("ALTER SYSTEM SET pg_stat_statements.max = 20000")
     ps.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=data, user=server.system_user)
     server._postmaster_info = ps.PostmasterInfo.read_from_pgdata(data)
 

@@ -44,6 +44,7 @@ _ENABLE = (
     "CREATE EXTENSION pg_stat_statements in this database (docs/gate.md)"
 )
 _PARAM = re.compile(r"\$\d+")
+_DEALLOC = "dealloc"  # not a queryid: pg_stat_statements_info's count of evicted entries
 # inside the statement: pg_stat_statements leaves out comments before it
 _MARK = "/*zdmigrate-gate*/"
 
@@ -81,7 +82,16 @@ def _counts(conn: Conn, view: sql.Composable) -> dict[str, list[Any]]:
         "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "AND queryid IS NOT NULL GROUP BY queryid"
     ).format(view)
-    return {qid: [int(calls), text] for qid, calls, text in conn.execute(query).fetchall()}
+    counts = {qid: [int(calls), text] for qid, calls, text in conn.execute(query).fetchall()}
+    # entries evicted since the server started: a recreated entry counts from 0 again
+    info = sql.SQL("SELECT dealloc FROM {}").format(_info(view))
+    counts[_DEALLOC] = [int(conn.execute(info).fetchone()[0]), None]  # type: ignore[index]
+    return counts
+
+
+def _info(view: sql.Composable) -> sql.Composable:
+    schema = view.as_string().split(".")[0]
+    return sql.SQL(schema + ".pg_stat_statements_info")
 
 
 def _store(conn: Conn, migration: str, counts: dict[str, list[Any]]) -> None:
@@ -147,10 +157,11 @@ def _placing(mix: tuple[str, ...]) -> Callable[[re.Match[str]], str]:
     return lambda m: mix[int(m[0][1:]) - 1]
 
 
-def _queryids(conn: Conn, text: str, search_path: str) -> set[str]:
-    """The queryids ``text`` may have under ``search_path``: with its ``$n`` as constants
-    (the queryid ignores a constant's value, not its type), and as parameters of the
-    likely types. A form that does not plan (a type mismatch) is passed over."""
+def _resolves_to(conn: Conn, text: str, search_path: str, qid: str) -> bool:
+    """Whether ``text`` gets the queryid ``qid`` under ``search_path``: with its ``$n``
+    as constants (the queryid ignores a constant's value, not its type), or as
+    parameters of the likely types. A form that does not plan (a type mismatch) is
+    passed over; the first form that matches ends the search."""
     count = max((int(m[1:]) for m in _PARAM.findall(text)), default=0)
     ids: set[str] = set()
     forms: list[str | None] = [*_constant_forms(text, count), None if count else text]
@@ -161,11 +172,13 @@ def _queryids(conn: Conn, text: str, search_path: str) -> set[str]:
                 conn.execute("SET LOCAL statement_timeout = '5s'")
                 if form is None:
                     ids |= _prepared_ids(conn, text, count)
-                elif (qid := _explained_id(conn, form)) is not None:
-                    ids.add(qid)
+                elif (found := _explained_id(conn, form)) is not None:
+                    ids.add(found)
         except psycopg.Error:
             continue
-    return ids
+        if qid in ids:
+            return True
+    return False
 
 
 def _views(conn: Conn, schema: str) -> dict[tuple[str, str], str]:
@@ -226,7 +239,27 @@ def statements(
         before, now = _observe(conn, plan.migration, view, window_s, echo)
     except pgerr.ObjectNotInPrerequisiteState:  # created but not preloaded
         return SourceResult(SOURCE, "unavailable", f"pg_stat_statements is not loaded: {_ENABLE}")
+    evicted = now[_DEALLOC][0] - int(before.get(_DEALLOC, now[_DEALLOC][0]))
+    if evicted > 0:
+        return SourceResult(
+            SOURCE,
+            "unavailable",
+            f"pg_stat_statements evicted {evicted} entries during the window, so counts "
+            "restarted: raise pg_stat_statements.max or use a shorter --window",
+        )
+    del now[_DEALLOC]
     return _judge(conn, plan, _grown(before, now), window_s)
+
+
+def _moves_columns(used: list[refs.Use], plan: Plan) -> bool:
+    """An INSERT without a column list into a table whose column changes type: contract
+    moves that column to the end, so the statement breaks for either version."""
+    reasons = {d: d.why for d in plan.deprecated}  # equal whatever the reason
+    return any(
+        u.why.startswith("INSERT without a column list")
+        and reasons.get(u.object, "").startswith("replaced")
+        for u in used
+    )
 
 
 def _judge(
@@ -242,6 +275,7 @@ def _judge(
         else None
     )
     views = _views(conn, schema)
+    names = {d.table.lower() for d in plan.deprecated} | {v.lower() for _, v in views}
     own = _own(plan)
     evidence, hidden = [], 0
     for qid, calls, text in grown:
@@ -250,12 +284,14 @@ def _judge(
             continue
         if _MARK in text or "_zdm_gate" in text or _fingerprint(text) in own:
             continue
+        if not any(name in text.lower() for name in names):
+            continue  # names no deprecated table, nor a view over one: cheaper than parsing
         used = refs.uses(text, {schema: catalog}, [schema, "public"], deprecated, views)
         if not used:
             continue
-        as_old = qid in _queryids(conn, text, old_path)
-        as_new = new_path is not None and qid in _queryids(conn, text, new_path)
-        if as_new and not as_old:
+        as_old = _resolves_to(conn, text, old_path, qid)
+        as_new = new_path is not None and _resolves_to(conn, text, new_path, qid)
+        if as_new and not as_old and not _moves_columns(used, plan):
             continue  # the new version, through its version schema
         if as_old and not as_new:
             sure = "the old version's (its queryid resolves to the tables)"
