@@ -31,6 +31,7 @@ MIGRATION = """
 - rename_column: {table: accounts, from: filler, to: note}
 """
 WINDOW = ("--window", "1s")
+pytestmark = pytest.mark.slow  # each test waits out observation windows
 # PostgreSQL 18 computes the queryid from relation names: the old and the new version's
 # statements share one, so the gate cannot tell them apart there and counts them
 ORIGIN = {
