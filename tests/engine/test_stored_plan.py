@@ -35,6 +35,18 @@ def _config(tmp_path: Path, lock_timeout_ms: int) -> Path:
     return path
 
 
+def _psql(db_url: str, script: str, folder: Path) -> None:
+    """Run a plan's SQL script as a DBA would: psql, stopping at the first error."""
+    (folder / "plan.sql").write_text(script)
+    done = subprocess.run(
+        ["psql", db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(folder / "plan.sql")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def _sent(log: Path) -> list[str]:
     return [json.loads(line)["sql"] for line in log.read_text().splitlines()]
 
@@ -92,14 +104,7 @@ def test_the_sql_script_runs_with_psql(db_url: str, tmp_path: Path) -> None:
     first, _ = _files(tmp_path)
     script = zdm("plan", "--format", "sql", str(first), env={"ZDMIGRATE_DATABASE_URL": ""})
     assert script.exit_code == 0, script.stderr
-    (tmp_path / "plan.sql").write_text(script.stdout)
-    done = subprocess.run(
-        ["psql", db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(tmp_path / "plan.sql")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    _psql(db_url, script.stdout, tmp_path)
     with psycopg.connect(db_url) as conn:
         cols = conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
@@ -137,14 +142,7 @@ def test_the_sql_script_rebuilds_an_invalid_index(db_url: str, tmp_path: Path) -
         env={"ZDMIGRATE_DATABASE_URL": ""},
     )
     assert script.exit_code == 0, script.stderr
-    (tmp_path / "plan.sql").write_text(script.stdout)
-    done = subprocess.run(
-        ["psql", db_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(tmp_path / "plan.sql")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    _psql(db_url, script.stdout, tmp_path)
     with psycopg.connect(db_url) as conn:
         valid = conn.execute(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_n_idx'::regclass"

@@ -8,14 +8,13 @@ ways: live, from `zdmigrate snapshot`, and from `pg_dump --schema-only`.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
-import pytest
 
 from tests.cli_helpers import zdm
+from tests.model.test_dump_server import dump
 from tests.pgserver import Server
 
 SCHEMA = """
@@ -47,8 +46,8 @@ operations:
 NO_DB = {"ZDMIGRATE_DATABASE_URL": "", "DATABASE_URL": ""}
 
 
-def _steps(out: str) -> dict[str, list[str]]:
-    phases = json.loads(out)["phases"]
+def _steps(out: str | dict[str, Any]) -> dict[str, list[str]]:
+    phases = (json.loads(out) if isinstance(out, str) else out)["phases"]
     return {
         name: [s["sql"] for s in phases[name]]
         for name in ("check", "expand", "validate", "contract", "rollback")
@@ -61,19 +60,21 @@ def _config(tmp_path: Path) -> Path:
     return path
 
 
-def _pg_dump(server: Server) -> str | None:
-    """A pg_dump binary of at least the server's major version, if one is installed."""
-    for candidate in [
-        shutil.which("pg_dump"),
-        *sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_dump")),
-    ]:
-        if candidate is None:
-            continue
-        out = subprocess.run([str(candidate), "--version"], capture_output=True, text=True)
-        major = int(out.stdout.split()[-1].split(".")[0]) if out.returncode == 0 else 0
-        if major >= server.major:
-            return str(candidate)
-    return None
+def _plan(config: Path, migration: Path, schema_file: Path) -> dict[str, Any]:
+    res = zdm(
+        "--config",
+        str(config),
+        "plan",
+        "-f",
+        "json",
+        "--schema-file",
+        str(schema_file),
+        str(migration),
+        env=NO_DB,
+    )
+    assert res.exit_code == 0, res.stderr
+    data: dict[str, Any] = json.loads(res.stdout)
+    return data
 
 
 def test_snapshot_and_dump_plan_as_the_database_does(
@@ -93,40 +94,14 @@ def test_snapshot_and_dump_plan_as_the_database_does(
     made = zdm("--database-url", db_url, "--config", str(config), "snapshot", "-o", str(snap))
     assert made.exit_code == 0, made.stderr
     assert "schema billing, 3 tables" in made.stdout
-    offline = zdm(
-        "--config",
-        str(config),
-        "plan",
-        "-f",
-        "json",
-        "--schema-file",
-        str(snap),
-        str(migration),
-        env=NO_DB,
-    )
-    assert offline.exit_code == 0, offline.stderr
-    assert json.loads(offline.stdout)["schema_from"] == "snapshot"
-    assert _steps(offline.stdout) == _steps(live.stdout)
+    offline = _plan(config, migration, snap)
+    assert offline["schema_from"] == "snapshot"
+    assert _steps(offline) == _steps(live.stdout)
 
-    pg_dump = _pg_dump(pg_server)
-    if pg_dump is None:
-        pytest.skip(f"no pg_dump for PostgreSQL {pg_server.major} installed")
-    dump = tmp_path / "schema.sql"
-    subprocess.run([pg_dump, "--schema-only", "-f", str(dump), db_url], check=True)
-    from_dump = zdm(
-        "--config",
-        str(config),
-        "plan",
-        "-f",
-        "json",
-        "--schema-file",
-        str(dump),
-        str(migration),
-        env=NO_DB,
-    )
-    assert from_dump.exit_code == 0, from_dump.stderr
-    assert json.loads(from_dump.stdout)["schema_from"] == "dump"
-    assert _steps(from_dump.stdout) == _steps(live.stdout)
+    (tmp_path / "schema.sql").write_text(dump(pg_server, db_url))
+    from_dump = _plan(config, migration, tmp_path / "schema.sql")
+    assert from_dump["schema_from"] == "dump"
+    assert _steps(from_dump) == _steps(live.stdout)
 
 
 def test_snapshot_of_a_missing_schema_is_one_line(db_url: str, tmp_path: Path) -> None:
