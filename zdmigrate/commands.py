@@ -200,7 +200,8 @@ def complete(
     settings: Settings, name: str, echo: Echo, force: bool, options: GateOptions | None = None
 ) -> PhaseResult:
     """The gate, then contract; while the gate is blocked nothing changes (exit 1)."""
-    gate_options = replace(options or GateOptions(), force=force)
+    given = options or GateOptions(window_s=settings.gate_window_s)
+    gate_options = replace(given, force=force)
     return runner.complete(settings, name, echo, contract_gate(gate_options, settings, echo))
 
 
@@ -210,7 +211,7 @@ def gate(
     """The gate's verdict on ``name``, with its evidence; contracts nothing."""
 
     def check(conn: Any, row: Any, plan: Plan) -> GateReport:
-        return run_gate(conn, settings, row, plan, options, echo)
+        return run_gate(settings, row, plan, options, echo)
 
     result: GateReport = runner.gate(settings, name, check)
     return result

@@ -45,9 +45,11 @@ def migrated(db_url: str, db: psycopg.Connection[Any], tmp_path: Path) -> Iterat
     """A database with pg_stat_statements and the migration applied."""
     try:
         db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        # every test database adds entries; evictions during a window make the source
-        # unavailable, so start each test from an empty view
-        db.execute("SELECT pg_stat_statements_reset()")
+        # start from this database's entries only (not another session's on the server)
+        db.execute(
+            "SELECT pg_stat_statements_reset(0, "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+        )
     except psycopg.Error as exc:
         pytest.fail(
             f"pg_stat_statements is not loaded on the test server ({exc}); set "

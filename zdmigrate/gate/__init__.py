@@ -45,7 +45,6 @@ class GateOptions:
 
 
 def run_gate(
-    conn: Conn,
     settings: Settings,
     row: MigrationRow,
     plan: Plan,
@@ -85,7 +84,7 @@ def contract_gate(
     a forced contract is written to the audit log with the evidence it overrode."""
 
     def check(conn: Conn, row: MigrationRow, plan: Plan) -> GateReport:
-        report = run_gate(conn, settings, row, plan, options, echo)
+        report = run_gate(settings, row, plan, options, echo)
         forced = options.force and bool(report.blocking)
         _record(conn, report, forced)
         if report.blocking and not options.force:
