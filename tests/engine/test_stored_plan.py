@@ -29,6 +29,14 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
     return first, second
 
 
+def _applied(db_url: str, tmp_path: Path) -> None:
+    """0001_t completed, 0002_wide applied (its plan stored)."""
+    first, second = _files(tmp_path)
+    assert zdm("--database-url", db_url, "apply", str(first)).exit_code == 0
+    assert zdm("--database-url", db_url, "complete", "0001_t").exit_code == 0
+    assert zdm("--database-url", db_url, "apply", str(second)).exit_code == 0
+
+
 def _config(tmp_path: Path, lock_timeout_ms: int) -> Path:
     path = tmp_path / f"pyproject-{lock_timeout_ms}.toml"
     path.write_text(f"[tool.zdmigrate]\nlock-timeout-ms = {lock_timeout_ms}\n")
@@ -153,10 +161,7 @@ def test_the_sql_script_rebuilds_an_invalid_index(db_url: str, tmp_path: Path) -
 def test_a_migration_applied_before_plans_were_stored_is_replanned_and_says_so(
     db_url: str, tmp_path: Path
 ) -> None:
-    first, second = _files(tmp_path)
-    assert zdm("--database-url", db_url, "apply", str(first)).exit_code == 0
-    assert zdm("--database-url", db_url, "complete", "0001_t").exit_code == 0
-    assert zdm("--database-url", db_url, "apply", str(second)).exit_code == 0
+    _applied(db_url, tmp_path)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE zdmigrate.migrations SET plan = NULL, planned_by = NULL")
     res = zdm("--database-url", db_url, "complete", "0002_wide")
@@ -173,10 +178,7 @@ def test_a_migration_applied_before_plans_were_stored_is_replanned_and_says_so(
 def test_a_stored_plan_runs_even_when_this_zdmigrate_could_not_plan_the_file_now(
     db_url: str, tmp_path: Path
 ) -> None:
-    first, second = _files(tmp_path)
-    assert zdm("--database-url", db_url, "apply", str(first)).exit_code == 0
-    assert zdm("--database-url", db_url, "complete", "0001_t").exit_code == 0
-    assert zdm("--database-url", db_url, "apply", str(second)).exit_code == 0
+    _applied(db_url, tmp_path)
     with psycopg.connect(db_url, autocommit=True) as conn:  # as if it no longer fit
         conn.execute(
             "UPDATE zdmigrate.migrations SET catalog = jsonb_set(catalog, '{tables}', '{}') "

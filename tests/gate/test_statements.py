@@ -75,6 +75,12 @@ def _old(url: str) -> psycopg.Connection[Any]:
     return psycopg.connect(url, autocommit=True, application_name="old-app")
 
 
+def _new(url: str) -> psycopg.Connection[Any]:
+    """The new version: its version schema first on the search_path."""
+    path = "-c search_path=public_0001_accounts,public"
+    return psycopg.connect(url, autocommit=True, application_name="new-app", options=path)
+
+
 def _after_window(url: str) -> None:
     """A first gate run stores the counters; a window later, the next one compares."""
     _gate(url)
@@ -132,8 +138,7 @@ def test_a_server_side_prepared_statement_blocks(migrated: str) -> None:
 @pytest.mark.pg_max(17)
 def test_the_new_version_running_the_same_text_does_not_block(migrated: str) -> None:
     _after_window(migrated)
-    path = "public_0001_accounts,public"
-    with psycopg.connect(migrated, autocommit=True, options=f"-c search_path={path}") as new:
+    with _new(migrated) as new:
         new.execute("SELECT balance FROM accounts WHERE id = 3")
         new.execute("SELECT * FROM accounts WHERE id = 3")
     time.sleep(1.1)
@@ -145,8 +150,7 @@ def test_the_new_version_running_the_same_text_does_not_block(migrated: str) -> 
 def test_on_postgresql_18_the_new_versions_statement_blocks_as_undecidable(migrated: str) -> None:
     """The same text through the version schema has the old version's queryid there."""
     _after_window(migrated)
-    path = "public_0001_accounts,public"
-    with psycopg.connect(migrated, autocommit=True, options=f"-c search_path={path}") as new:
+    with _new(migrated) as new:
         new.execute("SELECT balance FROM accounts WHERE id = 3")
     time.sleep(1.1)
     code, found = _gate(migrated)
@@ -186,8 +190,7 @@ def test_without_pg_stat_statements_the_source_is_unavailable_and_blocks(
 def test_an_insert_without_a_column_list_blocks_even_from_the_new_version(migrated: str) -> None:
     """Contract moves the widened column to the end of the table: such an INSERT breaks."""
     _after_window(migrated)
-    path = "public_0001_accounts,public"
-    with psycopg.connect(migrated, autocommit=True, options=f"-c search_path={path}") as new:
+    with _new(migrated) as new:
         new.execute("INSERT INTO accounts VALUES (2000, 1, 'x', 'y')")
     time.sleep(1.1)
     code, found = _gate(migrated)
