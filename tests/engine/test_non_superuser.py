@@ -4,9 +4,11 @@ owns the tables and is not a superuser, tables in a schema other than public."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -89,3 +91,74 @@ def test_a_non_superuser_owner_runs_the_plan_it_was_shown(
         ).fetchall()
     assert cols == [("id", "bigint"), ("balance", "bigint")]
     assert checks == [("accounts_balance_check",)]
+
+
+def _role(admin_url: str, name: str, *grants: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(name)))
+        for grant in grants:
+            admin.execute(grant)
+
+
+def test_an_app_role_session_the_migrator_cannot_see_blocks_the_gate(
+    migrator_url: str, pg_server: Server, tmp_path: Path
+) -> None:
+    """The old app connects as its own role: without pg_read_all_stats the migration role
+    cannot see when its sessions started, so the gate says so instead of 'clear'."""
+    app = f"zdm_app_{uuid.uuid4().hex[:8]}"
+    migrator = psycopg.conninfo.conninfo_to_dict(migrator_url)["user"]
+    first, second = tmp_path / "0001_accounts.yaml", tmp_path / "0002_wide.yaml"
+    first.write_text(CREATE)
+    second.write_text(CHANGE)
+    base = ("--database-url", migrator_url)
+    assert zdm(*base, "apply", str(first)).exit_code == 0
+    assert zdm(*base, "complete", "0001_accounts").exit_code == 0
+    _role(pg_server.admin_url, app)
+    try:
+        with psycopg.connect(migrator_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("GRANT SELECT ON accounts TO {}").format(sql.Identifier(app)))
+        app_url = psycopg.conninfo.make_conninfo(migrator_url, user=app)
+        with psycopg.connect(app_url, autocommit=True, application_name="ledger-v1") as old:
+            old.execute("SELECT balance FROM accounts")
+            assert zdm(*base, "apply", str(second)).exit_code == 0
+            res = zdm(*base, "gate", "0002_wide", "-f", "json")
+            assert res.exit_code == 1, res.stderr
+            sessions = _source(json.loads(res.stdout), "sessions")
+            assert sessions["verdict"] == "unavailable"
+            assert "GRANT pg_read_all_stats" in sessions["reason"]
+            with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(migrator))
+                )
+            res = zdm(*base, "gate", "0002_wide", "-f", "json")
+            assert res.exit_code == 1
+            (found,) = _source(json.loads(res.stdout), "sessions")["evidence"]
+            assert (found["user"], found["application_name"]) == (app, "ledger-v1")
+        _wait_gone(migrator_url, "ledger-v1")
+        assert zdm(*base, "complete", "0002_wide").exit_code == 0
+    finally:
+        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}"
+                ).format(sql.Literal(app))
+            )
+        # the role owns nothing; its grant goes with the database the fixture drops
+        with psycopg.connect(migrator_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("REVOKE ALL ON accounts FROM {}").format(sql.Identifier(app)))
+        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(app)))
+
+
+def _source(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in report["sources"] if s["source"] == name)
+
+
+def _wait_gone(url: str, app: str) -> None:
+    deadline = time.monotonic() + 10
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = %s", (app,)
+        ).fetchone():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
