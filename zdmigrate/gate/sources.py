@@ -62,6 +62,7 @@ SELECT a.pid, a.usename, a.application_name, a.backend_start, a.state, a.query,
  WHERE m.name = %s AND a.datname = current_database() AND a.pid <> pg_backend_pid()
    -- another role's session shows NULL here without pg_read_all_stats: it counts
    AND coalesce(a.backend_type, 'client backend') = 'client backend'
+   AND a.usename IS NOT NULL  -- autovacuum and other workers have no user
    AND a.application_name NOT LIKE 'zdmigrate%%'
    AND NOT a.application_name LIKE ANY(%s)
  ORDER BY a.backend_start NULLS FIRST, a.pid
