@@ -3,7 +3,11 @@
 An app session holds a lock that conflicts with expand's ACCESS EXCLUSIVE. While
 zdmigrate waits for its lock, PostgreSQL queues every later query on the table
 behind it; a probe client running single-row queries every 10 ms measures how
-long. No query may wait longer than lock_timeout (500 ms by default) + 100 ms.
+long. No query may wait much longer than one lock_timeout (500 ms by default):
+the holders here hold for 3 s, so a probe that waited for them would wait 3 s.
+The slack above lock_timeout is 400 ms, not the 100 ms a quiet machine shows:
+on a shared 2-core CI machine the rollback, the wake-up and the probe thread's
+own scheduling were seen to add 200-230 ms (699 and 732 ms waits).
 With a holder that outlasts the retry budget, ``apply`` fails with one error
 line and leaves the schema as it was.
 """
@@ -41,7 +45,7 @@ pytestmark = pytest.mark.slow
 Conn = psycopg.Connection[Any]
 ROWS = 20_000
 LOCK_TIMEOUT_S = 0.5
-ALLOWED_S = LOCK_TIMEOUT_S + 0.1
+ALLOWED_S = LOCK_TIMEOUT_S + 0.4
 FLAGS = ("--batch-size", "500", "--target-batch-ms", "20")
 
 
