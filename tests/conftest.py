@@ -22,6 +22,8 @@ os.environ.setdefault("ZDMIGRATE_GATE_IGNORE_APPLICATIONS", TEST_APPLICATION)
 # A test database has no pg_stat_statements unless a test installs it (tests/gate does,
 # and checks that without it the source is unavailable and blocks).
 os.environ.setdefault("ZDMIGRATE_GATE_ALLOW_UNAVAILABLE", "statements")
+# No waiting: a test that watches activity over a window gives --window itself.
+os.environ.setdefault("ZDMIGRATE_GATE_WINDOW", "0s")
 
 
 VERSION_MARKERS = ("pg_min", "pg_max")
@@ -86,3 +88,33 @@ def db(db_url: str) -> Iterator[psycopg.Connection[Any]]:
     """An autocommit connection to the test's fresh database."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def migrator_url(db_url: str, pg_server: Server) -> Iterator[str]:
+    """``db_url`` for a new LOGIN role that is not a superuser and owns the database."""
+    role = f"zdm_migrator_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(role)))
+        name = admin.info.dbname
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                sql.Identifier(name), sql.Identifier(role)
+            )
+        )
+    try:
+        yield psycopg.conninfo.make_conninfo(db_url, user=role)
+    finally:
+        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def login_role(admin_url: str, name: str, *grants: str) -> None:
+    """A LOGIN role, not a superuser, with ``grants`` run as the admin."""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(name)))
+        for grant in grants:
+            admin.execute(grant)

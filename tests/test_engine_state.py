@@ -78,9 +78,11 @@ def test_every_step_is_in_the_audit_log(db_url: str, db: Conn, tmp_path: Path) -
         "WHERE migration = '0001_b' ORDER BY id"
     ).fetchall()
     assert [(r[0], r[1]) for r in rows] == [
+        ("apply", "expand:writes-counter"),
         ("apply", "expand:table:b"),
         ("apply", "expand:version-schema"),
         ("complete", "contract:table:b"),
+        ("complete", "contract:writes-counter"),
     ]
     assert all(r[2] == "done" and r[3] and r[4] for r in rows)
 

@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "ops": BASE | {"spec", "model"},
     "plan": BASE | {"spec", "model", "ops"},
     "engine": BASE | {"config", "spec", "model", "plan"},
-    "gate": BASE | {"config", "model", "engine"},
+    "gate": BASE | {"config", "model", "plan", "engine"},
     "commands": BASE | {"config", "spec", "model", "plan", "engine", "gate"},
     "alembic": BASE | {"lint"},
     # lint reads migration files through the public planning functions

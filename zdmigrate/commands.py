@@ -16,7 +16,7 @@ from zdmigrate.engine.runner import ApplyResult, PhaseResult
 from zdmigrate.engine.store import Store
 from zdmigrate.engine.verify import Verification
 from zdmigrate.errors import ConfigError
-from zdmigrate.gate import GateOptions, GateReport, contract_gate, run_gate
+from zdmigrate.gate import GateOptions, GateReport, Ignored, contract_gate, run_gate
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
 from zdmigrate.plan import build_plan, replay, schema_for
@@ -25,6 +25,7 @@ from zdmigrate.spec import Migration, load_migration
 __all__ = [
     "ApplyResult",
     "GateOptions",
+    "Ignored",
     "InitReport",
     "PhaseResult",
     "PlanReport",
@@ -200,7 +201,7 @@ def complete(
     settings: Settings, name: str, echo: Echo, force: bool, options: GateOptions | None = None
 ) -> PhaseResult:
     """The gate, then contract; while the gate is blocked nothing changes (exit 1)."""
-    given = options or GateOptions(window_s=settings.gate_window_s)
+    given = options or GateOptions(window_s=settings.gate.window)
     gate_options = replace(given, force=force)
     return runner.complete(settings, name, echo, contract_gate(gate_options, settings, echo))
 

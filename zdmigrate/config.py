@@ -3,22 +3,97 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from zdmigrate._pyproject import find_pyproject, zdmigrate_table
 from zdmigrate.errors import ConfigError
 
-__all__ = ["Settings", "database_url_from_env", "find_pyproject", "load_settings"]
+__all__ = [
+    "GatePolicy",
+    "GateSettings",
+    "Settings",
+    "database_url_from_env",
+    "duration_s",
+    "find_pyproject",
+    "load_settings",
+]
 
 URL_ENV_VARS = ("ZDMIGRATE_DATABASE_URL", "DATABASE_URL")
 # list settings the environment may set (comma-separated), as a CI job or a test harness does
-LIST_ENV = {
-    "ZDMIGRATE_GATE_IGNORE_APPLICATIONS": "gate_ignore_applications",
-    "ZDMIGRATE_GATE_ALLOW_UNAVAILABLE": "gate_allow_unavailable",
+GATE_LIST_ENV = {
+    "ZDMIGRATE_GATE_IGNORE_APPLICATIONS": "ignore_applications",
+    "ZDMIGRATE_GATE_IGNORE_ROLES": "ignore_roles",
+    "ZDMIGRATE_GATE_ALLOW_UNAVAILABLE": "allow_unavailable",
 }
+GateSource = Literal["backfill", "rows", "sessions", "statements", "writes", "code"]
+ALWAYS_REQUIRED: tuple[GateSource, ...] = ("backfill", "rows")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_s(value: str | float, where: str = "--window") -> float:
+    """``30s``, ``10m``, ``1h`` or a plain number of seconds."""
+    text = str(value).strip()
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in _UNITS else (text, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ConfigError(
+            f"{where}: '{value}' is not a duration", "give seconds or minutes: 30s, 10m"
+        ) from None
+    if seconds < 0:
+        raise ConfigError(f"{where}: '{value}' is negative", "give 30s, 10m")
+    return seconds
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """Which sources block: a required source that found something, or that could not
+    look unless its ``unavailable`` is allowed. Others are reported, as warnings."""
+
+    required: frozenset[str]
+    allow_unavailable: frozenset[str] = frozenset()
+
+    def blocks(self, source: str, verdict: str) -> bool:
+        if source not in self.required:
+            return False
+        return verdict == "found" or (
+            verdict == "unavailable" and source not in self.allow_unavailable
+        )
+
+
+class GateSettings(BaseModel):
+    """``[tool.zdmigrate.gate]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # how long counters are watched when no earlier gate run is a window old
+    window: float = Field(60.0, ge=0)
+    # sources that must be clear; backfill and rows always are
+    require: tuple[GateSource, ...] = ("sessions", "statements", "writes")
+    # required sources whose 'unavailable' does not block (e.g. statements without the extension)
+    allow_unavailable: tuple[GateSource, ...] = ()
+    # sessions the gate does not count: a DBA console, a monitoring agent, a pooler
+    ignore_applications: tuple[str, ...] = ()
+    ignore_roles: tuple[str, ...] = ()
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            return duration_s(value, "[tool.zdmigrate.gate] window")
+        raise ValueError("give a duration: 30s, 10m, or a number of seconds")
+
+    def policy(self, code_given: bool) -> GatePolicy:
+        required = set(self.require) | set(ALWAYS_REQUIRED)
+        if code_given:
+            required.add("code")
+        return GatePolicy(frozenset(required), frozenset(self.allow_unavailable))
 
 
 class Settings(BaseModel):
@@ -41,12 +116,7 @@ class Settings(BaseModel):
     max_replica_lag_s: float = Field(10.0, gt=0)
     verify: bool = True
     verify_report_limit: int = Field(20, ge=1)
-    # sessions the gate does not count: a DBA console, a monitoring agent, a pooler
-    gate_ignore_applications: tuple[str, ...] = ()
-    # how long the gate watches pg_stat_statements when no snapshot is old enough
-    gate_window_s: float = Field(60.0, ge=0)
-    # gate sources whose 'unavailable' does not block (e.g. statements without the extension)
-    gate_allow_unavailable: tuple[Literal["sessions", "statements"], ...] = ()
+    gate: GateSettings = GateSettings()
 
     def with_overrides(self, **overrides: Any) -> Settings:
         data = self.model_dump(by_alias=True)
@@ -74,7 +144,10 @@ def _build(data: dict[str, Any], where: str) -> Settings:
 
 def _pyproject_table(path: Path) -> dict[str, Any]:
     table = zdmigrate_table(path)
-    return {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
+    data = {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
+    if isinstance(table.get("gate"), dict):
+        data["gate"] = {k.replace("-", "_"): v for k, v in table["gate"].items()}
+    return data
 
 
 def database_url_from_env() -> str | None:
@@ -95,9 +168,16 @@ def load_settings(pyproject: Path | None = None, **flags: Any) -> Settings:
     env_url = database_url_from_env()
     if env_url:
         base = base.with_overrides(database_url=env_url)
-    for var, key in LIST_ENV.items():
+    for var, key in GATE_LIST_ENV.items():
         value = os.environ.get(var)
         if value:
             items = tuple(n.strip() for n in value.split(",") if n.strip())
-            base = _build({**base.model_dump(by_alias=True), key: items}, var)
+            data = base.model_dump(by_alias=True)
+            data["gate"] = {**data["gate"], key: items}
+            base = _build(data, var)
+    window = os.environ.get("ZDMIGRATE_GATE_WINDOW")
+    if window:
+        data = base.model_dump(by_alias=True)
+        data["gate"] = {**data["gate"], "window": window}
+        base = _build(data, "ZDMIGRATE_GATE_WINDOW")
     return base.with_overrides(**flags)

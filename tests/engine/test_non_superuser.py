@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from tests.cli_helpers import zdm
+from tests.conftest import login_role as _role
 from tests.pgserver import Server
 
 pytestmark = pytest.mark.slow
@@ -30,28 +30,6 @@ CHANGE = """
 - alter_column: {table: accounts, column: balance, type: bigint}
 - create_index: {name: accounts_balance_idx, table: accounts, columns: [balance]}
 """
-
-
-@pytest.fixture
-def migrator_url(db_url: str, pg_server: Server) -> Iterator[str]:
-    """``db_url`` for a new LOGIN role that is not a superuser and owns the database."""
-    role = f"zdm_migrator_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(db_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(role)))
-        name = admin.info.dbname
-        admin.execute(
-            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                sql.Identifier(name), sql.Identifier(role)
-            )
-        )
-    try:
-        yield psycopg.conninfo.make_conninfo(db_url, user=role)
-    finally:
-        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def test_a_non_superuser_owner_runs_the_plan_it_was_shown(
@@ -91,13 +69,6 @@ def test_a_non_superuser_owner_runs_the_plan_it_was_shown(
         ).fetchall()
     assert cols == [("id", "bigint"), ("balance", "bigint")]
     assert checks == [("accounts_balance_check",)]
-
-
-def _role(admin_url: str, name: str, *grants: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(name)))
-        for grant in grants:
-            admin.execute(grant)
 
 
 def test_an_app_role_session_the_migrator_cannot_see_blocks_the_gate(

@@ -61,6 +61,7 @@ def test_the_gate_is_clear_when_nothing_old_is_left(db_url: str, tmp_path: Path)
         "rows": "clear",
         "sessions": "clear",
         "statements": "unavailable",
+        "writes": "clear",
     }
     assert zdm("--database-url", db_url, "complete", "0002_wide").exit_code == 0
 

@@ -46,6 +46,7 @@ def test_plan_json_lists_locks_and_phases(monkeypatch: pytest.MonkeyPatch) -> No
     assert data["search_path"] == "public_0004_orders_amount_bigint,public"
     expand = data["phases"]["expand"]
     assert [(s["key"], s["lock"]) for s in expand] == [
+        ("expand:writes-counter", "none"),
         ("expand:table:orders", "ACCESS EXCLUSIVE"),
         ("expand:constraints:orders", "ACCESS EXCLUSIVE"),
         ("expand:table:users", "ACCESS EXCLUSIVE"),

@@ -353,37 +353,51 @@ WindowOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
         "--window",
-        help="How long statements are watched when no earlier gate run is old enough "
-        "(30s, 10m; default: gate-window-s, 60 s).",
+        help="How long statements and writes are watched when no earlier gate run is "
+        "old enough (30s, 10m; default: [tool.zdmigrate.gate] window, 60 s).",
         show_default=False,
     ),
 ]
 
 
-def _seconds(text: str) -> float:
-    """``30s``, ``10m``, ``1h`` or a plain number of seconds."""
-    from zdmigrate.errors import ConfigError
-
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    try:
-        value = float(number) * units[unit]
-    except ValueError:
-        raise ConfigError(
-            f"--window: '{text}' is not a duration", "give seconds or minutes: 30s, 10m"
-        ) from None
-    if value < 0:
-        raise ConfigError(f"--window: '{text}' is negative", "give 30s, 10m")
-    return value
+IgnoreAppOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--ignore-application",
+        help="Do not count sessions with this application_name (a glob; repeatable), "
+        "besides [tool.zdmigrate.gate] ignore-applications.",
+    ),
+]
+IgnoreRoleOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--ignore-role",
+        help="Do not count sessions of this role (a glob; repeatable): a pooler's own "
+        "connections, a monitoring agent.",
+    ),
+]
 
 
 def _gate_options(
-    state: CliState, code: list[Path] | None, models: list[str] | None, window: str | None
+    state: CliState,
+    code: list[Path] | None,
+    models: list[str] | None,
+    window: str | None,
+    apps: list[str] | None,
+    roles: list[str] | None,
+    rebaseline: bool = False,
 ) -> Any:
-    from zdmigrate.commands import GateOptions
+    from zdmigrate.commands import GateOptions, Ignored
+    from zdmigrate.config import duration_s
 
-    seconds = _seconds(window) if window is not None else state.settings().gate_window_s
-    return GateOptions(tuple(str(c) for c in code or ()), tuple(models or ()), window_s=seconds)
+    seconds = duration_s(window) if window is not None else state.settings().gate.window
+    return GateOptions(
+        tuple(str(c) for c in code or ()),
+        tuple(models or ()),
+        window_s=seconds,
+        ignored=Ignored(tuple(apps or ()), tuple(roles or ())),
+        rebaseline=rebaseline,
+    )
 
 
 def _show_gate(report: Any, fmt: render.OutputFormat) -> None:
@@ -400,6 +414,16 @@ def gate(
     code: CodeOpt = None,
     models: ModelsOpt = None,
     window: WindowOpt = None,
+    ignore_application: IgnoreAppOpt = None,
+    ignore_role: IgnoreRoleOpt = None,
+    rebaseline: Annotated[
+        bool,
+        typer.Option(
+            "--rebaseline",
+            help="Judge from now on: sessions connected before now count as old, and "
+            "counters start a new window (after the new version is deployed).",
+        ),
+    ] = False,
     fmt: Format = render.OutputFormat.text,
 ) -> None:
     """Is anything old still using what contract removes? Exit 0 clear, 1 blocked.
@@ -409,7 +433,12 @@ def gate(
     from zdmigrate import commands
 
     state: CliState = ctx.obj
-    options = run_command(ctx, lambda: _gate_options(state, code, models, window))
+    options = run_command(
+        ctx,
+        lambda: _gate_options(
+            state, code, models, window, ignore_application, ignore_role, rebaseline
+        ),
+    )
     with render.ProgressView(err_console) as view:
         report = run_command(ctx, lambda: commands.gate(state.settings(), name, options, view.echo))
     _show_gate(report, fmt)
@@ -424,6 +453,8 @@ def complete(
     code: CodeOpt = None,
     models: ModelsOpt = None,
     window: WindowOpt = None,
+    ignore_application: IgnoreAppOpt = None,
+    ignore_role: IgnoreRoleOpt = None,
     fmt: Format = render.OutputFormat.text,
 ) -> None:
     """Gate, then contract: drop old columns, triggers and old version schemas.
@@ -437,7 +468,10 @@ def complete(
     from zdmigrate.errors import GateRefused
 
     state: CliState = ctx.obj
-    options = run_command(ctx, lambda: _gate_options(state, code, models, window))
+    options = run_command(
+        ctx,
+        lambda: _gate_options(state, code, models, window, ignore_application, ignore_role),
+    )
 
     def run(echo: Any) -> PhaseResult:
         try:

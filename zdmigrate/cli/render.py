@@ -127,10 +127,12 @@ class ProgressView:
 
 def gate_report(report: Any, console: Console) -> None:
     """One line per source, then its evidence (shortened to the terminal)."""
-    console.print(f"{report.migration}: gate {report.verdict}", highlight=False)
+    window = f" (window {report.window_s:g} s)" if report.window_s else ""
+    console.print(f"{report.migration}: gate {report.verdict}{window}", highlight=False)
     for src in report.sources:
         reason = f" ({src.reason})" if src.reason else ""
-        console.print(f"  {src.source}: {src.verdict}{reason}", highlight=False)
+        note = ", does not block" if src in report.warnings else ""
+        console.print(f"  {src.source}: {src.verdict}{note}{reason}", highlight=False)
         for item in src.evidence[:20]:
             console.print(f"    - {item['summary']}", highlight=False, overflow="ellipsis")
         if len(src.evidence) > 20:

@@ -104,7 +104,8 @@ def run_demo(
 ) -> DemoReport:
     report = DemoReport(rows=rows)
     # the demo's server does not load pg_stat_statements: the gate's other sources decide
-    settings = settings.with_overrides(gate_allow_unavailable=("statements",), gate_window_s=0)
+    gate = settings.gate.model_copy(update={"allow_unavailable": ("statements",), "window": 0})
+    settings = settings.with_overrides(gate=gate)
     url = settings.database_url
     assert url is not None
     first = parse_migration(CREATE, "0001_demo_accounts", "0001_demo_accounts.yaml")

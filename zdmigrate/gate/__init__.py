@@ -3,17 +3,18 @@
 ``run_gate`` asks every source and returns a ``GateReport``; ``complete``
 runs it before any contract step and changes nothing while it is blocked
 (``--force`` contracts anyway and writes the override to the audit log).
-Sources today: ``backfill`` (the migration's own state), ``rows`` (rows whose
-old and new columns disagree), ``sessions`` (connections older than the new
-version), ``statements`` (pg_stat_statements over a window) and, when asked,
-``code`` (application code naming what goes).
+Sources: ``backfill`` (the migration's own state), ``rows`` (rows whose old
+and new columns disagree), ``sessions`` (connections that may be the old
+version), ``statements`` (pg_stat_statements over a window), ``writes`` (the
+dual-write trigger's count of old-version writes over the same window) and,
+when asked, ``code`` (application code naming what goes).
 """
 
 from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -23,12 +24,19 @@ from zdmigrate.config import Settings
 from zdmigrate.engine.db import connect
 from zdmigrate.engine.store import MigrationRow, Store
 from zdmigrate.errors import GateRefused
-from zdmigrate.gate import sources
+from zdmigrate.gate import sources, statements, window
 from zdmigrate.gate.report import GateReport, SourceResult
-from zdmigrate.gate.statements import statements
+from zdmigrate.gate.sources import Ignored
 from zdmigrate.model.step import Plan
 
-__all__ = ["GateOptions", "GateReport", "SourceResult", "contract_gate", "run_gate"]
+__all__ = [
+    "GateOptions",
+    "GateReport",
+    "Ignored",
+    "SourceResult",
+    "contract_gate",
+    "run_gate",
+]
 
 Conn = psycopg.Connection[Any]
 
@@ -36,12 +44,16 @@ Conn = psycopg.Connection[Any]
 @dataclass(frozen=True)
 class GateOptions:
     """What the gate looks at besides the database: ``code`` paths to scan and
-    ``models`` (``module:attribute``) whose SQLAlchemy metadata to read."""
+    ``models`` (``module:attribute``) whose SQLAlchemy metadata to read; sessions it
+    does not count (``ignored``, besides the settings'); ``rebaseline``: judge from
+    now on (sessions connected before now are old, counters start over)."""
 
     code: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     force: bool = False
     window_s: float = 60.0
+    ignored: Ignored = field(default_factory=Ignored)
+    rebaseline: bool = False
 
 
 def run_gate(
@@ -54,16 +66,44 @@ def run_gate(
     """Ask every source, on a connection of the gate's own (``zdmigrate-gate``); nothing
     changes in the database but the gate's snapshots."""
     assert settings.database_url is not None
+    ignored = Ignored(
+        settings.gate.ignore_applications + options.ignored.applications,
+        settings.gate.ignore_roles + options.ignored.roles,
+    )
     with connect(settings.database_url, application_name="zdmigrate-gate") as own:
+        if options.rebaseline:
+            window.rebaseline(own, row.name)
+            echo("gate: baseline taken again: sessions connected before now count as old")
+        pending = {
+            "statements": statements.prepare(own, plan),
+            "writes": sources.writes_prepare(own, plan),
+        }
+        readers = {k: v for k, v in pending.items() if not isinstance(v, SourceResult)}
+        seen = window.observe(own, row.name, readers, options.window_s, echo)
         results = [
             sources.backfill(own, row),
             sources.rows(settings, plan),
-            sources.sessions(own, row, plan, settings.gate_ignore_applications),
-            statements(own, plan, options.window_s, echo),
+            sources.sessions(own, row, plan, ignored, window.baseline_time(own, row.name)),
         ]
+        for name, ready in pending.items():
+            if isinstance(ready, SourceResult):
+                results.append(ready)
+            elif name == "statements":
+                results.append(statements.judge(own, plan, *seen[name], options.window_s))
+            else:
+                results.append(sources.writes_judge(*seen[name], options.window_s))
     if options.code or options.models:
         results.append(sources.code(plan, options.code, options.models))
-    return GateReport(row.name, results, frozenset(settings.gate_allow_unavailable))
+    policy = settings.gate.policy(bool(options.code or options.models))
+    if "code" in settings.gate.require and not (options.code or options.models):
+        results.append(
+            SourceResult(
+                "code",
+                "unavailable",
+                "required by [tool.zdmigrate.gate] require: give --code PATH or --models M:A",
+            )
+        )
+    return GateReport(row.name, results, policy, options.window_s)
 
 
 def _record(conn: Conn, report: GateReport, forced: bool) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from zdmigrate.config import GatePolicy, GateSettings
+
 __all__ = ["GateReport", "SourceResult"]
 
 Verdict = Literal["clear", "found", "unavailable"]
@@ -33,17 +35,20 @@ class SourceResult:
 class GateReport:
     migration: str
     sources: list[SourceResult]
-    allow_unavailable: frozenset[str] = frozenset()
+    policy: GatePolicy = field(default_factory=lambda: GateSettings().policy(code_given=False))
+    window_s: float = 0.0
 
     @property
     def blocking(self) -> list[SourceResult]:
-        """Sources that found evidence, and those that could not look (unless allowed)."""
-        return [
-            s
-            for s in self.sources
-            if s.verdict == "found"
-            or (s.verdict == "unavailable" and s.source not in self.allow_unavailable)
-        ]
+        """Required sources that found evidence, and those that could not look (unless
+        their 'unavailable' is allowed)."""
+        return [s for s in self.sources if self.policy.blocks(s.source, s.verdict)]
+
+    @property
+    def warnings(self) -> list[SourceResult]:
+        """What does not block: a source not required that found something or could not
+        look, and an allowed 'unavailable'."""
+        return [s for s in self.sources if s.verdict != "clear" and s not in self.blocking]
 
     @property
     def verdict(self) -> str:
@@ -61,8 +66,13 @@ class GateReport:
         return f"cannot complete '{self.migration}': " + " | ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
+        req = self.policy.required
         return {
             "migration": self.migration,
             "verdict": self.verdict,
-            "sources": [s.to_json() for s in self.sources],
+            "window_s": self.window_s,
+            "sources": [
+                {**s.to_json(), "blocks": s in self.blocking, "required": s.source in req}
+                for s in self.sources
+            ],
         }

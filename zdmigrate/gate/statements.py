@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,14 +27,14 @@ import psycopg
 from pglast import fingerprint
 from psycopg import errors as pgerr
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from zdmigrate.engine.introspect import introspect
 from zdmigrate.gate import refs
 from zdmigrate.gate.report import SourceResult
+from zdmigrate.gate.window import Reader
 from zdmigrate.model.step import Plan
 
-__all__ = ["statements"]
+__all__ = ["Resolver", "judge", "prepare"]
 
 Conn = psycopg.Connection[Any]
 SOURCE = "statements"
@@ -92,23 +91,6 @@ def _counts(conn: Conn, view: sql.Composable) -> dict[str, list[Any]]:
 def _info(view: sql.Composable) -> sql.Composable:
     schema = view.as_string().split(".")[0]
     return sql.SQL(schema + ".pg_stat_statements_info")
-
-
-def _store(conn: Conn, migration: str, counts: dict[str, list[Any]]) -> None:
-    calls = {qid: c for qid, (c, _) in counts.items()}
-    conn.execute(
-        "INSERT INTO zdmigrate.gate_snapshots (migration, source, data) VALUES (%s, %s, %s)",
-        (migration, SOURCE, Jsonb(calls)),
-    )
-
-
-def _baseline(conn: Conn, migration: str, window_s: float) -> dict[str, int] | None:
-    row = conn.execute(
-        "SELECT data FROM zdmigrate.gate_snapshots WHERE migration = %s AND source = %s "
-        "AND taken_at <= now() - make_interval(secs => %s) ORDER BY taken_at DESC LIMIT 1",
-        (migration, SOURCE, window_s),
-    ).fetchone()
-    return dict(row[0]) if row else None
 
 
 def _explained_id(conn: Conn, statement: str) -> str | None:
@@ -196,33 +178,8 @@ def _grown(before: dict[str, int], now: dict[str, list[Any]]) -> list[tuple[str,
     ]
 
 
-def _observe(
-    conn: Conn,
-    migration: str,
-    view: sql.Composable,
-    window_s: float,
-    echo: Callable[[str], None],
-) -> tuple[dict[str, int], dict[str, list[Any]]]:
-    """The counters at least a window ago and now: a stored snapshot old enough, or one
-    taken now and a second after waiting the window out."""
-    before = _baseline(conn, migration, window_s)
-    if before is None:
-        first = _counts(conn, view)
-        _store(conn, migration, first)
-        before = {qid: c for qid, (c, _) in first.items()}
-        deadline = time.monotonic() + window_s
-        while (left := deadline - time.monotonic()) > 0:
-            echo(f"gate: watching pg_stat_statements, {left:.0f} s left")
-            time.sleep(min(left, 5.0))
-    now = _counts(conn, view)
-    _store(conn, migration, now)
-    return before, now
-
-
-def statements(
-    conn: Conn, plan: Plan, window_s: float, echo: Callable[[str], None]
-) -> SourceResult:
-    """Statements that ran in the window and still use a deprecated column or table."""
+def prepare(conn: Conn, plan: Plan) -> SourceResult | Reader:
+    """The reader of this database's statement counters, or why there is none to read."""
     if not plan.deprecated:
         return SourceResult(SOURCE, "clear", "contract takes nothing away from the old version")
     view = _view(conn)
@@ -236,9 +193,17 @@ def statements(
             SOURCE, "unavailable", "compute_query_id is off: set it to auto or on (docs/gate.md)"
         )
     try:
-        before, now = _observe(conn, plan.migration, view, window_s, echo)
+        with conn.transaction():
+            conn.execute(sql.SQL("SELECT dealloc FROM {}").format(_info(view)))
     except pgerr.ObjectNotInPrerequisiteState:  # created but not preloaded
         return SourceResult(SOURCE, "unavailable", f"pg_stat_statements is not loaded: {_ENABLE}")
+    return lambda c: _counts(c, view)
+
+
+def judge(
+    conn: Conn, plan: Plan, before: dict[str, int], now: dict[str, Any], window_s: float
+) -> SourceResult:
+    """Statements whose calls grew between the two readings and that use what goes."""
     evicted = now[_DEALLOC][0] - int(before.get(_DEALLOC, now[_DEALLOC][0]))
     if evicted > 0:
         return SourceResult(
@@ -247,8 +212,8 @@ def statements(
             f"pg_stat_statements evicted {evicted} entries during the window, so counts "
             "restarted: raise pg_stat_statements.max or use a shorter --window",
         )
-    del now[_DEALLOC]
-    return _judge(conn, plan, _grown(before, now), window_s)
+    counts = {k: v for k, v in now.items() if k != _DEALLOC}
+    return _judge(conn, plan, _grown(before, counts), window_s)
 
 
 def _moves_columns(used: list[refs.Use], plan: Plan) -> bool:
@@ -262,52 +227,78 @@ def _moves_columns(used: list[refs.Use], plan: Plan) -> bool:
     )
 
 
+class Resolver:
+    """Tells whether a statement's text uses what contract removes, and whether the old
+    version ran it: its queryid (when known) computed under each version's search_path."""
+
+    def __init__(self, conn: Conn, plan: Plan) -> None:
+        self.conn = conn
+        self.plan = plan
+        schema = plan.schema
+        self.catalog = introspect(conn, schema)
+        self.deprecated = set(plan.deprecated)
+        self.old_path = f"{sql.Identifier(schema).as_string()}, public"
+        self.new_path = (
+            f"{sql.Identifier(plan.version_schema).as_string()}, {self.old_path}"
+            if plan.version_schema
+            else None
+        )
+        self.views = _views(conn, schema)
+        self.names = {d.table.lower() for d in plan.deprecated} | {v.lower() for _, v in self.views}
+        self.own = _own(plan)
+
+    def old_use(self, text: str, qid: str | None) -> dict[str, Any] | None:
+        """Evidence fields (``what``, ``uses``, ``origin``) when ``text`` uses a deprecated
+        object and may be the old version's; None when not, or when it is the new
+        version's (through its version schema). Without a queryid it counts as old."""
+        if _MARK in text or "_zdm_gate" in text or _fingerprint(text) in self.own:
+            return None
+        if not any(name in text.lower() for name in self.names):
+            return None  # names no deprecated table, nor a view over one: cheaper than parsing
+        schema = self.plan.schema
+        used = refs.uses(
+            text, {schema: self.catalog}, [schema, "public"], self.deprecated, self.views
+        )
+        if not used:
+            return None
+        if qid is None:
+            sure = "no queryid to tell the versions apart (compute_query_id); counted as old"
+        else:
+            as_old = _resolves_to(self.conn, text, self.old_path, qid)
+            as_new = self.new_path is not None and _resolves_to(self.conn, text, self.new_path, qid)
+            if as_new and not as_old and not _moves_columns(used, self.plan):
+                return None  # the new version, through its version schema
+            if as_old and not as_new:
+                sure = "the old version's (its queryid resolves to the tables)"
+            else:  # PostgreSQL 18 names relations in the queryid: both versions share it
+                sure = "could not be told apart from the new version's; counted as the old one's"
+        what = ", ".join(
+            sorted({f"{u.how} {u.object.table}.{u.object.column or '*'}" for u in used})
+        )
+        return {"what": what, "uses": sorted({u.why for u in used}), "origin": sure}
+
+
 def _judge(
     conn: Conn, plan: Plan, grown: list[tuple[str, int, str]], window_s: float
 ) -> SourceResult:
-    schema = plan.schema
-    catalog = introspect(conn, schema)
-    deprecated = set(plan.deprecated)
-    old_path = f"{sql.Identifier(schema).as_string()}, public"
-    new_path = (
-        f"{sql.Identifier(plan.version_schema).as_string()}, {old_path}"
-        if plan.version_schema
-        else None
-    )
-    views = _views(conn, schema)
-    names = {d.table.lower() for d in plan.deprecated} | {v.lower() for _, v in views}
-    own = _own(plan)
+    resolver = Resolver(conn, plan)
     evidence, hidden = [], 0
     for qid, calls, text in grown:
         if text is None or text.startswith("<insufficient privilege>"):
             hidden += 1
             continue
-        if _MARK in text or "_zdm_gate" in text or _fingerprint(text) in own:
+        found = resolver.old_use(text, qid)
+        if found is None:
             continue
-        if not any(name in text.lower() for name in names):
-            continue  # names no deprecated table, nor a view over one: cheaper than parsing
-        used = refs.uses(text, {schema: catalog}, [schema, "public"], deprecated, views)
-        if not used:
-            continue
-        as_old = _resolves_to(conn, text, old_path, qid)
-        as_new = new_path is not None and _resolves_to(conn, text, new_path, qid)
-        if as_new and not as_old and not _moves_columns(used, plan):
-            continue  # the new version, through its version schema
-        if as_old and not as_new:
-            sure = "the old version's (its queryid resolves to the tables)"
-        else:  # PostgreSQL 18 names relations in the queryid: both versions share it
-            sure = "could not be told apart from the new version's; counted as the old one's"
-        what = ", ".join(
-            sorted({f"{u.how} {u.object.table}.{u.object.column or '*'}" for u in used})
-        )
         evidence.append(
             {
-                "summary": f"{calls} calls in the last {window_s:g} s {what}: {text[:120]}",
+                "summary": f"{calls} calls in the last {window_s:g} s {found['what']}: "
+                f"{text[:120]}",
                 "query": text,
                 "queryid": qid,
                 "calls": calls,
-                "uses": sorted({u.why for u in used}),
-                "origin": sure,
+                "uses": found["uses"],
+                "origin": found["origin"],
             }
         )
     if evidence:

@@ -27,7 +27,7 @@ from zdmigrate.ops.work import (
     Retired,
 )
 from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
-from zdmigrate.plan.triggers import drop_trigger_sql, trigger_sql
+from zdmigrate.plan.triggers import drop_trigger_sql, trigger_sql, writes_counter_sql
 from zdmigrate.plan.views import version_schema_name, views_sql
 from zdmigrate.spec import Migration
 from zdmigrate.spec import models as m
@@ -97,7 +97,9 @@ def build_plan(
     touched = [w for w in works if not w.created]
     for w in touched:
         _add_marker(w)
-    plan.expand = [s for w in touched for s in _expand_table(ctx, w, vschema)]
+    counted = any(w.transforms for w in touched)
+    plan.expand = [_counter_step(ctx, Phase.expand)] if counted else []
+    plan.expand += [s for w in touched for s in _expand_table(ctx, w, vschema)]
     plan.expand += ctx.phase_steps(Phase.expand)
     if vschema is not None:
         plan.expand.append(_views_step(ctx, vschema))
@@ -108,8 +110,12 @@ def build_plan(
     plan.older_version_schemas = list(older_version_schemas)
     plan.contract = [drop_version_schema(*older) for older in older_version_schemas]
     plan.contract += [s for w in touched for s in _contract_table(ctx, w)]
+    if counted:
+        plan.contract.append(_counter_step(ctx, Phase.contract))
     plan.contract += ctx.phase_steps(Phase.contract)
     plan.rollback = _rollback(ctx, touched, vschema)
+    if counted:
+        plan.rollback.append(_counter_step(ctx, Phase.rollback))
     plan.deprecated = [
         Deprecated(catalog.schema, w.table.name, c.column, c.why)
         for w in touched
@@ -242,6 +248,21 @@ def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[S
             )
         )
     return steps
+
+
+def _counter_step(ctx: PlanContext, phase: Phase) -> Step:
+    """The old-version write counter the gate reads: created before the triggers that
+    take its values, dropped after them."""
+    create, drop = writes_counter_sql(ctx.migration, ctx.schema)
+    made = phase is Phase.expand
+    what = "create" if made else "drop"
+    return Step(
+        key=f"{phase.value}:writes-counter",
+        phase=phase,
+        description=f"{what} the counter of old-version writes (read by the gate)",
+        sql="\n".join(create if made else drop),
+        lock=Lock.none,
+    )
 
 
 def _views_step(ctx: PlanContext, vschema: str) -> Step:

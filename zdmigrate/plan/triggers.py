@@ -10,6 +10,11 @@ as the writer gave it, before an ``up`` fills a shadow column (a new writer's
 update of another column of a row not backfilled yet), so that fill never
 rewrites the old column with ``down(up(x))``. The backfill's own session skips
 the trigger through its WHEN clause.
+
+Every old-version write also takes one value of the migration's write counter,
+a sequence (``writes_sequence``): the gate's ``writes`` source reads how many
+it took during its window. nextval takes no row lock and waits for no other
+writer, so the count costs the old app nearly nothing.
 """
 
 from __future__ import annotations
@@ -26,12 +31,37 @@ __all__ = [
     "drop_trigger_sql",
     "trigger_names",
     "trigger_sql",
+    "writes_counter_sql",
+    "writes_sequence",
 ]
 
 
 def trigger_names(migration: str, table: str) -> tuple[str, str]:
     """(trigger, function) of ``migration`` on ``table``."""
     return internal_name("trg", migration), internal_name(migration, table)
+
+
+def writes_sequence(migration: str) -> str:
+    """The sequence counting ``migration``'s old-version writes (in the table's schema,
+    which every writer of the table can already reach)."""
+    return internal_name("writes", migration)
+
+
+def writes_counter_sql(migration: str, schema: str) -> tuple[list[str], list[str]]:
+    """(create, drop) of the write counter. USAGE for PUBLIC: every role that writes
+    through the trigger takes a value, and a role that could not would see its
+    write fail."""
+    seq = sql.Identifier(schema, writes_sequence(migration))
+    create = [
+        sql.SQL("CREATE SEQUENCE {} AS bigint CACHE 1;").format(seq).as_string(),
+        sql.SQL("GRANT USAGE ON SEQUENCE {} TO PUBLIC;").format(seq).as_string(),
+    ]
+    return create, [sql.SQL("DROP SEQUENCE IF EXISTS {};").format(seq).as_string()]
+
+
+def _count_write(migration: str, schema: str) -> str:
+    name = sql.Identifier(schema, writes_sequence(migration)).as_string()
+    return f"  PERFORM nextval({sql.Literal(name).as_string()}::regclass);"
 
 
 def drop_trigger_sql(migration: str, schema: str, table: str, if_exists: bool) -> list[str]:
@@ -135,7 +165,7 @@ class _Parts:
         return _assign(self.downs[i], self.flags[i], self.new_sources)
 
 
-def _version_body(p: _Parts, detect: str) -> list[str]:
+def _version_body(p: _Parts, detect: str, count: str) -> list[str]:
     """One branch per writer: the old app's rows evaluate only the up conditions.
 
     The down flags are decided on the row as the new writer gave it, before a
@@ -150,19 +180,23 @@ def _version_body(p: _Parts, detect: str) -> list[str]:
         if catch_up is not None:
             new_side.append(p.up(t, catch_up))
     new_side.extend(p.down(i) for i in range(len(p.downs)))
-    old_side = [p.up(t, _fresh_up(p.up_refs(t), p.marker)) for t in p.ups]
+    old_side = [count, *(p.up(t, _fresh_up(p.up_refs(t), p.marker)) for t in p.ups)]
     return [
         f"  IF {detect} THEN",
         *_indent(new_side or ["  NULL;"]),
         "  ELSE",
-        *_indent(old_side or ["  NULL;"]),
+        *_indent(old_side),
         "  END IF;",
     ]
 
 
-def _physical_body(p: _Parts) -> list[str]:
-    """Physical mode: a writer of the old column is old, of the new one new."""
+def _physical_body(p: _Parts, count: str) -> list[str]:
+    """Physical mode: a writer of the old column is old, of the new one new. A write
+    is counted as old when it changed an old column and did not write its new one."""
     body = []
+    olds = [f"({_not_written(t.target)} AND {_fresh_up(p.up_refs(t), 'false')})" for t in p.ups]
+    if olds:
+        body.append(f"  IF NOT _zdm_new AND ({' OR '.join(olds)}) THEN\n  {count}\n  END IF;")
     for flag, t in zip(p.flags, p.downs, strict=True):
         writer = f"(_zdm_new OR {_not_written(t.target)})"
         body.append(f"  {flag} := {writer} AND {_fresh_down(p.down_refs(t))};")
@@ -180,12 +214,13 @@ def trigger_sql(
     trigger, function = trigger_names(migration, work.table.name)
     parts = _Parts(work)
     detect = _detect(migration, version_schema)
+    count = _count_write(migration, schema)
     declare = [f"  {flag} boolean;" for flag in parts.flags]
     if version_schema is None:
         declare.insert(0, f"  _zdm_new boolean := {detect};")
-        body = _physical_body(parts)
+        body = _physical_body(parts, count)
     else:
-        body = _version_body(parts, detect)
+        body = _version_body(parts, detect, count)
     if work.needs_backfill:
         m = sql.Identifier(MARKER).as_string()
         body.append(f"  IF NEW.{m} THEN\n    NEW.{m} := false;\n  END IF;")
