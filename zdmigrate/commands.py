@@ -16,7 +16,14 @@ from zdmigrate.engine.runner import ApplyResult, PhaseResult
 from zdmigrate.engine.store import Store
 from zdmigrate.engine.verify import Verification
 from zdmigrate.errors import ConfigError
-from zdmigrate.gate import GateOptions, GateReport, Ignored, contract_gate, run_gate
+from zdmigrate.gate import (
+    GateOptions,
+    GateReport,
+    Ignored,
+    contract_gate,
+    rollback_check,
+    run_gate,
+)
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
 from zdmigrate.plan import build_plan, replay, schema_for
@@ -218,8 +225,13 @@ def gate(
     return result
 
 
-def rollback(settings: Settings, name: str, echo: Echo) -> PhaseResult:
-    return runner.rollback(settings, name, echo)
+def rollback(
+    settings: Settings, name: str, echo: Echo, options: GateOptions | None = None
+) -> PhaseResult:
+    """The gate in the other direction (new-version clients block unless forced), then
+    remove what expand added."""
+    check = rollback_check(options or GateOptions(), settings, echo)
+    return runner.rollback(settings, name, echo, check)
 
 
 @dataclass(frozen=True)

@@ -252,3 +252,47 @@ def test_a_bad_gate_setting_is_one_line(setup: Setup) -> None:
     assert res.exit_code == 2
     lines = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "window" in lines[0] and "soon" in lines[0], res.stderr
+
+
+def _version_schema_exists(setup: Setup) -> bool:
+    with psycopg.connect(setup.migrator_url) as conn:
+        row = conn.execute("SELECT to_regnamespace(%s)", (VSCHEMA,)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def test_rollback_refuses_while_the_new_version_is_connected(setup: Setup) -> None:
+    """Rollback drops what the new version uses: a new-version session that declares
+    itself, or that has the version schema's views open, blocks it unless --force."""
+    with setup.app("ledger version=0002_wide", version_schema=True) as declared:
+        res = setup.zdm("rollback", "0002_wide")
+        assert res.exit_code == 1, res.stderr
+        assert "cannot roll back '0002_wide'" in res.stderr
+        assert f"session {declared.info.backend_pid}" in res.stderr
+    assert _version_schema_exists(setup)  # nothing changed
+    with setup.app("ledger-v2", version_schema=True) as reading:
+        reading.execute("BEGIN")
+        reading.execute("SELECT balance FROM accounts WHERE id = 1")
+        res = setup.zdm("rollback", "0002_wide", "--format", "json")
+        assert res.exit_code == 1
+        (found,) = _source(json.loads(res.stdout), "sessions")["evidence"]
+        assert found["pid"] == reading.info.backend_pid
+        assert "views open in a transaction" in found["summary"]
+        reading.execute("ROLLBACK")
+    with setup.app("ledger version=0002_wide", version_schema=True):
+        forced = setup.zdm("rollback", "0002_wide", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert not _version_schema_exists(setup)
+    with psycopg.connect(setup.migrator_url) as conn:
+        audit = conn.execute(
+            "SELECT command, status, detail->>'os_user' FROM zdmigrate.audit_log "
+            "WHERE migration = '0002_wide' AND step = 'gate'"
+        ).fetchall()
+    assert len(audit) == 1 and audit[0][:2] == ("rollback", "forced") and audit[0][2]
+
+
+def test_rollback_goes_ahead_when_only_the_old_version_is_connected(setup: Setup) -> None:
+    with setup.app("ledger-v1") as old:
+        old.execute("SELECT note FROM accounts WHERE id = 1")
+        res = setup.zdm("rollback", "0002_wide")
+    assert res.exit_code == 0, res.stderr
+    assert setup.columns() == ["id", "balance", "note"]

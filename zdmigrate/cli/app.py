@@ -489,17 +489,39 @@ def complete(
 def rollback(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The migration's name (its file's stem).")],
+    force: Annotated[
+        bool, typer.Option(help="Roll back even while new-version clients are found.")
+    ] = False,
+    ignore_application: IgnoreAppOpt = None,
+    ignore_role: IgnoreRoleOpt = None,
     fmt: Format = render.OutputFormat.text,
 ) -> None:
     """Undo expand at any point before contract; removes every trace.
 
+    While sessions or statements of the new version are found, nothing changes
+    and the exit code is 1; --force rolls back anyway (written to the audit log).
+
     Example: zdmigrate rollback 0004_orders_amount_bigint
     """
+    from dataclasses import replace
+
     from zdmigrate import commands
+    from zdmigrate.errors import GateRefused
 
     state: CliState = ctx.obj
+    options = run_command(
+        ctx, lambda: _gate_options(state, None, None, None, ignore_application, ignore_role)
+    )
+
+    def run(echo: Any) -> PhaseResult:
+        try:
+            return commands.rollback(state.settings(), name, echo, replace(options, force=force))
+        except GateRefused as refused:
+            _show_gate(refused.report, fmt)
+            raise
+
     with render.ProgressView(err_console) as view:
-        result = run_command(ctx, lambda: commands.rollback(state.settings(), name, view.echo))
+        result = run_command(ctx, lambda: run(view.echo))
     _phase_result(result, fmt)
 
 

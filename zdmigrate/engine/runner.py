@@ -358,12 +358,15 @@ def _with_later_predecessors(
     return drops + plan.contract
 
 
-def rollback(settings: Settings, name: str, echo: Echo) -> PhaseResult:
-    """Remove every trace of expand, at any point before contract."""
+def rollback(settings: Settings, name: str, echo: Echo, check: Gate | None = None) -> PhaseResult:
+    """Remove every trace of expand, at any point before contract. ``check`` (the gate
+    in the other direction) runs first, unless a rollback already began."""
     allowed = ("expanding", "backfilling", "expanded", "rolling_back", "failed")
     with _session(settings, name) as (conn, store):
         row = _live_row(store, name, allowed, "roll back")
         plan = stored_plan(row, settings, echo)
+        if check is not None and row.phase != "rolling_back":
+            check(conn, row, plan)
         if row.phase != "rolling_back":
             store.forget_progress(name)
         store.set_phase(name, "rolling_back")

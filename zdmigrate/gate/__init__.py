@@ -35,6 +35,7 @@ __all__ = [
     "Ignored",
     "SourceResult",
     "contract_gate",
+    "rollback_check",
     "run_gate",
 ]
 
@@ -115,6 +116,33 @@ def _record(conn: Conn, report: GateReport, forced: bool) -> None:
         "VALUES (%s, %s, %s, %s)",
         (report.migration, report.verdict, forced, Jsonb(data)),
     )
+
+
+def rollback_check(
+    options: GateOptions, settings: Settings, echo: Callable[[str], None]
+) -> Callable[[Conn, MigrationRow, Plan], GateReport]:
+    """The check ``rollback`` runs: new-version clients block unless forced; a forced
+    rollback is written to the audit log with what it overrode."""
+    from zdmigrate.gate.rollback import rollback_gate
+
+    def check(conn: Conn, row: MigrationRow, plan: Plan) -> GateReport:
+        report = rollback_gate(settings, row, plan, options.ignored)
+        if report.blocking and not options.force:
+            raise GateRefused(report.summary(), report)
+        if report.blocking:
+            echo(f"new-version clients found, rolling back anyway (--force): {report.summary()}")
+            Store(conn).audit(
+                conn,
+                migration=row.name,
+                command="rollback",
+                step="gate",
+                phase="rollback",
+                status="forced",
+                detail={"os_user": getpass.getuser(), "report": report.to_json()},
+            )
+        return report
+
+    return check
 
 
 def contract_gate(

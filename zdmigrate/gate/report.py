@@ -37,6 +37,7 @@ class GateReport:
     sources: list[SourceResult]
     policy: GatePolicy = field(default_factory=lambda: GateSettings().policy(code_given=False))
     window_s: float = 0.0
+    action: str = "complete"
 
     @property
     def blocking(self) -> list[SourceResult]:
@@ -63,7 +64,7 @@ class GateReport:
                 parts.append(f"{s.source}: " + "; ".join(e["summary"] for e in s.evidence[:3]))
             else:
                 parts.append(f"{s.source}: unavailable ({s.reason})")
-        return f"cannot complete '{self.migration}': " + " | ".join(parts)
+        return f"cannot {self.action} '{self.migration}': " + " | ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         req = self.policy.required

@@ -24,6 +24,7 @@ __all__ = [
     "backfill",
     "code",
     "declared_version",
+    "likes",
     "rows",
     "sessions",
     "writes_judge",
@@ -95,7 +96,7 @@ def declared_version(application_name: str | None) -> str | None:
     return found[1] if found else None
 
 
-def _likes(globs: tuple[str, ...]) -> list[str]:
+def likes(globs: tuple[str, ...]) -> list[str]:
     return [g.replace("%", r"\%").replace("_", r"\_").replace("*", "%") for g in globs]
 
 
@@ -123,7 +124,7 @@ def sessions(
     resolver: Resolver | None = None
     rows = conn.execute(
         _SESSIONS_SQL,
-        (baseline, row.name, _likes(ignored.applications), _likes(ignored.roles)),
+        (baseline, row.name, likes(ignored.applications), likes(ignored.roles)),
     ).fetchall()
     for pid, user, app, started, state, query, qid, since in rows:
         if started is None:  # another role's session, without pg_read_all_stats

@@ -34,7 +34,7 @@ from zdmigrate.gate.report import SourceResult
 from zdmigrate.gate.window import Reader
 from zdmigrate.model.step import Plan
 
-__all__ = ["Resolver", "judge", "prepare"]
+__all__ = ["DEALLOC", "Resolver", "is_own_probe", "judge", "prepare", "resolves_to"]
 
 Conn = psycopg.Connection[Any]
 SOURCE = "statements"
@@ -43,9 +43,14 @@ _ENABLE = (
     "CREATE EXTENSION pg_stat_statements in this database (docs/gate.md)"
 )
 _PARAM = re.compile(r"\$\d+")
-_DEALLOC = "dealloc"  # not a queryid: pg_stat_statements_info's count of evicted entries
+DEALLOC = _DEALLOC = "dealloc"  # not a queryid: pg_stat_statements_info's count of evicted entries
 # inside the statement: pg_stat_statements leaves out comments before it
 _MARK = "/*zdmigrate-gate*/"
+
+
+def is_own_probe(text: str) -> bool:
+    """The gate's own EXPLAIN and PREPARE statements."""
+    return _MARK in text or "_zdm_gate" in text
 
 
 def _fingerprint(text: str) -> str | None:
@@ -139,7 +144,7 @@ def _placing(mix: tuple[str, ...]) -> Callable[[re.Match[str]], str]:
     return lambda m: mix[int(m[0][1:]) - 1]
 
 
-def _resolves_to(conn: Conn, text: str, search_path: str, qid: str) -> bool:
+def resolves_to(conn: Conn, text: str, search_path: str, qid: str) -> bool:
     """Whether ``text`` gets the queryid ``qid`` under ``search_path``: with its ``$n``
     as constants (the queryid ignores a constant's value, not its type), or as
     parameters of the likely types. A form that does not plan (a type mismatch) is
@@ -178,9 +183,10 @@ def _grown(before: dict[str, int], now: dict[str, list[Any]]) -> list[tuple[str,
     ]
 
 
-def prepare(conn: Conn, plan: Plan) -> SourceResult | Reader:
-    """The reader of this database's statement counters, or why there is none to read."""
-    if not plan.deprecated:
+def prepare(conn: Conn, plan: Plan, any_change: bool = False) -> SourceResult | Reader:
+    """The reader of this database's statement counters, or why there is none to read
+    (``any_change``: even when contract takes nothing away, as for rollback)."""
+    if not plan.deprecated and not any_change:
         return SourceResult(SOURCE, "clear", "contract takes nothing away from the old version")
     view = _view(conn)
     if view is None:
@@ -264,8 +270,8 @@ class Resolver:
         if qid is None:
             sure = "no queryid to tell the versions apart (compute_query_id); counted as old"
         else:
-            as_old = _resolves_to(self.conn, text, self.old_path, qid)
-            as_new = self.new_path is not None and _resolves_to(self.conn, text, self.new_path, qid)
+            as_old = resolves_to(self.conn, text, self.old_path, qid)
+            as_new = self.new_path is not None and resolves_to(self.conn, text, self.new_path, qid)
             if as_new and not as_old and not _moves_columns(used, self.plan):
                 return None  # the new version, through its version schema
             if as_old and not as_new:

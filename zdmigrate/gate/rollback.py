@@ -1,0 +1,138 @@
+"""The gate in the other direction: rollback removes what the *new* version uses.
+
+Before ``rollback`` drops the version schema and the new columns, it looks for
+new-version clients: sessions that declare the new version, that hold locks on
+the version schema's views (a transaction that used them) or run a query
+through it, and statements in pg_stat_statements that ran through the version
+schema since the last stored gate snapshot. Found: rollback refuses unless
+``--force``. There is no waiting window (rollback is the emergency path), so a
+source that cannot look is reported and does not block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from zdmigrate.config import GatePolicy, Settings
+from zdmigrate.engine.db import connect
+from zdmigrate.engine.store import MigrationRow
+from zdmigrate.gate import statements as stmts
+from zdmigrate.gate.report import GateReport, SourceResult
+from zdmigrate.gate.sources import Ignored, declared_version, likes
+from zdmigrate.model.step import Plan
+
+__all__ = ["rollback_gate"]
+
+Conn = psycopg.Connection[Any]
+
+_SESSIONS_SQL = """
+SELECT a.pid, a.usename, a.application_name, a.backend_start, a.state, a.query,
+       EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE l.pid = a.pid AND n.nspname = %s) AS uses_version
+  FROM pg_stat_activity a
+ WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+   AND coalesce(a.backend_type, 'client backend') = 'client backend'
+   AND a.usename IS NOT NULL
+   AND a.application_name NOT LIKE 'zdmigrate%%'
+   AND NOT a.application_name LIKE ANY(%s)
+   AND NOT a.usename LIKE ANY(%s)
+ ORDER BY a.pid
+"""
+
+
+def _sessions(conn: Conn, plan: Plan, ignored: Ignored) -> SourceResult:
+    new = {plan.migration, plan.version_schema}
+    vschema = plan.version_schema or ""
+    evidence = []
+    rows = conn.execute(
+        _SESSIONS_SQL, (vschema, likes(ignored.applications), likes(ignored.roles))
+    ).fetchall()
+    for pid, user, app, started, state, query, uses_version in rows:
+        if declared_version(app) in new:
+            why = f"declares the new version ({declared_version(app)})"
+        elif uses_version:
+            why = f"has {vschema}'s views open in a transaction"
+        elif vschema and state == "active" and vschema in (query or ""):
+            why = f"is running a query through {vschema}"
+        else:
+            continue
+        evidence.append(
+            {
+                "summary": f"session {pid} ({user}, {app or 'no application_name'}) {why}",
+                "pid": pid,
+                "user": user,
+                "application_name": app,
+                "backend_start": started.isoformat() if started else None,
+                "state": state,
+                "query": (query or "")[:200],
+            }
+        )
+    return SourceResult("sessions", "found" if evidence else "clear", evidence=evidence)
+
+
+def _statements(conn: Conn, plan: Plan) -> SourceResult:
+    if plan.version_schema is None:
+        return SourceResult("statements", "clear", "physical mode: no version schema to go")
+    ready = stmts.prepare(conn, plan, any_change=True)
+    if isinstance(ready, SourceResult):
+        return ready
+    row = conn.execute(
+        "SELECT data, taken_at FROM zdmigrate.gate_snapshots WHERE migration = %s "
+        "AND source = 'statements' ORDER BY taken_at DESC LIMIT 1",
+        (plan.migration,),
+    ).fetchone()
+    if row is None:
+        return SourceResult(
+            "statements",
+            "unavailable",
+            "no earlier gate run to compare counts with: run 'zdmigrate gate' first",
+        )
+    before = {k: int(v) for k, v in row[0].items()}
+    now = ready(conn)
+    vschema = plan.version_schema
+    old_path = f"{sql.Identifier(plan.schema).as_string()}, public"
+    new_path = f"{sql.Identifier(vschema).as_string()}, {old_path}"
+    names = [t.lower() for t in plan.tables] + [vschema.lower()]
+    evidence = []
+    for qid, (calls, text) in now.items():
+        grown = calls - before.get(qid, 0)
+        if qid == stmts.DEALLOC or grown <= 0 or not text or stmts.is_own_probe(text):
+            continue
+        lowered = text.lower()
+        if not any(n in lowered for n in names):
+            continue
+        through = vschema.lower() in lowered or (
+            stmts.resolves_to(conn, text, new_path, qid)
+            and not stmts.resolves_to(conn, text, old_path, qid)
+        )
+        if through:
+            evidence.append(
+                {
+                    "summary": f"{grown} calls through {vschema} since "
+                    f"{row[1]:%Y-%m-%d %H:%M:%S}: {text[:120]}",
+                    "query": text,
+                    "queryid": qid,
+                    "calls": grown,
+                }
+            )
+    return SourceResult("statements", "found" if evidence else "clear", evidence=evidence)
+
+
+def rollback_gate(
+    settings: Settings, row: MigrationRow, plan: Plan, ignored: Ignored
+) -> GateReport:
+    """New-version clients that rollback would break; only what is found blocks."""
+    assert settings.database_url is not None
+    everyone = Ignored(
+        settings.gate.ignore_applications + ignored.applications,
+        settings.gate.ignore_roles + ignored.roles,
+    )
+    with connect(settings.database_url, application_name="zdmigrate-gate") as own:
+        results = [_sessions(own, plan, everyone), _statements(own, plan)]
+    required = frozenset({"sessions", "statements"})
+    policy = GatePolicy(required, allow_unavailable=required)
+    return GateReport(row.name, results, policy, action="roll back")
