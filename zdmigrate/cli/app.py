@@ -624,7 +624,13 @@ def demo(
     if fmt is render.OutputFormat.json:
         emit_json(report.to_json())
         return
-    ok = report.mismatched_rows == 0
+    ok = (
+        report.mismatched_rows == 0
+        and report.gate_while_old_app_runs.startswith("cannot complete")
+        and report.gate_after_old_app_stopped.endswith("gate clear")
+    )
+    out_console.print(f"gate while the old app ran: {report.gate_while_old_app_runs}")
+    out_console.print(f"gate after it stopped: {report.gate_after_old_app_stopped}")
     out_console.print(
         f"migrated {report.rows:,} rows in {report.seconds_apply:.1f} s "
         f"({report.rows_per_s:,.0f} rows/s) while the old app wrote; then both versions ran: "
@@ -634,7 +640,8 @@ def demo(
     out_console.print(
         "every row consistent (new = up(old)); completed."
         if ok
-        else f"{report.mismatched_rows} rows inconsistent!",
+        else f"{report.mismatched_rows} rows inconsistent, or the gate did not judge as "
+        "expected (blocked while the old app ran, clear after)!",
         highlight=False,
     )
     if not ok:

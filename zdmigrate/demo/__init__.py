@@ -2,7 +2,9 @@
 
 It creates a table, fills it, then changes a column's type and renames
 another while an "old app" and a "new app" keep writing, and proves at the
-end that no write was lost and every row is consistent.
+end that no write was lost and every row is consistent. Before it completes,
+the contract gate is shown blocked while the old app still runs, then clear
+once it has stopped.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -58,6 +60,8 @@ class DemoReport:
     rows_per_s: float = 0.0
     search_path: str = ""
     steps: list[str] = field(default_factory=list)
+    gate_while_old_app_runs: str = ""
+    gate_after_old_app_stopped: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -66,16 +70,16 @@ class DemoReport:
 class _Writer(threading.Thread):
     """An app version writing random rows until told to stop."""
 
-    def __init__(self, url: str, search_path: str | None) -> None:
+    def __init__(self, url: str, search_path: str | None, name: str) -> None:
         super().__init__(daemon=True)
-        self.url, self.search_path = url, search_path
+        self.url, self.search_path, self.name = url, search_path, name
         self.stop = threading.Event()
         self.writes = 0
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            with psycopg.connect(self.url, autocommit=True) as conn:
+            with psycopg.connect(self.url, autocommit=True, application_name=self.name) as conn:
                 if self.search_path:
                     conn.execute(sql.SQL("SET search_path = {}").format(sql.SQL(self.search_path)))
                 while not self.stop.is_set():
@@ -85,6 +89,13 @@ class _Writer(threading.Thread):
                     time.sleep(0.002)
         except BaseException as exc:  # reported by the demo
             self.error = exc
+
+
+def _stop(writer: _Writer) -> None:
+    writer.stop.set()
+    writer.join()
+    if writer.error is not None:
+        raise writer.error
 
 
 def _fill(conn: psycopg.Connection[Any], rows: int) -> None:
@@ -115,21 +126,27 @@ def run_demo(
     with psycopg.connect(url, autocommit=True) as conn:
         echo(f"filling accounts with {rows:,} rows")
         _fill(conn, rows)
-    old_app = _Writer(url, None)
+    old_app = _Writer(url, None, "demo-old-app")
     old_app.start()
     started = time.monotonic()
     result = commands.apply(settings, change, echo, progress)
     report.seconds_apply = time.monotonic() - started
     report.rows_per_s = rows / max(report.seconds_apply, 1e-6)
     report.search_path = result.search_path or ""
-    new_app = _Writer(url, result.search_path)
+    # the new app says which version it is, so the gate knows its session
+    new_app = _Writer(url, result.search_path, f"demo-new-app version={change.name}")
     new_app.start()
     time.sleep(2.0)
-    for w in (old_app, new_app):
-        w.stop.set()
-        w.join()
-        if w.error is not None:
-            raise w.error
+    watch = commands.GateOptions(window_s=1.0)
+    blocked = commands.gate(settings, change.name, watch, echo)
+    report.gate_while_old_app_runs = blocked.summary()
+    echo(f"gate while the old app runs: {blocked.summary()}")
+    _stop(old_app)
+    # from now on: the old app is gone, and only what happens next counts
+    clear = commands.gate(settings, change.name, replace(watch, rebaseline=True), echo)
+    report.gate_after_old_app_stopped = clear.summary()
+    echo(f"gate after the old app stopped: {clear.summary()}")
+    _stop(new_app)
     report.old_writes, report.new_writes = old_app.writes, new_app.writes
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
