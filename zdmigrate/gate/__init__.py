@@ -118,6 +118,21 @@ def _record(conn: Conn, report: GateReport, forced: bool) -> None:
     )
 
 
+def _audit_forced(
+    conn: Conn, row: MigrationRow, command: str, phase: str, report: GateReport
+) -> None:
+    """The override of a blocked gate, with who overrode it and the evidence."""
+    Store(conn).audit(
+        conn,
+        migration=row.name,
+        command=command,
+        step="gate",
+        phase=phase,
+        status="forced",
+        detail={"os_user": getpass.getuser(), "report": report.to_json()},
+    )
+
+
 def rollback_check(
     options: GateOptions, settings: Settings, echo: Callable[[str], None]
 ) -> Callable[[Conn, MigrationRow, Plan], GateReport]:
@@ -131,15 +146,7 @@ def rollback_check(
             raise GateRefused(report.summary(), report)
         if report.blocking:
             echo(f"new-version clients found, rolling back anyway (--force): {report.summary()}")
-            Store(conn).audit(
-                conn,
-                migration=row.name,
-                command="rollback",
-                step="gate",
-                phase="rollback",
-                status="forced",
-                detail={"os_user": getpass.getuser(), "report": report.to_json()},
-            )
+            _audit_forced(conn, row, "rollback", "rollback", report)
         return report
 
     return check
@@ -159,15 +166,7 @@ def contract_gate(
             raise GateRefused(report.summary(), report)
         if forced:
             echo(f"gate blocked, contracting anyway (--force): {report.summary()}")
-            Store(conn).audit(
-                conn,
-                migration=row.name,
-                command="complete",
-                step="gate",
-                phase="contract",
-                status="forced",
-                detail={"os_user": getpass.getuser(), "report": report.to_json()},
-            )
+            _audit_forced(conn, row, "complete", "contract", report)
         return report
 
     return check
