@@ -12,7 +12,7 @@ from zdmigrate.engine import runner, state
 from zdmigrate.engine.backfill import Progress
 from zdmigrate.engine.db import connect, translate_errors
 from zdmigrate.engine.introspect import introspect
-from zdmigrate.engine.runner import ApplyResult, PhaseResult
+from zdmigrate.engine.runner import ApplyResult, CleanupResult, PhaseResult
 from zdmigrate.engine.store import Store
 from zdmigrate.engine.verify import Verification
 from zdmigrate.errors import ConfigError
@@ -23,6 +23,7 @@ from zdmigrate.gate import (
     contract_gate,
     rollback_check,
     run_gate,
+    version_users_check,
 )
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
@@ -31,6 +32,7 @@ from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
     "ApplyResult",
+    "CleanupResult",
     "GateOptions",
     "Ignored",
     "InitReport",
@@ -39,6 +41,7 @@ __all__ = [
     "Progress",
     "SnapshotReport",
     "apply",
+    "cleanup",
     "complete",
     "gate",
     "init",
@@ -210,7 +213,21 @@ def complete(
     """The gate, then contract; while the gate is blocked nothing changes (exit 1)."""
     given = options or GateOptions(window_s=settings.gate.window)
     gate_options = replace(given, force=force)
-    return runner.complete(settings, name, echo, contract_gate(gate_options, settings, echo))
+    check = contract_gate(gate_options, settings, echo)
+    users = version_users_check(settings, gate_options.ignored)
+    return runner.complete(settings, name, echo, check, users)
+
+
+def cleanup(
+    settings: Settings,
+    echo: Echo,
+    ignored: Ignored | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> CleanupResult:
+    """Drop the older version schemas contract kept while sessions used them."""
+    users = version_users_check(settings, ignored or Ignored())
+    return runner.cleanup(settings, echo, users, force=force, dry_run=dry_run)
 
 
 def gate(

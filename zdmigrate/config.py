@@ -29,7 +29,7 @@ GATE_LIST_ENV = {
     "ZDMIGRATE_GATE_IGNORE_ROLES": "ignore_roles",
     "ZDMIGRATE_GATE_ALLOW_UNAVAILABLE": "allow_unavailable",
 }
-GateSource = Literal["backfill", "rows", "sessions", "statements", "writes", "code"]
+GateSource = Literal["backfill", "rows", "sessions", "statements", "writes", "code", "versions"]
 ALWAYS_REQUIRED: tuple[GateSource, ...] = ("backfill", "rows")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 

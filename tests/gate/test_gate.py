@@ -60,6 +60,7 @@ def test_the_gate_is_clear_when_nothing_old_is_left(db_url: str, tmp_path: Path)
         "backfill": "clear",
         "rows": "clear",
         "sessions": "clear",
+        "versions": "clear",
         "statements": "unavailable",
         "writes": "clear",
     }

@@ -525,6 +525,61 @@ def rollback(
     _phase_result(result, fmt)
 
 
+@app.command()
+def cleanup(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option(help="Drop them even while sessions use them (audited).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be dropped; drop nothing.")
+    ] = False,
+    ignore_application: IgnoreAppOpt = None,
+    ignore_role: IgnoreRoleOpt = None,
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Drop the version schemas of older versions that contract kept while in use.
+
+    A later migration's contract drops the version schema of the one before; it
+    keeps it while a session uses it (declares that version, holds its views in
+    a transaction, or runs a query through it). This drops those no session
+    uses now. Exit 0 when none is left, 1 when some are still in use.
+
+    Example: zdmigrate cleanup --dry-run
+    """
+    from zdmigrate import commands
+
+    state: CliState = ctx.obj
+    options = run_command(
+        ctx, lambda: _gate_options(state, None, None, None, ignore_application, ignore_role)
+    )
+    with render.ProgressView(err_console) as view:
+        result = run_command(
+            ctx,
+            lambda: commands.cleanup(
+                state.settings(), view.echo, options.ignored, force=force, dry_run=dry_run
+            ),
+        )
+    if fmt is render.OutputFormat.json:
+        emit_json(result.to_json())
+    else:
+        verb = "would drop" if dry_run else "dropped"
+        for entry in result.dropped:
+            out_console.print(
+                f"{verb} {entry['version_schema']} ({entry['migration']})", highlight=False
+            )
+        for entry in result.kept:
+            out_console.print(
+                f"kept {entry['version_schema']} ({entry['migration']}): "
+                f"{entry['evidence'][0]['summary']}",
+                highlight=False,
+            )
+        if not result.dropped and not result.kept:
+            out_console.print("no older version schema is left to drop", highlight=False)
+    if result.kept:
+        raise typer.Exit(1)
+
+
 @app.command("verify")
 def verify_cmd(
     ctx: typer.Context,
@@ -592,6 +647,12 @@ def _phase_result(result: PhaseResult, fmt: render.OutputFormat) -> None:
         emit_json(result.to_json())
     else:
         out_console.print(f"{result.name}: {result.phase}", highlight=False)
+        for entry in result.kept:
+            out_console.print(
+                f"kept {entry['version_schema']} of {entry['migration']}: in use "
+                f"({entry['evidence'][0]['summary']}); 'zdmigrate cleanup' drops it later",
+                highlight=False,
+            )
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,8 +35,10 @@ from zdmigrate.spec import Migration, parse_migration
 
 __all__ = [
     "ApplyResult",
+    "CleanupResult",
     "PhaseResult",
     "apply",
+    "cleanup",
     "complete",
     "gate",
     "rollback",
@@ -68,6 +71,8 @@ class PhaseResult:
     name: str
     phase: str
     steps_run: int
+    # older version schemas that contract did not drop: sessions still use them
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -303,6 +308,8 @@ def _live_row(store: Store, name: str, allowed: tuple[str, ...], command: str) -
 
 
 Gate = Callable[[Conn, MigrationRow, Plan], Any]
+# the sessions using a version: (migration, version schema) -> evidence, one per session
+Users = Callable[[str, str], list[dict[str, Any]]]
 
 
 def gate(settings: Settings, name: str, check: Gate) -> Any:
@@ -312,18 +319,24 @@ def gate(settings: Settings, name: str, check: Gate) -> Any:
         return check(conn, row, stored_plan(row, settings))
 
 
-def complete(settings: Settings, name: str, echo: Echo, check: Gate) -> PhaseResult:
-    """Contract: the gate decides first; then old columns, triggers and old versions go."""
+def complete(
+    settings: Settings, name: str, echo: Echo, check: Gate, users: Users | None = None
+) -> PhaseResult:
+    """Contract: the gate decides first; then old columns, triggers and old versions go.
+    With ``users``, an older version schema that sessions still use is kept."""
     with _session(settings, name) as (conn, store):
         row = _live_row(store, name, ("expanded", "completing"), "complete")
         plan = stored_plan(row, settings, echo)
         if row.phase == "expanded":  # a contract that stopped half way is finished as it is
             check(conn, row, plan)
         contract = _with_later_predecessors(store, plan, row, settings, echo)
+        older = list(plan.older_version_schemas) + store.predecessors_to_drop(name, row.schema_name)
+        kept = _in_use(contract, older, users, echo) if users else []
+        kept_keys = {_drop_key(k["version_schema"]) for k in kept}
         store.set_phase(name, "completing")
         executor = Executor(conn, settings, name, "complete", echo)
         try:
-            ran = executor.run_all(contract)
+            ran = executor.run_all([s for s in contract if s.key not in kept_keys])
         except ZdmError as exc:
             tables = [s for s in contract if s.key not in _drop_keys(contract)]
             if not any(step.key in executor.done for step in tables):
@@ -331,11 +344,85 @@ def complete(settings: Settings, name: str, echo: Echo, check: Gate) -> PhaseRes
                 store.set_phase(name, "expanded", exc.message)
                 exc.message += f"; nothing was contracted, '{name}' is still expanded"
             raise
-        for other, _ in store.predecessors_to_drop(name, row.schema_name):
-            store.mark_version_schema_dropped(conn, other)
+        for other, vschema in store.predecessors_to_drop(name, row.schema_name):
+            if _drop_key(vschema) not in kept_keys:
+                store.mark_version_schema_dropped(conn, other)
         store.forget_progress(name)
         store.set_phase(name, "completed")
-        return PhaseResult(name, "completed", ran)
+        return PhaseResult(name, "completed", ran, kept)
+
+
+def _drop_key(vschema: str) -> str:
+    return f"contract:drop-version:{vschema}"
+
+
+def _in_use(
+    steps: list[Step], older: list[tuple[str, str]], users: Users, echo: Echo
+) -> list[dict[str, Any]]:
+    """The older version schemas among ``steps``' drops that sessions still use."""
+    planned = {s.key for s in steps}
+    kept = []
+    for migration, vschema in dict.fromkeys(older):
+        if _drop_key(vschema) not in planned:
+            continue
+        evidence = users(migration, vschema)
+        if not evidence:
+            continue
+        kept.append({"migration": migration, "version_schema": vschema, "evidence": evidence})
+        echo(
+            f"kept version schema {vschema} of {migration}: {evidence[0]['summary']}"
+            + (f" (and {len(evidence) - 1} more)" if len(evidence) > 1 else "")
+            + "; a later complete or 'zdmigrate cleanup' drops it once no session uses it"
+        )
+    return kept
+
+
+@dataclass
+class CleanupResult:
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def cleanup(
+    settings: Settings, echo: Echo, users: Users, force: bool = False, dry_run: bool = False
+) -> CleanupResult:
+    """Drop the version schemas that completed migrations replaced but contract kept
+    because sessions used them; those still in use stay unless ``force``."""
+    result = CleanupResult(dry_run=dry_run)
+    with connect(settings.database_url) as conn, translate_errors("cleanup"):
+        init_state(conn)
+        store = Store(conn)
+        for migration, vschema in store.superseded_version_schemas():
+            store.lock_migration(migration)
+            step = timeouts(settings).wrap(drop_version_schema(migration, vschema))
+            evidence = users(migration, vschema)
+            entry = {"migration": migration, "version_schema": vschema, "sql": step.sql}
+            if evidence and not force:
+                result.kept.append({**entry, "evidence": evidence})
+                echo(f"kept {vschema} of {migration}: {evidence[0]['summary']}")
+                continue
+            result.dropped.append({**entry, "evidence": evidence})
+            if dry_run:
+                echo(f"would drop {vschema} of {migration}: {step.sql}")
+                continue
+            if evidence:
+                store.audit(
+                    conn,
+                    migration=migration,
+                    command="cleanup",
+                    step=step.key,
+                    phase="cleanup",
+                    status="forced",
+                    detail={"os_user": getpass.getuser(), "evidence": evidence},
+                )
+            Executor(conn, settings, migration, "cleanup", echo).run(step)
+            store.mark_version_schema_dropped(conn, migration)
+            store.forget_progress(migration)
+    return result
 
 
 def _drop_keys(steps: list[Step]) -> set[str]:

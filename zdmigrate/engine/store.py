@@ -167,6 +167,18 @@ class Store:
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    def superseded_version_schemas(self) -> list[tuple[str, str]]:
+        """Version schemas of completed migrations that a later completed migration of the
+        same schema has replaced but that are still there (kept while in use)."""
+        rows = self.conn.execute(
+            "SELECT m.name, m.version_schema FROM zdmigrate.migrations m "
+            "WHERE m.phase = 'completed' AND m.version_schema IS NOT NULL "
+            "AND NOT m.version_schema_dropped AND EXISTS (SELECT 1 FROM zdmigrate.migrations "
+            "n WHERE n.phase = 'completed' AND n.schema_name = m.schema_name "
+            "AND n.started_at > m.started_at) ORDER BY m.completed_at"
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def mark_version_schema_dropped(self, conn: Conn, name: str) -> None:
         conn.execute(
             "UPDATE zdmigrate.migrations SET version_schema_dropped = true WHERE name = %s",

@@ -27,6 +27,7 @@ from zdmigrate.errors import GateRefused
 from zdmigrate.gate import sources, statements, window
 from zdmigrate.gate.report import GateReport, SourceResult
 from zdmigrate.gate.sources import Ignored
+from zdmigrate.gate.users import older_versions, version_users
 from zdmigrate.model.step import Plan
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "contract_gate",
     "rollback_check",
     "run_gate",
+    "version_users_check",
 ]
 
 Conn = psycopg.Connection[Any]
@@ -85,6 +87,7 @@ def run_gate(
             sources.backfill(own, row),
             sources.rows(settings, plan),
             sources.sessions(own, row, plan, ignored, window.baseline_time(own, row.name)),
+            older_versions(own, row, plan, ignored),
         ]
         for name, ready in pending.items():
             if isinstance(ready, SourceResult):
@@ -131,6 +134,24 @@ def _audit_forced(
         status="forced",
         detail={"os_user": getpass.getuser(), "report": report.to_json()},
     )
+
+
+def version_users_check(
+    settings: Settings, ignored: Ignored
+) -> Callable[[str, str], list[dict[str, Any]]]:
+    """Who uses an older version schema, for contract and cleanup (which keep it while
+    anyone does), asked on the gate's own connection; the settings' ignored sessions
+    and ``ignored`` do not count."""
+    everyone = Ignored(
+        settings.gate.ignore_applications + ignored.applications,
+        settings.gate.ignore_roles + ignored.roles,
+    )
+
+    def users(migration: str, vschema: str) -> list[dict[str, Any]]:
+        with connect(settings.database_url, application_name="zdmigrate-gate") as own:
+            return version_users(own, migration, vschema, everyone)
+
+    return users
 
 
 def rollback_check(

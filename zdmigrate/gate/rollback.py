@@ -21,56 +21,17 @@ from zdmigrate.engine.db import connect
 from zdmigrate.engine.store import MigrationRow
 from zdmigrate.gate import statements as stmts
 from zdmigrate.gate.report import GateReport, SourceResult
-from zdmigrate.gate.sources import Ignored, declared_version, likes
+from zdmigrate.gate.sources import Ignored
+from zdmigrate.gate.users import version_users
 from zdmigrate.model.step import Plan
 
 __all__ = ["rollback_gate"]
 
 Conn = psycopg.Connection[Any]
 
-_SESSIONS_SQL = """
-SELECT a.pid, a.usename, a.application_name, a.backend_start, a.state, a.query,
-       EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                 JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE l.pid = a.pid AND n.nspname = %s) AS uses_version
-  FROM pg_stat_activity a
- WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
-   AND coalesce(a.backend_type, 'client backend') = 'client backend'
-   AND a.usename IS NOT NULL
-   AND a.application_name NOT LIKE 'zdmigrate%%'
-   AND NOT a.application_name LIKE ANY(%s)
-   AND NOT a.usename LIKE ANY(%s)
- ORDER BY a.pid
-"""
-
 
 def _sessions(conn: Conn, plan: Plan, ignored: Ignored) -> SourceResult:
-    new = {plan.migration, plan.version_schema}
-    vschema = plan.version_schema or ""
-    evidence = []
-    rows = conn.execute(
-        _SESSIONS_SQL, (vschema, likes(ignored.applications), likes(ignored.roles))
-    ).fetchall()
-    for pid, user, app, started, state, query, uses_version in rows:
-        if declared_version(app) in new:
-            why = f"declares the new version ({declared_version(app)})"
-        elif uses_version:
-            why = f"has {vschema}'s views open in a transaction"
-        elif vschema and state == "active" and vschema in (query or ""):
-            why = f"is running a query through {vschema}"
-        else:
-            continue
-        evidence.append(
-            {
-                "summary": f"session {pid} ({user}, {app or 'no application_name'}) {why}",
-                "pid": pid,
-                "user": user,
-                "application_name": app,
-                "backend_start": started.isoformat() if started else None,
-                "state": state,
-                "query": (query or "")[:200],
-            }
-        )
+    evidence = version_users(conn, plan.migration, plan.version_schema, ignored)
     return SourceResult("sessions", "found" if evidence else "clear", evidence=evidence)
 
 

@@ -328,7 +328,8 @@ def drop_version_schema(migration: str, vschema: str) -> Step:
     return Step(
         key=f"contract:drop-version:{vschema}",
         phase=Phase.contract,
-        description=f"drop version schema {vschema} of completed migration {migration}",
+        description=f"drop version schema {vschema} of completed migration {migration} "
+        "(skipped and kept while a session uses it; 'zdmigrate cleanup' drops it later)",
         sql=sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE;")
         .format(sql.Identifier(vschema))
         .as_string(),
