@@ -118,3 +118,19 @@ def login_role(admin_url: str, name: str, *grants: str) -> None:
         admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(name)))
         for grant in grants:
             admin.execute(grant)
+
+
+def drop_login_roles(admin_url: str, database: str, *names: str) -> None:
+    """End the roles' sessions, drop what they own or were granted in ``database`` (the
+    version schemas' grants among them), and the roles."""
+    here = psycopg.conninfo.make_conninfo(admin_url, dbname=database)
+    with psycopg.connect(here, autocommit=True) as admin:
+        for name in names:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (name,),
+            )
+            exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+            if exists.fetchone():
+                admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

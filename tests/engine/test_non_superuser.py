@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from tests.cli_helpers import zdm
+from tests.conftest import drop_login_roles
 from tests.conftest import login_role as _role
 from tests.pgserver import Server
 
@@ -108,17 +109,8 @@ def test_an_app_role_session_the_migrator_cannot_see_blocks_the_gate(
         _wait_gone(migrator_url, "ledger-v1")
         assert zdm(*base, "complete", "0002_wide").exit_code == 0
     finally:
-        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}"
-                ).format(sql.Literal(app))
-            )
-        # the role owns nothing; its grant goes with the database the fixture drops
-        with psycopg.connect(migrator_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("REVOKE ALL ON accounts FROM {}").format(sql.Identifier(app)))
-        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(app)))
+        database = psycopg.conninfo.conninfo_to_dict(migrator_url)["dbname"]
+        drop_login_roles(pg_server.admin_url, str(database), app)
 
 
 def _source(report: dict[str, Any], name: str) -> dict[str, Any]:

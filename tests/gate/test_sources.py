@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from tests.cli_helpers import zdm
-from tests.conftest import login_role
+from tests.conftest import drop_login_roles, login_role
 from tests.pgserver import Server
 
 CREATE = """
@@ -100,14 +100,7 @@ def setup(migrator_url: str, pg_server: Server, tmp_path: Path) -> Iterator[Setu
     try:
         yield s
     finally:
-        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (app,)
-            )
-        with psycopg.connect(migrator_url, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA IF EXISTS ledger, " + VSCHEMA + " CASCADE")
-        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(app)))
+        drop_login_roles(pg_server.admin_url, _dbname(migrator_url), app)
 
 
 def _source(report: dict[str, Any], name: str) -> dict[str, Any]:
@@ -296,3 +289,7 @@ def test_rollback_goes_ahead_when_only_the_old_version_is_connected(setup: Setup
         res = setup.zdm("rollback", "0002_wide")
     assert res.exit_code == 0, res.stderr
     assert setup.columns() == ["id", "balance", "note"]
+
+
+def _dbname(url: str) -> str:
+    return psycopg.conninfo.conninfo_to_dict(url)["dbname"]  # type: ignore[return-value]

@@ -21,7 +21,7 @@ import pytest
 from psycopg import sql
 
 from tests.cli_helpers import zdm
-from tests.conftest import login_role
+from tests.conftest import drop_login_roles, login_role
 from tests.pgserver import Server
 
 MIGRATIONS = {
@@ -101,14 +101,7 @@ def setup(migrator_url: str, pg_server: Server, tmp_path: Path) -> Iterator[Setu
     try:
         yield s
     finally:
-        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (app,)
-            )
-        with psycopg.connect(migrator_url, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA IF EXISTS ledger, " + OLD_VERSION + " CASCADE")
-        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(app)))
+        drop_login_roles(pg_server.admin_url, _dbname(migrator_url), app)
 
 
 def test_contract_keeps_an_older_version_a_client_declares_and_cleanup_drops_it(
@@ -173,3 +166,7 @@ def test_a_transaction_on_the_old_views_keeps_them_and_force_drops_them(setup: S
         ("0002_wide", "forced", "billing version=0002_wide"),
         ("0002_wide", "done", None),
     ]
+
+
+def _dbname(url: str) -> str:
+    return psycopg.conninfo.conninfo_to_dict(url)["dbname"]  # type: ignore[return-value]

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from zdmigrate.model.schema import Catalog, Column, ForeignKey, IndexInfo, Table
+from zdmigrate.model.schema import Catalog, Column, ForeignKey, Grant, IndexInfo, Table
 
 __all__ = ["introspect"]
 
@@ -67,6 +67,34 @@ SELECT c.relname, c.reltuples::bigint, pg_table_size(c.oid)
  WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
 """
 
+_GRANTS_SQL = """
+SELECT c.relname, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
+       g.privilege_type, NULL::name, g.is_grantable
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) g
+ WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND g.grantee <> c.relowner
+UNION ALL
+SELECT c.relname, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
+       g.privilege_type, a.attname, g.is_grantable
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,
+       aclexplode(a.attacl) g
+ WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND g.grantee <> c.relowner
+ ORDER BY 1, 2, 3, 4
+"""
+
+# What a table this role creates in the schema is granted: its default privileges there
+# and its global ones (a role with no global entry has PostgreSQL's built-in default,
+# which grants nobody else anything).
+_DEFAULT_GRANTS_SQL = """
+SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
+       g.privilege_type, g.is_grantable
+  FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+       aclexplode(d.defaclacl) g
+ WHERE d.defaclrole = current_user::regrole AND d.defaclobjtype = 'r'
+   AND (d.defaclnamespace = 0 OR n.nspname = %s) AND g.grantee <> d.defaclrole
+ ORDER BY 1, 2
+"""
+
 _CONTYPES = {"c": "check", "u": "unique", "f": "foreign_key", "x": "exclusion", "p": "primary_key"}
 
 
@@ -92,6 +120,15 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> Catalog:
     for rel, con, ref, definition, cols, ref_cols in conn.execute(_FOREIGN_KEYS_SQL, (schema,)):
         fk = ForeignKey(tuple(cols), ref, tuple(ref_cols), definition)
         cat.tables[rel].foreign_keys[con] = fk
+    for rel, grantee, privilege, column, grantable in conn.execute(_GRANTS_SQL, {"schema": schema}):
+        if rel in cat.tables:
+            cat.tables[rel].grants.append(Grant(grantee, privilege, column, grantable))
+    for table in cat.tables.values():
+        table.grants.sort(key=Grant.sort_key)
+    cat.default_grants = sorted(
+        {Grant(g, p, None, o) for g, p, o in conn.execute(_DEFAULT_GRANTS_SQL, (schema,))},
+        key=Grant.sort_key,
+    )
     for rel, rows, size in conn.execute(_SIZES_SQL, (schema,)):
         cat.tables[rel].row_estimate = int(rows) if rows >= 0 else None  # -1: never analyzed
         cat.tables[rel].size_bytes = int(size)

@@ -25,12 +25,12 @@ from functools import partial
 from typing import Any
 
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType, ObjectType
+from pglast.enums import AlterTableType, ConstrType, ObjectType, RoleSpecType
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.parser import ParseError, Token, parse_sql, scan
 
 from zdmigrate.errors import SpecError
-from zdmigrate.model.schema import Catalog, Column, ForeignKey, IndexInfo, Table
+from zdmigrate.model.schema import Catalog, Column, ForeignKey, Grant, IndexInfo, Table
 
 __all__ = ["parse_dump"]
 
@@ -67,10 +67,11 @@ def parse_dump(text: str, schema: str, path: str = "<dump>") -> Catalog:
             path=path,
         )
     sql = _META.sub("", text)  # psql meta-commands (\restrict ...): not SQL
-    reader = _Reader(sql, schema, path)
+    major = _server_major(text)
+    reader = _Reader(sql, schema, path, server_major=major)
     for raw in _statements(sql, path):
         reader.read(raw)
-    return reader.catalog(_server_major(text))
+    return reader.catalog(major)
 
 
 def _statements(sql: str, path: str) -> tuple[ast.RawStmt, ...]:
@@ -216,6 +217,8 @@ class _Reader:
     children: dict[_Key, list[_Child]] = field(default_factory=dict)
     no_inherit: set[tuple[_Key, str]] = field(default_factory=set)
     used: set[tuple[str, str]] = field(default_factory=set)  # (schema, object name)
+    owners: dict[_Key, str] = field(default_factory=dict)
+    server_major: int | None = None
     search_path: str = "public"
     lo: int = 0  # the statement being read: offsets in the text
     hi: int = 0
@@ -341,7 +344,49 @@ class _Reader:
             self.attach(key, self.key(cmd.def_.name), partition=True)
         elif kind == AlterTableType.AT_AddInherit and isinstance(cmd.def_, ast.RangeVar):
             self.attach(self.key(cmd.def_), key, partition=False)
-        # Everything else (owner, statistics, replica identity, RLS, ...) is not modelled.
+        elif kind == AlterTableType.AT_ChangeOwner and cmd.newowner is not None:
+            owner = str(cmd.newowner.rolename)
+            self.owners[key] = owner
+            table = self.tables[key]
+            table.grants = [g for g in table.grants if g.grantee != owner]
+        # Everything else (statistics, replica identity, RLS, ...) is not modelled.
+
+    def all_privileges(self) -> tuple[str, ...]:
+        """What GRANT ALL on a table gives on the dumped server (MAINTAIN from 17)."""
+        maintain = ("MAINTAIN",) if (self.server_major or 0) >= 17 else ()
+        return _ALL_TABLE_PRIVILEGES + maintain
+
+    def grant(self, stmt: ast.GrantStmt) -> None:
+        """GRANT and REVOKE on tables (pg_dump writes them after the tables)."""
+        if stmt.objtype != ObjectType.OBJECT_TABLE or stmt.targtype != 0:
+            return  # ALL TABLES IN SCHEMA is not in pg_dump output; sequences, schemas...
+        roles = [
+            "PUBLIC" if r.roletype == RoleSpecType.ROLESPEC_PUBLIC else str(r.rolename)
+            for r in stmt.grantees or ()
+        ]
+        privileges: list[tuple[str, list[str | None]]] = [
+            (str(p.priv_name).upper(), [str(c.sval) for c in p.cols or ()])
+            for p in stmt.privileges or ()
+        ] or [(name, []) for name in self.all_privileges()]
+        for rel in stmt.objects or ():
+            key = self.key(rel)
+            table = self.tables.get(key)
+            if table is None:  # a view or sequence
+                continue
+            given = {
+                Grant(role, name, col, bool(stmt.grant_option))
+                for role in roles
+                if role != self.owners.get(key)
+                for name, cols in privileges
+                for col in (cols or [None])
+            }
+            if stmt.is_grant:
+                table.grants = sorted(set(table.grants) | given, key=Grant.sort_key)
+            else:
+                gone = {(g.grantee, g.privilege, g.column) for g in given}
+                table.grants = [
+                    g for g in table.grants if (g.grantee, g.privilege, g.column) not in gone
+                ]
 
     def nth_default(self, n: int) -> str:
         """The expression of the ``n``-th SET DEFAULT of the statement."""
@@ -548,7 +593,17 @@ _HANDLERS: dict[type[Any], Callable[[_Reader, Any], None]] = {
     ast.DropStmt: _Reader.drop,
     ast.RenameStmt: _Reader.rename,
     ast.VariableSetStmt: _Reader.set_variable,
+    ast.GrantStmt: _Reader.grant,
 }
+_ALL_TABLE_PRIVILEGES = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+)
 
 
 def _column_parts(coldef: ast.ColumnDef) -> list[Any]:

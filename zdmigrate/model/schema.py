@@ -19,6 +19,7 @@ __all__ = [
     "Catalog",
     "Column",
     "ForeignKey",
+    "Grant",
     "IndexInfo",
     "Table",
     "catalog_from_json",
@@ -82,6 +83,20 @@ class IndexInfo:
     expressions: bool = False
 
 
+@dataclass(frozen=True)
+class Grant:
+    """One privilege of one role (``PUBLIC`` for everyone) on a table, or on one of its
+    columns (``column``), as ``GRANT`` gave it; the owner's own privileges are not listed."""
+
+    grantee: str
+    privilege: str
+    column: str | None = None
+    grantable: bool = False
+
+    def sort_key(self) -> tuple[str, str, str, bool]:
+        return (self.grantee, self.column or "", self.privilege, self.grantable)
+
+
 @dataclass
 class Table:
     name: str
@@ -95,9 +110,13 @@ class Table:
     checks: dict[str, str] = field(default_factory=dict)
     index_info: dict[str, IndexInfo] = field(default_factory=dict)
     foreign_keys: dict[str, ForeignKey] = field(default_factory=dict)
+    grants: list[Grant] = field(default_factory=list)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
+
+    def column_grants(self, name: str) -> list[Grant]:
+        return [g for g in self.grants if g.column == name]
 
     @property
     def app_columns(self) -> list[Column]:
@@ -136,6 +155,7 @@ class Table:
         }
         self.primary_key = swap(self.primary_key)
         self.unique_keys = [swap(k) for k in self.unique_keys]
+        self.grants = [replace(g, column=new) if g.column == old else g for g in self.grants]
 
     def drop_column(self, name: str) -> None:
         """The column goes, and with it every index and constraint on it (as DROP COLUMN)."""
@@ -150,6 +170,7 @@ class Table:
             if referenced_columns(expr, [name]):
                 self.drop_constraint(con)
         self.unique_keys = [k for k in self.unique_keys if name not in k]
+        self.grants = [g for g in self.grants if g.column != name]
 
     def add_index(self, name: str, info: IndexInfo) -> None:
         self.indexes[name] = info.columns
@@ -200,6 +221,9 @@ class Catalog:
     tables: dict[str, Table] = field(default_factory=dict)
     server_major: int | None = None
     source: str = "files"
+    # what a table the migration role creates in the schema is granted (ALTER DEFAULT
+    # PRIVILEGES); None: not known (a catalog read from files)
+    default_grants: list[Grant] | None = None
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(name)
@@ -241,10 +265,18 @@ def catalog_to_json(cat: Catalog) -> dict[str, Any]:
                     k: [i.unique, i.method, list(i.columns), i.where, i.constraint, i.expressions]
                     for k, i in t.index_info.items()
                 },
+                "grants": [_grant_json(g) for g in t.grants],
             }
             for name, t in cat.tables.items()
         },
+        "default_grants": (
+            None if cat.default_grants is None else [_grant_json(g) for g in cat.default_grants]
+        ),
     }
+
+
+def _grant_json(g: Grant) -> list[Any]:
+    return [g.grantee, g.privilege, g.column, g.grantable]
 
 
 def catalog_from_json(data: dict[str, Any]) -> Catalog:
@@ -267,7 +299,15 @@ def catalog_from_json(data: dict[str, Any]) -> Catalog:
                 k: ForeignKey(tuple(f[0]), f[1], tuple(f[2]), f[3])
                 for k, f in t.get("foreign_keys", {}).items()
             },
+            [Grant(*g) for g in t.get("grants", [])],
         )
         for name, t in data["tables"].items()
     }
-    return Catalog(data["schema"], tables, data.get("server_major"), data.get("source", "database"))
+    defaults = data.get("default_grants")
+    return Catalog(
+        data["schema"],
+        tables,
+        data.get("server_major"),
+        data.get("source", "database"),
+        None if defaults is None else [Grant(*g) for g in defaults],
+    )

@@ -27,6 +27,7 @@ from zdmigrate.ops.work import (
     Retired,
 )
 from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
+from zdmigrate.plan.grants import shadow_grants_sql
 from zdmigrate.plan.triggers import drop_trigger_sql, trigger_sql, writes_counter_sql
 from zdmigrate.plan.views import version_schema_name, views_sql
 from zdmigrate.spec import Migration
@@ -220,6 +221,8 @@ def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[S
         stmts.append(_alter(ctx, name, alters))
     if w.transforms:
         stmts.append(trigger)
+    if alters:
+        stmts += shadow_grants_sql(ctx.schema, w)
     stmts += [c.statement.as_string() + ";" for c in w.changes if isinstance(c, Comment)]
     if stmts:
         lock = Lock.access_exclusive if alters else Lock.share_row_exclusive
@@ -275,7 +278,7 @@ def _views_step(ctx: PlanContext, vschema: str) -> Step:
         key="expand:version-schema",
         phase=Phase.expand,
         description=f"create version schema {vschema} (one view per table, new shape)",
-        sql=views_sql(vschema, ctx.schema, list(works.values()), major),
+        sql=views_sql(vschema, ctx.schema, list(works.values()), major, ctx.catalog.default_grants),
         lock=Lock.access_share,
         notes=(f"new app: options=-c search_path={vschema},{ctx.schema}",),
     )

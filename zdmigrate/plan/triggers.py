@@ -1,8 +1,12 @@
 """The dual-write trigger: one BEFORE INSERT OR UPDATE trigger per table and migration.
 
-It only assigns to NEW. It decides who wrote the row from the session setting
-``zdmigrate.version``, then (version mode) whether ``search_path`` contains the
-new version schema. Old writers get ``up`` transforms, new writers ``down``.
+It only assigns to NEW. In version mode it decides who wrote the row by what the
+session resolves: a new writer has the version schema in its effective search
+path (``current_schemas``: it exists and the role may use it) before the table's
+schema, so it wrote through the views. A session that declares the new version
+(``zdmigrate.version``) without resolving through them is refused, since its
+write cannot be attributed. Physical mode goes by ``zdmigrate.version`` and by
+the columns written. Old writers get ``up`` transforms, new writers ``down``.
 A transform runs on INSERT, when a column it reads changed, or (for ``up``)
 when the row has not been backfilled yet, so a value a new writer stored is
 never replaced by ``up(down(x))``. Whether ``down`` runs is decided on the row
@@ -119,18 +123,43 @@ def _fresh_down(refs: list[str]) -> str:
     return f"(TG_OP = 'INSERT' OR {_changed(refs)})"
 
 
-def _detect(migration: str, version_schema: str | None) -> str:
+def _declared(migration: str) -> str:
     mine = sql.Literal(migration).as_string()
-    test = f"COALESCE(current_setting('zdmigrate.version', true), '') = {mine}"
-    if version_schema is None:
-        return test
-    # strpos on the raw setting first: one cheap call rules out the old app's sessions
-    name = sql.Literal(version_schema).as_string()
-    path = "',' || replace(replace(current_setting('search_path'), ' ', ''), '\"', '') || ','"
-    entry = sql.Literal(f",{version_schema},").as_string()
+    return f"COALESCE(current_setting('zdmigrate.version', true), '') = {mine}"
+
+
+def _resolves(version_schema: str, schema: str) -> str:
+    """The session resolves the table through the version schema: the schema is in its
+    *effective* search_path (it exists and the role has USAGE on it) before the table's
+    own schema. A strpos on the raw setting first: one cheap call rules out the old
+    app's sessions."""
+    vs = sql.Literal(version_schema).as_string()
+    own = sql.Literal(schema).as_string()
+    last = "2147483647"
     return (
-        f"{test}\n    OR (strpos(current_setting('search_path'), {name}) > 0"
-        f"\n      AND strpos({path}, {entry}) > 0)"
+        f"strpos(current_setting('search_path'), {vs}) > 0"
+        f"\n    AND COALESCE(array_position(current_schemas(false), {vs}::name), {last})"
+        f"\n      < COALESCE(array_position(current_schemas(false), {own}::name), {last})"
+    )
+
+
+def _refuse_misdeclared(migration: str, version_schema: str, schema: str) -> str:
+    """A session that declares the new version but does not resolve its tables through
+    the version schema writes the old shape: refuse rather than misattribute it."""
+    message = sql.Literal(
+        f"zdmigrate: this session declares version {migration} (zdmigrate.version) but "
+        f"does not use version schema {version_schema}: its write cannot be attributed"
+    ).as_string()
+    hint = sql.Literal(
+        f"GRANT USAGE ON SCHEMA {version_schema} (and the privileges on its views) to "
+        f"this role, and connect with search_path={version_schema},{schema}"
+    ).as_string()
+    return (
+        f"  IF {_declared(migration)} THEN\n"
+        f"    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',\n"
+        f"      MESSAGE = {message},\n"
+        f"      HINT = {hint};\n"
+        "  END IF;"
     )
 
 
@@ -165,7 +194,7 @@ class _Parts:
         return _assign(self.downs[i], self.flags[i], self.new_sources)
 
 
-def _version_body(p: _Parts, detect: str, count: str) -> list[str]:
+def _version_body(p: _Parts, detect: str, refuse: str, count: str) -> list[str]:
     """One branch per writer: the old app's rows evaluate only the up conditions.
 
     The down flags are decided on the row as the new writer gave it, before a
@@ -180,7 +209,7 @@ def _version_body(p: _Parts, detect: str, count: str) -> list[str]:
         if catch_up is not None:
             new_side.append(p.up(t, catch_up))
     new_side.extend(p.down(i) for i in range(len(p.downs)))
-    old_side = [count, *(p.up(t, _fresh_up(p.up_refs(t), p.marker)) for t in p.ups)]
+    old_side = [refuse, count, *(p.up(t, _fresh_up(p.up_refs(t), p.marker)) for t in p.ups)]
     return [
         f"  IF {detect} THEN",
         *_indent(new_side or ["  NULL;"]),
@@ -213,14 +242,15 @@ def trigger_sql(
     """(CREATE FUNCTION, CREATE TRIGGER) for ``work``'s transforms."""
     trigger, function = trigger_names(migration, work.table.name)
     parts = _Parts(work)
-    detect = _detect(migration, version_schema)
     count = _count_write(migration, schema)
     declare = [f"  {flag} boolean;" for flag in parts.flags]
     if version_schema is None:
-        declare.insert(0, f"  _zdm_new boolean := {detect};")
+        declare.insert(0, f"  _zdm_new boolean := {_declared(migration)};")
         body = _physical_body(parts, count)
     else:
-        body = _version_body(parts, detect, count)
+        detect = _resolves(version_schema, schema)
+        refuse = _refuse_misdeclared(migration, version_schema, schema)
+        body = _version_body(parts, detect, refuse, count)
     if work.needs_backfill:
         m = sql.Identifier(MARKER).as_string()
         body.append(f"  IF NEW.{m} THEN\n    NEW.{m} := false;\n  END IF;")

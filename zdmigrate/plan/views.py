@@ -6,7 +6,9 @@ import re
 
 from psycopg import sql
 
+from zdmigrate.model.schema import Grant
 from zdmigrate.ops import TableWork, ViewColumn
+from zdmigrate.plan.grants import schema_usage_sql, view_grants, view_grants_sql
 
 __all__ = ["version_schema_name", "views_sql"]
 
@@ -54,12 +56,24 @@ def _view_sql(
     return "\n".join(lines)
 
 
-def views_sql(version_schema: str, schema: str, works: list[TableWork], server_major: int) -> str:
-    """CREATE SCHEMA and every view of the version schema."""
+def views_sql(
+    version_schema: str,
+    schema: str,
+    works: list[TableWork],
+    server_major: int,
+    default_grants: list[Grant] | None = None,
+) -> str:
+    """CREATE SCHEMA, every view of the version schema, and the grants that follow the
+    tables (``default_grants``: what a table the migration creates is granted)."""
     parts = [sql.SQL("CREATE SCHEMA {};").format(sql.Identifier(version_schema)).as_string()]
     invoker = server_major >= 15
+    grants: list[str] = []
+    grantees: set[str] = set()
     for w in sorted(works, key=lambda w: w.new_name):
         if not w.dropped:
+            given = view_grants(w, (default_grants or []) if w.created else w.table.grants)
+            grantees |= {g.grantee for g in given}
+            grants += view_grants_sql(version_schema, w.new_name, given)
             defaults = frozenset(c.name for c in w.table.columns if c.default is not None)
             parts.append(
                 _view_sql(
@@ -72,4 +86,5 @@ def views_sql(version_schema: str, schema: str, works: list[TableWork], server_m
                     defaults,
                 )
             )
+    parts += schema_usage_sql(version_schema, grantees) + grants
     return "\n".join(parts)

@@ -1,0 +1,172 @@
+"""The app connects as roles of its own, with table and column grants: privileges follow
+the table into the version schema, and a role that cannot use it never loses a write.
+
+As production runs: the migration role owns the tables and is not a superuser,
+the tables live in schema ``shop``, the app role ``*_app`` has table grants, a
+reporting role has column grants only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors, sql
+
+from tests.cli_helpers import zdm
+from tests.conftest import drop_login_roles, login_role
+from tests.pgserver import Server
+
+CHANGE = """
+- rename_column: {table: users, from: email, to: email_address}
+- alter_column: {table: users, column: n, type: bigint}
+"""
+VSCHEMA = "shop_0002_users"
+NEW_PATH = f"{VSCHEMA},shop"
+
+
+@dataclass
+class Roles:
+    migrator_url: str
+    app: str
+    reporting: str
+    folder: Path
+
+    def url(self, role: str) -> str:
+        return psycopg.conninfo.make_conninfo(self.migrator_url, user=role)
+
+    def connect(self, role: str, search_path: str = "shop", **kw: Any) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            self.url(role), autocommit=True, options=f"-c search_path={search_path}", **kw
+        )
+
+    def zdm(self, *args: str) -> Any:
+        config = str(self.folder / "pyproject.toml")
+        return zdm("--database-url", self.migrator_url, "--config", config, *args)
+
+    def run(self, *args: str) -> Any:
+        res = self.zdm(*args)
+        assert res.exit_code == 0, res.stderr + res.stdout
+        return res
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.migrator_url) as conn:
+            return conn.execute("SELECT * FROM shop.users ORDER BY id").fetchall()
+
+
+@pytest.fixture
+def roles(migrator_url: str, pg_server: Server, tmp_path: Path) -> Iterator[Roles]:
+    tag = uuid.uuid4().hex[:8]
+    r = Roles(migrator_url, f"zdm_app_{tag}", f"zdm_rep_{tag}", tmp_path)
+    for role in (r.app, r.reporting):
+        login_role(pg_server.admin_url, role)
+    (tmp_path / "pyproject.toml").write_text('[tool.zdmigrate]\nschema = "shop"\n')
+    (tmp_path / "0002_users.yaml").write_text(CHANGE)
+    app, rep = sql.Identifier(r.app), sql.Identifier(r.reporting)
+    with psycopg.connect(migrator_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA shop")
+        conn.execute("CREATE TABLE shop.users (id int PRIMARY KEY, email text, n int)")
+        conn.execute("INSERT INTO shop.users SELECT g, 'u' || g, g FROM generate_series(1, 5) g")
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA shop TO {}, {}").format(app, rep))
+        conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON shop.users TO {}").format(app))
+        conn.execute(
+            sql.SQL("GRANT SELECT (id, email, n), UPDATE (n) ON shop.users TO {}").format(rep)
+        )
+    try:
+        yield r
+    finally:
+        database = psycopg.conninfo.conninfo_to_dict(migrator_url)["dbname"]
+        drop_login_roles(pg_server.admin_url, str(database), r.app, r.reporting)
+
+
+def test_the_plan_grants_the_version_schema_what_the_table_has(roles: Roles) -> None:
+    plan = roles.run("plan", str(roles.folder / "0002_users.yaml"), "--format", "sql").stdout
+    app, rep = roles.app, roles.reporting
+    assert f'GRANT USAGE ON SCHEMA "{VSCHEMA}" TO "{app}", "{rep}";' in plan
+    assert f'GRANT INSERT, SELECT, UPDATE ON TABLE "{VSCHEMA}"."users" TO "{app}";' in plan
+    # column grants under the view's names; the shadow column of n gets n's
+    assert (
+        f'GRANT SELECT ("email_address", "id", "n"), UPDATE ("n") ON TABLE "{VSCHEMA}"."users" '
+        f'TO "{rep}";'
+    ) in plan
+    assert f'GRANT SELECT ("_zdm_n"), UPDATE ("_zdm_n") ON TABLE "shop"."users" TO "{rep}";' in plan
+
+
+def test_app_roles_work_through_the_version_schema_and_keep_their_grants(roles: Roles) -> None:
+    roles.run("apply", str(roles.folder / "0002_users.yaml"))
+    with roles.connect(roles.app, NEW_PATH) as new, roles.connect(roles.app) as old:
+        assert new.execute("SELECT email_address, n FROM users WHERE id = 1").fetchone() == (
+            "u1",
+            1,
+        )
+        new.execute("UPDATE users SET n = 50 WHERE id = 2")
+        old.execute("UPDATE users SET n = 7 WHERE id = 3")
+    with roles.connect(roles.reporting, NEW_PATH) as rep:
+        assert rep.execute("SELECT email_address FROM users WHERE id = 4").fetchone() == ("u4",)
+        rep.execute("UPDATE users SET n = 40 WHERE id = 4")
+        with pytest.raises(errors.InsufficientPrivilege):
+            rep.execute("UPDATE users SET email_address = 'x' WHERE id = 4")
+    roles.run("complete", "0002_users")
+    assert roles.rows() == [
+        (1, "u1", 1),
+        (2, "u2", 50),
+        (3, "u3", 7),
+        (4, "u4", 40),
+        (5, "u5", 5),
+    ]
+    # on the final table: the renamed column kept its column grants, the retyped one too
+    with roles.connect(roles.reporting) as rep:
+        assert rep.execute("SELECT email_address, n FROM users WHERE id = 4").fetchone() == (
+            "u4",
+            40,
+        )
+        rep.execute("UPDATE users SET n = 41 WHERE id = 4")
+
+
+def test_a_role_that_cannot_use_the_version_schema_loses_no_write(roles: Roles) -> None:
+    """Without USAGE on the version schema PostgreSQL skips it in search_path: the
+    session writes the old shape, and the trigger treats it as the old writer it is."""
+    roles.run("apply", str(roles.folder / "0002_users.yaml"))
+    with psycopg.connect(roles.migrator_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("REVOKE USAGE ON SCHEMA {} FROM {}").format(
+                sql.Identifier(VSCHEMA), sql.Identifier(roles.app)
+            )
+        )
+    with roles.connect(roles.app, NEW_PATH) as lost:
+        lost.execute("UPDATE users SET n = 5 WHERE id = 2")
+        lost.execute("SET zdmigrate.version = '0002_users'")
+        with pytest.raises(errors.InsufficientPrivilege) as refused:
+            lost.execute("UPDATE users SET n = 6 WHERE id = 3")
+    assert "does not use version schema shop_0002_users" in str(refused.value)
+    assert refused.value.diag.message_hint is not None
+    assert "GRANT USAGE ON SCHEMA shop_0002_users" in refused.value.diag.message_hint
+    verify = roles.zdm("verify", "0002_users", "--format", "json")
+    assert verify.exit_code == 0, verify.stdout
+    roles.run("complete", "0002_users")
+    assert roles.rows()[1:3] == [(2, "u2", 5), (3, "u3", 3)]
+
+
+def test_a_new_table_gets_the_default_privileges_in_its_view(roles: Roles) -> None:
+    migrator = psycopg.conninfo.conninfo_to_dict(roles.migrator_url)["user"]
+    with psycopg.connect(roles.migrator_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA shop GRANT SELECT ON TABLES TO {}"
+            ).format(sql.Identifier(migrator), sql.Identifier(roles.app))
+        )
+    (roles.folder / "0003_orders.yaml").write_text(
+        "- create_table:\n    table: orders\n    columns:\n"
+        "      - {name: id, type: bigint, primary_key: true}\n"
+    )
+    res = roles.run("apply", str(roles.folder / "0003_orders.yaml"), "--format", "json")
+    assert json.loads(res.stdout)["phase"] == "expanded"
+    with roles.connect(roles.app, "shop_0003_orders,shop") as new:
+        assert new.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+        assert new.execute("SELECT count(*) FROM users").fetchone() == (5,)
