@@ -8,18 +8,14 @@ Needs a server that loads pg_stat_statements. Works in a scratch database
 shapes by an "old app", one migration applied on one of the tables, then
 `zdmigrate gate` with --window 0s timed --rounds times (each round runs the
 old app's statements again, so every one of them grew in the window and is
-parsed). Then the cost of the `writes` counter on the old app: pgbench's
-single-row UPDATEs of t0 (4 clients, synchronous_commit off, so the run is
-CPU-bound and the trigger's cost shows in full) with the trigger as planned and
-with the same trigger without its nextval, alternating, --rounds times each.
-The last line printed is JSON.
+parsed). The cost of the `writes` counter on the old app's writes is measured
+by bench/trigger.py. The last line printed is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,8 +27,6 @@ import psycopg
 from psycopg import sql
 
 TABLES = 50
-COUNTER_ROWS = 20_000
-FUNCTION = "zdmigrate._zdm_0001_wide_t0"
 MIGRATION = "- alter_column: {table: t0, column: c1, type: bigint}\n"
 
 
@@ -42,8 +36,7 @@ def _setup(url: str) -> None:
         for t in range(TABLES):
             cols = ", ".join(f"c{i} integer" for i in range(1, 11))
             conn.execute(f"CREATE TABLE t{t} (id bigint PRIMARY KEY, {cols})")
-            rows = COUNTER_ROWS if t == 0 else 10
-            conn.execute(f"INSERT INTO t{t} (id, c1) SELECT g, 0 FROM generate_series(1, {rows}) g")
+            conn.execute(f"INSERT INTO t{t} (id, c1) SELECT g, 0 FROM generate_series(1, 10) g")
 
 
 def _old_app(url: str, statements: int) -> int:
@@ -59,55 +52,6 @@ def _old_app(url: str, statements: int) -> int:
                 conn.execute(f"SELECT c{a} FROM t{t} WHERE c{b} {op} 1 LIMIT 1")
                 sent += 1
     return sent
-
-
-def _set_counter(url: str, body: str, counted: bool) -> None:
-    """The trigger function as planned, or the same without its nextval line."""
-    kept = body if counted else "\n".join(x for x in body.splitlines() if "nextval(" not in x)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(kept)
-
-
-def _update_tps(pgbench: str, url: str, seconds: int = 5) -> float:
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(f"\\set id random(1, {COUNTER_ROWS})\nUPDATE t0 SET c1 = c1 + 1 WHERE id = :id;\n")
-    out = subprocess.run(
-        [pgbench, "-n", "-f", f.name, "-c", "4", "-j", "2", "-T", str(seconds), url],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PGOPTIONS": "-c synchronous_commit=off"},
-    ).stdout
-    os.unlink(f.name)
-    line = next(x for x in out.splitlines() if x.startswith("tps"))
-    return float(line.split("=")[1].split()[0])
-
-
-def _counter_cost(url: str, rounds: int) -> list[float]:
-    """tps with the counter / tps without it, per round (the old app's UPDATEs)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from backfill import pgbench  # type: ignore[import-not-found]
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_get_functiondef(%s::regproc)", (FUNCTION,)).fetchone()
-    assert row is not None and "nextval(" in row[0], "the trigger has no write counter"
-    body = row[0]
-    ratios = []
-    try:
-        for _ in range(rounds):
-            tps = {}
-            for counted in (True, False):
-                _set_counter(url, body, counted)
-                tps[counted] = _update_tps(pgbench(), url)
-            ratios.append(tps[True] / tps[False])
-            print(
-                f"  old-app UPDATEs: {tps[True]:,.0f} tps with the counter, "
-                f"{tps[False]:,.0f} without: {ratios[-1]:.3f}",
-                file=sys.stderr,
-            )
-    finally:
-        _set_counter(url, body, True)
-    return ratios
 
 
 def _zdm(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -151,7 +95,6 @@ def main() -> None:
                 f"({len(statements['evidence'])} found) {statements['reason']}",
                 file=sys.stderr,
             )
-        ratios = _counter_cost(url, args.rounds)
     finally:
         with psycopg.connect(args.dsn, autocommit=True) as admin:
             admin.execute(
@@ -162,8 +105,6 @@ def main() -> None:
         "pg_stat_statements_entries": tracked,
         "gate_s_rounds": [round(t, 2) for t in timings],
         "gate_s_median": round(statistics.median(timings), 2),
-        "writes_counter_tps_ratio_rounds": [round(r, 3) for r in ratios],
-        "writes_counter_tps_ratio_median": round(statistics.median(ratios), 3),
     }
     print(json.dumps(figures))
 

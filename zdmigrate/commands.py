@@ -175,6 +175,7 @@ def plan(settings: Settings, path: str, schema_file: str | None = None) -> PlanR
     """The plan of one file: against the server when a URL is set, against a schema file
     (dump or snapshot) when one is given, else against what the earlier files create."""
     migration = load_migration(path)
+    settings = for_migration(settings, migration)
     catalog, older = _read_schema(settings, path, schema_file)
     built = build_plan(migration, catalog, settings.mode, runner.timeouts(settings), older)
     backfilled = {b.table for b in built.backfill}
@@ -204,7 +205,15 @@ def apply(
 ) -> ApplyResult:
     """Expand and backfill a migration file (a path, or a migration already loaded)."""
     loaded = load_migration(migration) if isinstance(migration, str) else migration
-    return runner.apply(settings, loaded, echo, progress)
+    return runner.apply(for_migration(settings, loaded), loaded, echo, progress)
+
+
+def for_migration(settings: Settings, migration: Migration) -> Settings:
+    """The settings a migration runs with: its file's ``schema:`` wins over the
+    settings' (``--schema``, ``[tool.zdmigrate] schema``), which are the default."""
+    if migration.schema is None or migration.schema == settings.schema_name:
+        return settings
+    return settings.with_overrides(schema_name=migration.schema)
 
 
 def complete(

@@ -42,6 +42,7 @@ def _bookkeeping(text: str) -> bool:
         any(t in text for t in STATE_TABLES)
         or "advisory" in text
         or text.strip() in CATALOG_READS
+        or text.startswith("SELECT to_regnamespace(")  # is the version schema's name free?
         or 'CREATE SCHEMA IF NOT EXISTS "zdmigrate"' in text
     )
 

@@ -94,12 +94,21 @@ def _global(
     show_traceback: Annotated[
         bool, typer.Option("--traceback", help="Show the Python traceback of an error.")
     ] = False,
+    schema: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--schema",
+            help="Schema of the tables. Default: [tool.zdmigrate] schema, else public; "
+            "a migration file's 'schema:' wins.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    ctx.obj = CliState(database_url, embedded, config, show_traceback)
+    ctx.obj = CliState(database_url, embedded, config, show_traceback, schema)
 
 
 @app.command()

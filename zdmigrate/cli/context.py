@@ -33,6 +33,7 @@ class CliState:
     embedded: bool = False
     config: Path | None = None
     show_traceback: bool = False
+    schema: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
     def settings(self, **flags: Any) -> Settings:
@@ -40,7 +41,9 @@ class CliState:
         if self._settings is None:
             from zdmigrate.config import load_settings
 
-            base = load_settings(self.config, database_url=self.database_url)
+            base = load_settings(
+                self.config, database_url=self.database_url, schema_name=self.schema
+            )
             if self.embedded and not self.database_url:
                 from zdmigrate.embedded import embedded_url
 

@@ -61,9 +61,22 @@ SELECT t.relname, c.conname, r.relname, pg_get_constraintdef(c.oid),
    AND NOT EXISTS (SELECT 1 FROM pg_constraint p WHERE p.oid = c.conparentid AND p.conrelid = c.conrelid)
 """
 
+# A partitioned table's rows and bytes are its partitions' (its own figures are 0 or
+# -1); a partition never analyzed (-1) makes the total unknown.
 _SIZES_SQL = """
-SELECT c.relname, c.reltuples::bigint, pg_table_size(c.oid)
+SELECT c.relname, c.relkind = 'p',
+       CASE WHEN parent.relnamespace = c.relnamespace THEN parent.relname END,
+       CASE WHEN c.relkind = 'p' THEN
+         (SELECT CASE WHEN bool_and(l.reltuples >= 0) THEN sum(l.reltuples) ELSE -1 END
+            FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf)
+       ELSE c.reltuples END::bigint,
+       CASE WHEN c.relkind = 'p' THEN
+         (SELECT coalesce(sum(pg_table_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t
+           WHERE t.isleaf)
+       ELSE pg_table_size(c.oid) END
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
+  LEFT JOIN pg_class parent ON parent.oid = i.inhparent
  WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
 """
 
@@ -129,7 +142,9 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> Catalog:
         {Grant(g, p, None, o) for g, p, o in conn.execute(_DEFAULT_GRANTS_SQL, (schema,))},
         key=Grant.sort_key,
     )
-    for rel, rows, size in conn.execute(_SIZES_SQL, (schema,)):
+    for rel, partitioned, parent, rows, size in conn.execute(_SIZES_SQL, (schema,)):
+        cat.tables[rel].partitioned = bool(partitioned)
+        cat.tables[rel].partition_of = parent
         cat.tables[rel].row_estimate = int(rows) if rows >= 0 else None  # -1: never analyzed
         cat.tables[rel].size_bytes = int(size)
     return cat

@@ -144,6 +144,30 @@ def _refuse_conflicts(store: Store, name: str, schema: str, tables: list[str]) -
         )
 
 
+def _refuse_taken_version_schema(conn: Conn, name: str, vschema: str | None) -> None:
+    """``<schema>_<migration>`` can name two migrations (schema ``a_b`` with ``c``, ``a``
+    with ``b_c``), or a schema that is not zdmigrate's: never share one."""
+    if vschema is None:
+        return
+    other = conn.execute(
+        "SELECT name, schema_name FROM zdmigrate.migrations WHERE version_schema = %s "
+        "AND name <> %s AND NOT version_schema_dropped AND phase <> 'rolled_back'",
+        (vschema, name),
+    ).fetchone()
+    if other is not None:
+        raise SpecError(
+            f"{name}: its version schema {vschema} is already the one of migration "
+            f"'{other[0]}' (schema {other[1]})",
+            "rename this migration file (its name is the version schema's second half)",
+        )
+    exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (vschema,)).fetchone()
+    if exists and exists[0]:
+        raise SpecError(
+            f"{name}: schema {vschema}, which would be its version schema, already exists",
+            f"rename this migration file, or drop schema {vschema} if nothing uses it",
+        )
+
+
 def _begin(
     conn: Conn,
     store: Store,
@@ -182,6 +206,7 @@ def _begin(
     plan = build_plan(migration, catalog, settings.mode, timeouts(settings), older)
     _check_expressions(conn, migration, plan)
     _refuse_conflicts(store, migration.name, settings.schema_name, plan.tables)
+    _refuse_taken_version_schema(conn, migration.name, plan.version_schema)
     source = migration.source_text
     store.start(
         name=migration.name,

@@ -279,7 +279,7 @@ class _Reader:
         if stmt.ofTypename is not None:
             raise self.fail("typed tables (CREATE TABLE ... OF type) are not supported")
         key = self.key(stmt.relation)
-        table = Table(key[1], [])
+        table = Table(key[1], [], partitioned=stmt.partspec is not None)
         partition = stmt.partbound is not None
         for parent in stmt.inhRelations or ():
             self.inherit(key, table, self.key(parent), partition)
@@ -436,6 +436,8 @@ class _Reader:
         self.children.setdefault(parent_key, []).append(_Child(key, partition))
         if partition:
             _clone_foreign_keys(parent, table)
+            if parent_key[0] == key[0]:
+                table.partition_of = parent_key[1]
 
     def attach(self, parent_key: _Key, key: _Key, *, partition: bool) -> None:
         """ATTACH PARTITION (or INHERIT): a partition gets the parent's foreign keys."""
@@ -444,6 +446,8 @@ class _Reader:
         self.children.setdefault(parent_key, []).append(_Child(key, partition))
         if partition:
             _clone_foreign_keys(self.tables[parent_key], self.tables[key])
+            if parent_key[0] == key[0]:
+                self.tables[key].partition_of = parent_key[1]
 
     def column(self, key: _Key, coldef: ast.ColumnDef) -> None:
         table, name = self.tables[key], str(coldef.colname)

@@ -111,6 +111,8 @@ class Table:
     index_info: dict[str, IndexInfo] = field(default_factory=dict)
     foreign_keys: dict[str, ForeignKey] = field(default_factory=dict)
     grants: list[Grant] = field(default_factory=list)
+    partitioned: bool = False  # PARTITION BY: its rows live in its partitions
+    partition_of: str | None = None  # the partitioned table this one is a partition of
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -266,6 +268,8 @@ def catalog_to_json(cat: Catalog) -> dict[str, Any]:
                     for k, i in t.index_info.items()
                 },
                 "grants": [_grant_json(g) for g in t.grants],
+                "partitioned": t.partitioned,
+                "partition_of": t.partition_of,
             }
             for name, t in cat.tables.items()
         },
@@ -300,6 +304,8 @@ def catalog_from_json(data: dict[str, Any]) -> Catalog:
                 for k, f in t.get("foreign_keys", {}).items()
             },
             [Grant(*g) for g in t.get("grants", [])],
+            bool(t.get("partitioned", False)),
+            t.get("partition_of"),
         )
         for name, t in data["tables"].items()
     }

@@ -91,15 +91,13 @@ def create_index_concurrently(
     """CREATE INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on).
 
     A failed concurrent build leaves an INVALID index that ``IF NOT EXISTS`` would
-    keep: the step's cleanup drops it first."""
-    stmt = sql.SQL("CREATE {}INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING {} ({}){}").format(
-        sql.SQL("UNIQUE " if unique else ""),
-        sql.Identifier(name),
-        ctx.qualified(table),
-        sql.SQL(method),
-        ident_list(columns),
-        sql.SQL(" WHERE " + where) if where else sql.SQL(""),
-    )
+    keep: the step's cleanup drops it first. A partitioned table cannot build an
+    index concurrently: see ``_partitioned_index``."""
+    known = ctx.catalog.table(table)
+    if known is not None and known.partitioned:
+        _partitioned_index(ctx, name, table, columns, unique, method, where)
+        return
+    stmt = _create_index(name, ctx.qualified(table), columns, unique, method, where, True)
     alone = {"lock": Lock.share_update_exclusive, "tables": (table,), "transactional": False}
     build = f"build index {name} on {table} without blocking writes"
     cleanup = _invalid_index_cleanup(ctx.schema, name)
@@ -108,8 +106,111 @@ def create_index_concurrently(
     add_step(ctx, Phase.rollback, f"index:{name}", f"drop index {name}", drop, **alone)
 
 
+def _create_index(
+    name: str,
+    on: sql.Composable,
+    columns: list[str],
+    unique: bool,
+    method: str,
+    where: str | None,
+    concurrently: bool,
+) -> sql.Composable:
+    return sql.SQL("CREATE {}INDEX {}IF NOT EXISTS {} ON {} USING {} ({}){}").format(
+        sql.SQL("UNIQUE " if unique else ""),
+        sql.SQL("CONCURRENTLY " if concurrently else ""),
+        sql.Identifier(name),
+        on,
+        sql.SQL(method),
+        ident_list(columns),
+        sql.SQL(" WHERE " + where) if where else sql.SQL(""),
+    )
+
+
+def _partitioned_index(
+    ctx: PlanContext,
+    name: str,
+    table: str,
+    columns: list[str],
+    unique: bool,
+    method: str,
+    where: str | None,
+) -> None:
+    """The index of a partitioned table without blocking writes: an empty (invalid)
+    index on the partitioned table alone (ON ONLY: no build), one index built
+    concurrently on each partition, then each attached; with the last one attached
+    the index is valid. A partition created later gets its index with it."""
+    partitions = sorted(t.name for t in ctx.catalog.tables.values() if t.partition_of == table)
+    nested = [p for p in partitions if (t := ctx.catalog.table(p)) is not None and t.partitioned]
+    if nested:
+        raise ctx.fail(
+            f"table '{table}' has partitions that are partitioned themselves ({nested[0]})",
+            "build the index on each level by hand (sql operation), or index fewer levels",
+        )
+    only = sql.SQL("ONLY {}").format(ctx.qualified(table))
+    parent = _create_index(name, only, columns, unique, method, where, False)
+    brief = {"lock": Lock.share, "tables": (table,)}
+    add_step(
+        ctx,
+        Phase.expand,
+        f"index:{name}",
+        f"create index {name} on {table} alone (partitioned: no rows, nothing built yet)",
+        parent,
+        notes=("brief lock: ON ONLY builds nothing; each partition is indexed next",),
+        **brief,
+    )
+    attach = []
+    for part in partitions:
+        child = internal_name("ip", part, name.removeprefix("_zdm_"))
+        stmt = _create_index(child, ctx.qualified(part), columns, unique, method, where, True)
+        add_step(
+            ctx,
+            Phase.expand,
+            f"index:{name}:{part}",
+            f"build index {child} on partition {part} without blocking writes",
+            stmt,
+            scans=True,
+            cleanup=_invalid_index_cleanup(ctx.schema, child),
+            lock=Lock.share_update_exclusive,
+            tables=(part,),
+            transactional=False,
+        )
+        attach.append(
+            sql.SQL("ALTER INDEX {} ATTACH PARTITION {};")
+            .format(sql.Identifier(ctx.schema, name), sql.Identifier(ctx.schema, child))
+            .as_string()
+        )
+    if attach:
+        add_step(
+            ctx,
+            Phase.expand,
+            f"index:{name}:attach",
+            f"attach the partitions' indexes to {name} (it is valid once all are)",
+            "\n".join(attach),
+            lock=Lock.share_update_exclusive,
+            tables=(table, *partitions),
+        )
+    drop = sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(ctx.schema, name))
+    add_step(
+        ctx,
+        Phase.rollback,
+        f"index:{name}",
+        f"drop index {name} and its partitions' indexes",
+        drop,
+        lock=Lock.access_exclusive,
+        tables=(table,),
+    )
+
+
 def add_unique_constraint(ctx: PlanContext, table: str, name: str, columns: list[str]) -> None:
     """UNIQUE without blocking writes: build the index concurrently, then attach it."""
+    known = ctx.catalog.table(table)
+    if known is not None and known.partitioned:
+        raise ctx.fail(
+            f"a UNIQUE constraint cannot be added to partitioned table '{table}' from an "
+            "index built without blocking writes (PostgreSQL has no USING INDEX for them)",
+            "create a unique index instead (create_index with unique: true), whose columns "
+            "include the partition key",
+        )
     create_index_concurrently(ctx, name=name, table=table, columns=columns, unique=True)
     attach = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
         ctx.qualified(table), sql.Identifier(name), sql.Identifier(name)

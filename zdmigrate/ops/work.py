@@ -202,6 +202,12 @@ class PlanContext:
             raise self.fail(
                 f"table '{name}' does not exist in schema '{self.schema}'", self._where_hint()
             )
+        if table.partition_of is not None:
+            raise self.fail(
+                f"table '{name}' is a partition of '{table.partition_of}'",
+                f"change '{table.partition_of}': its partitions follow (one trigger, one "
+                "view and one backfill for all of them)",
+            )
         cols = [ViewColumn(c.name, c.name, c.type, c.default) for c in table.app_columns]
         work = TableWork(table=table, new_name=name, view_columns=cols)
         self.work[name] = work

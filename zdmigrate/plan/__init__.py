@@ -61,7 +61,9 @@ def schema_for(path: Path, schema: str, schema_file: str | None = None) -> Catal
         from zdmigrate.model.snapshot import load_schema_file
 
         return load_schema_file(schema_file, schema)
-    return offline_schema(schema, earlier_files(path))
+    # an earlier file naming another schema changes tables there, not here
+    earlier = [m for m in earlier_files(path) if (m.schema or schema) == schema]
+    return offline_schema(schema, earlier)
 
 
 def plan_file(
@@ -76,5 +78,6 @@ def plan_file(
     """The plan of one migration file against ``catalog`` (a schema already read), else
     against ``schema_file`` or the earlier files (``schema_for``)."""
     migration = load_migration(path)
+    schema = migration.schema or schema
     schema_model = catalog if catalog is not None else schema_for(path, schema, schema_file)
     return build_plan(migration, schema_model, mode, timeouts)

@@ -271,7 +271,8 @@ def _counter_step(ctx: PlanContext, phase: Phase) -> Step:
 def _views_step(ctx: PlanContext, vschema: str) -> Step:
     works = {w.table.name: w for w in ctx.work.values()}
     for table in ctx.catalog.tables.values():
-        if table.name not in works:
+        # a partition is reached through its partitioned table's view
+        if table.name not in works and table.partition_of is None:
             works[table.name] = ctx.table_work(table.name)
     major = ctx.catalog.server_major or DEFAULT_MAJOR
     return Step(

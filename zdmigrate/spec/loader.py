@@ -33,6 +33,8 @@ class Migration:
     sha256: str
     description: str | None = None
     source_text: str = ""
+    # the schema of the tables it changes (the file's ``schema:``); None: the settings'
+    schema: str | None = None
 
 
 class _Lines:
@@ -79,11 +81,25 @@ def _load_document(text: str, where: str) -> tuple[Any, _Lines]:
     return data, _Lines(root)
 
 
+def _schema_key(data: Any, where: str, lines: _Lines) -> str | None:
+    if not isinstance(data, dict) or "schema" not in data:
+        return None
+    schema = data["schema"]
+    if not isinstance(schema, str) or not schema or len(schema.encode()) > 63:
+        raise _fail(
+            where,
+            lines.find(("schema",)),
+            "'schema' must be a schema name (1 to 63 bytes)",
+            "for example 'schema: billing'; leave it out to use [tool.zdmigrate] schema",
+        )
+    return schema
+
+
 def _operations_list(data: Any, where: str, lines: _Lines) -> tuple[list[Any], Path_, str | None]:
     if isinstance(data, list):
         return data, (), None
     if isinstance(data, dict):
-        unknown = sorted(set(data) - {"operations", "description"})
+        unknown = sorted(set(data) - {"operations", "description", "schema"})
         if unknown:
             raise _fail(where, lines.find((unknown[0],)), f"unknown top-level key '{unknown[0]}'")
         ops = data.get("operations")
@@ -175,7 +191,13 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
     parsed = tuple(_parse_operation(item, i, base, where, lines) for i, item in enumerate(ops))
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Migration(
-        name=name, path=where, operations=parsed, sha256=digest, description=desc, source_text=text
+        name=name,
+        path=where,
+        operations=parsed,
+        sha256=digest,
+        description=desc,
+        source_text=text,
+        schema=_schema_key(data, where, lines),
     )
 
 

@@ -35,12 +35,16 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "zdmigrate migration file",
-        "description": "A list of operations, or {description, operations}.",
+        "description": "A list of operations, or {description, schema, operations}.",
         "oneOf": [
             operations,
             {
                 "type": "object",
-                "properties": {"description": {"type": "string"}, "operations": operations},
+                "properties": {
+                    "description": {"type": "string"},
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 63},
+                    "operations": operations,
+                },
                 "required": ["operations"],
                 "additionalProperties": False,
             },
