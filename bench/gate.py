@@ -33,6 +33,8 @@ MIGRATION = "- alter_column: {table: t0, column: c1, type: bigint}\n"
 def _setup(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        # entries other databases left (a test run) would be evicted during the window
+        conn.execute("SELECT pg_stat_statements_reset()")
         for t in range(TABLES):
             cols = ", ".join(f"c{i} integer" for i in range(1, 11))
             conn.execute(f"CREATE TABLE t{t} (id bigint PRIMARY KEY, {cols})")

@@ -336,6 +336,12 @@ def apply(
         out_console.print(
             f"new app: connect with options=-c search_path={result.search_path}", highlight=False
         )
+        spaced = result.search_path.replace(",", ", ")
+        out_console.print(
+            f"  through PgBouncer: SET search_path TO {spaced} (session pooling), SET LOCAL "
+            "in each transaction (transaction pooling): docs/connecting.md",
+            highlight=False,
+        )
     out_console.print(
         f"when the old version is gone: zdmigrate complete {result.name}", highlight=False
     )
