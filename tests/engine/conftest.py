@@ -61,6 +61,8 @@ def public_snapshot(url: str) -> Snapshot:
 class Migrator:
     url: str
     folder: Path
+    # the role the app's old and new versions connect as (the migrator's own by default)
+    app_url: str = ""
     conns: list[Conn] = field(default_factory=list)
     opened: dict[int, float] = field(default_factory=dict)
     applied: float = 0.0
@@ -101,15 +103,22 @@ class Migrator:
         res = self.run("rollback", name)
         assert res.exit_code == 0, res.stderr
 
+    def owner(self) -> Conn:
+        """The migration role's own connection, for the DDL that sets a test up."""
+        conn = connect(self.url)
+        self.conns.append(conn)
+        return conn
+
     def old(self) -> Conn:
         """A client of the old version: physical tables, old names."""
-        conn = connect(self.url)
+        conn = connect(self.app_url or self.url)
         self.conns.append(conn)
         return conn
 
     def new(self, version_schema: str) -> Conn:
         """A client of the new version: its version schema first on the search_path."""
-        conn = connect(self.url, f"{sql.Identifier(version_schema).as_string()}, public")
+        path = f"{sql.Identifier(version_schema).as_string()}, public"
+        conn = connect(self.app_url or self.url, path)
         self.conns.append(conn)
         self.opened[id(conn)] = time.monotonic()
         return conn
@@ -141,21 +150,72 @@ def _empty(url: str) -> None:
         conn.execute(_EMPTY)
 
 
-@pytest.fixture(scope="module")
-def engine_database(pg_server: Server) -> Iterator[str]:
-    """One database per module; each test empties it first (cheaper than a new one)."""
+@dataclass(frozen=True)
+class EngineDatabase:
+    """The module's database, as the migration role and as the app role see it."""
+
+    url: str
+    app_url: str
+    app_role: str | None  # None: the superuser does everything
+
+
+@pytest.fixture(scope="module", params=["superuser", "app-role"])
+def engine_database(request: pytest.FixtureRequest, pg_server: Server) -> Iterator[EngineDatabase]:
+    """One database per module, each test emptying it first (cheaper than a new one);
+    every test runs twice: as the superuser, and as production runs, with a migration
+    role that owns the database and is not a superuser and an app role of its own
+    that has the table privileges the schema's default privileges give it."""
     name = _create_database(pg_server)
+    tag = uuid.uuid4().hex[:8]
+    migrator, app = f"zdm_mig_{tag}", f"zdm_app_{tag}"
+    url = pg_server.url_for(name)
+    if request.param == "superuser":
+        db = EngineDatabase(url, url, None)
+    else:
+        with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+            for role in (migrator, app):
+                admin.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(role))
+                )
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    sql.Identifier(name), sql.Identifier(migrator)
+                )
+            )
+            # the gate sees the app role's sessions (docs/connecting.md, least privileges)
+            admin.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(migrator)))
+        db = EngineDatabase(
+            psycopg.conninfo.make_conninfo(url, user=migrator),
+            psycopg.conninfo.make_conninfo(url, user=app),
+            app,
+        )
     try:
-        yield pg_server.url_for(name)
+        yield db
     finally:
         _drop_database(pg_server, name)
+        if db.app_role is not None:
+            with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+                for role in (migrator, app):
+                    admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+_APP_PRIVILEGES = """
+GRANT USAGE ON SCHEMA public TO {app};
+ALTER DEFAULT PRIVILEGES IN SCHEMA public
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app};
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app};
+"""
 
 
 @pytest.fixture
-def migrator(engine_database: str, tmp_path: Path) -> Iterator[Migrator]:
+def migrator(engine_database: EngineDatabase, tmp_path: Path) -> Iterator[Migrator]:
     """A Migrator on an empty database: no schema but an empty ``public``."""
-    _empty(engine_database)
-    m = Migrator(engine_database, tmp_path)
+    _empty(engine_database.url)
+    if engine_database.app_role is not None:
+        with psycopg.connect(engine_database.url, autocommit=True) as conn:
+            app = sql.Identifier(engine_database.app_role)
+            conn.execute(sql.SQL(_APP_PRIVILEGES).format(app=app))
+    m = Migrator(engine_database.url, tmp_path, engine_database.app_url)
     try:
         yield m
     finally:

@@ -8,7 +8,7 @@ from tests.engine.conftest import Migrator, public_snapshot
 
 
 def _setup(m: Migrator) -> None:
-    with m.old() as conn:
+    with m.owner() as conn:
         conn.execute(
             "CREATE TABLE users (id bigint PRIMARY KEY, total int GENERATED ALWAYS AS (1) STORED)"
         )
@@ -76,7 +76,7 @@ def test_a_column_other_tables_reference_is_refused(migrator: Migrator) -> None:
 
 
 def test_a_referenced_column_cannot_change_type(migrator: Migrator) -> None:
-    with migrator.old() as conn:
+    with migrator.owner() as conn:
         conn.execute("CREATE TABLE codes (code int PRIMARY KEY, id serial UNIQUE)")
         conn.execute("CREATE TABLE uses (id int PRIMARY KEY, code_id int REFERENCES codes (id))")
     before = public_snapshot(migrator.url)

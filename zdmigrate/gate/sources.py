@@ -207,8 +207,8 @@ def writes_judge(before: dict[str, int], now: dict[str, Any], window_s: float) -
         evidence=[
             {
                 "summary": f"{grown} old-version writes in the last {window_s:g} s (the "
-                "dual-write trigger saw sessions without the new version's search_path "
-                "or zdmigrate.version)",
+                "dual-write trigger saw sessions that did not reach the table through "
+                "the new version's schema)",
                 "writes": grown,
             }
         ],
