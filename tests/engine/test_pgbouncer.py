@@ -109,3 +109,41 @@ def test_each_version_is_told_apart_through_pgbouncer(
     with psycopg.connect(migrator_url) as conn:
         rows = conn.execute("SELECT id, email_address, n FROM shop.users ORDER BY id").fetchall()
     assert rows == [(1, "u1", 7), (2, "new@x", 8), (3, "u3", 80), (4, "old@x", 4), (5, "u5", 5)]
+
+
+def test_a_role_per_version_selects_the_schema_in_statement_pooling(
+    migrator_url: str, app_url: str, pg_server: Server, tmp_path: Path
+) -> None:
+    """Statement pooling allows no transaction to set anything: the new version logs in
+    as a role of its own whose role-level search_path names the version schema (a DBA
+    creates it); PgBouncer keeps a pool per role, so its server sessions start with it."""
+    app = str(psycopg.conninfo.conninfo_to_dict(app_url)["user"])
+    new_role = f"{app}_v2"
+    database = str(psycopg.conninfo.conninfo_to_dict(migrator_url)["dbname"])
+    login_role(
+        pg_server.admin_url,
+        new_role,
+        sql.SQL("GRANT {} TO {}").format(sql.Identifier(app), sql.Identifier(new_role)).as_string(),
+        sql.SQL("ALTER ROLE {} IN DATABASE {} SET search_path = {}, shop")
+        .format(sql.Identifier(new_role), sql.Identifier(database), sql.Identifier(VSCHEMA))
+        .as_string(),
+    )
+    try:
+        with pgbouncer(pg_server.admin_url, "statement", [app, new_role]) as port:
+            new_url = psycopg.conninfo.make_conninfo(app_url, user=new_role)
+            with (
+                through(new_url, port, application_name=NEW) as new,
+                through(app_url, port, application_name="old-app") as old,
+            ):
+                new.execute("UPDATE users SET n = 8, email_address = 'new@x' WHERE id = 2")
+                old.execute("UPDATE shop.users SET n = 7 WHERE id = 1")
+                row = new.execute("SELECT email_address, n FROM users WHERE id = 1").fetchone()
+                assert row == ("u1", 7)
+        assert _old_writes(migrator_url) == 1
+        done = _zdm(migrator_url, tmp_path, "complete", "0002_users")
+        assert done.exit_code == 0, done.stderr
+        with psycopg.connect(migrator_url) as conn:
+            rows = conn.execute("SELECT id, email_address, n FROM shop.users WHERE id < 3")
+            assert rows.fetchall() == [(1, "u1", 7), (2, "new@x", 8)]
+    finally:
+        drop_login_roles(pg_server.admin_url, database, new_role)
