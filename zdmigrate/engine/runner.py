@@ -40,6 +40,7 @@ __all__ = [
     "apply",
     "cleanup",
     "complete",
+    "contract_drops",
     "gate",
     "rollback",
     "set_paused",
@@ -354,9 +355,9 @@ def complete(
         plan = stored_plan(row, settings, echo)
         if row.phase == "expanded":  # a contract that stopped half way is finished as it is
             check(conn, row, plan)
-        contract = _with_later_predecessors(store, plan, row, settings, echo)
-        older = list(plan.older_version_schemas) + store.predecessors_to_drop(name, row.schema_name)
-        kept = _in_use(contract, older, users, echo) if users else []
+        now = store.predecessors_to_drop(name, row.schema_name)
+        contract = _with_later_predecessors(plan, row, now, settings, echo)
+        kept = _in_use(contract, contract_drops(plan, now), users, echo) if users else []
         kept_keys = {_drop_key(k["version_schema"]) for k in kept}
         store.set_phase(name, "completing")
         executor = Executor(conn, settings, name, "complete", echo)
@@ -369,12 +370,19 @@ def complete(
                 store.set_phase(name, "expanded", exc.message)
                 exc.message += f"; nothing was contracted, '{name}' is still expanded"
             raise
-        for other, vschema in store.predecessors_to_drop(name, row.schema_name):
+        for other, vschema in now:  # not one that completed meanwhile: its drop did not run
             if _drop_key(vschema) not in kept_keys:
                 store.mark_version_schema_dropped(conn, other)
         store.forget_progress(name)
         store.set_phase(name, "completed")
         return PhaseResult(name, "completed", ran, kept)
+
+
+def contract_drops(plan: Plan, predecessors: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(migration, version schema) of every older version schema contract drops: those
+    in the stored plan, and the completed ``predecessors`` (``Store.predecessors_to_drop``),
+    among them those that completed after apply."""
+    return list(dict.fromkeys([*plan.older_version_schemas, *predecessors]))
 
 
 def _drop_key(vschema: str) -> str:
@@ -387,7 +395,7 @@ def _in_use(
     """The older version schemas among ``steps``' drops that sessions still use."""
     planned = {s.key for s in steps}
     kept = []
-    for migration, vschema in dict.fromkeys(older):
+    for migration, vschema in older:
         if _drop_key(vschema) not in planned:
             continue
         evidence = users(migration, vschema)
@@ -455,12 +463,12 @@ def _drop_keys(steps: list[Step]) -> set[str]:
 
 
 def _with_later_predecessors(
-    store: Store, plan: Plan, row: MigrationRow, settings: Settings, echo: Echo
+    plan: Plan, row: MigrationRow, now: list[tuple[str, str]], settings: Settings, echo: Echo
 ) -> list[Step]:
-    """The stored contract, and first the drop of version schemas of migrations that
-    completed after this one was applied (so the stored plan could not list them)."""
+    """The stored contract, and first the drop of the version schemas among ``now`` (the
+    completed predecessors) of migrations that completed after this one was applied
+    (so the stored plan could not list them)."""
     known = set(plan.older_version_schemas)
-    now = tuple(store.predecessors_to_drop(row.name, row.schema_name))
     later = tuple(p for p in now if p not in known)
     if not later:
         return plan.contract

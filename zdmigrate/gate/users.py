@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from zdmigrate.engine.runner import contract_drops
 from zdmigrate.engine.store import MigrationRow, Store
 from zdmigrate.gate.report import SourceResult
 from zdmigrate.gate.sources import Ignored, declared_version, likes
@@ -77,10 +78,9 @@ def older_versions(conn: Conn, row: MigrationRow, plan: Plan, ignored: Ignored) 
     """The ``versions`` source: sessions using an older version schema that contract
     drops. Contract keeps such a schema (and says so), so by default this only warns;
     ``require`` it to complete only once every older version is gone."""
-    older = list(plan.older_version_schemas)
-    older += Store(conn).predecessors_to_drop(row.name, row.schema_name)
+    older = contract_drops(plan, Store(conn).predecessors_to_drop(row.name, row.schema_name))
     evidence = []
-    for migration, vschema in dict.fromkeys(older):
+    for migration, vschema in older:
         for item in version_users(conn, migration, vschema, ignored):
             summary = f"{item['summary']}: contract keeps {vschema} while it is in use"
             evidence.append({**item, "summary": summary, "version_schema": vschema})
