@@ -168,16 +168,21 @@ def pgbench() -> str:
     return found
 
 
-def single_row_tps(url: str, rows: int, seconds: int = 5, sync: bool = True) -> float:
-    """Application-style UPDATEs by random key from 4 clients (pgbench), as the old app.
+def single_row_tps(
+    url: str, rows: int, seconds: int = 5, sync: bool = True, search_path: str | None = None
+) -> float:
+    """Application-style UPDATEs by random key from 4 clients (pgbench), as the old app
+    (or, with ``search_path``, as a client of that path: the new app's version schema).
 
     ``sync=False`` turns synchronous_commit off for the clients: no fsync wait per
     commit, so the run is CPU-bound and the trigger's cost shows in full."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(f"\\set id random(1, {rows})\nUPDATE t SET v = v + 1 WHERE id = :id;\n")
+    options = [] if sync else ["-c synchronous_commit=off"]
+    options += [f"-c search_path={search_path}"] if search_path else []
     env = dict(os.environ)
-    if not sync:
-        env["PGOPTIONS"] = "-c synchronous_commit=off"
+    if options:
+        env["PGOPTIONS"] = " ".join(options)
     out = subprocess.run(
         [pgbench(), "-n", "-f", f.name, "-c", "4", "-j", "2", "-T", str(seconds), url],
         capture_output=True,

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -45,30 +44,12 @@ import psycopg
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).parent))
-from backfill import log, make_table, pgbench, scratch_db  # type: ignore[import-not-found]
+from backfill import log, make_table, scratch_db, single_row_tps  # type: ignore[import-not-found]
 
 NAME = "0001_bench_trigger"
 VSCHEMA = f"public_{NAME}"
 FUNCTION = f"zdmigrate._zdm_{NAME}_t"
 MIGRATION = "- alter_column: {table: t, column: v, type: bigint}\n"
-
-
-def _tps(url: str, rows: int, seconds: int, search_path: str | None = None) -> float:
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(f"\\set id random(1, {rows})\nUPDATE t SET v = v + 1 WHERE id = :id;\n")
-    env = dict(os.environ)
-    if search_path:
-        env["PGOPTIONS"] = f"-c search_path={search_path}"
-    out = subprocess.run(
-        [pgbench(), "-n", "-f", f.name, "-c", "4", "-j", "2", "-T", str(seconds), url],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    ).stdout
-    os.unlink(f.name)
-    line = next(x for x in out.splitlines() if x.startswith("tps"))
-    return float(line.split("=")[1].split()[0])
 
 
 def _variants(body: str) -> dict[str, str]:
@@ -137,14 +118,14 @@ def main() -> None:
             "new_planned": (bodies["planned"], new_path),
             "new_by_text": (bodies["by_text"], new_path),
         }
-        _tps(url, args.rows, 3)  # warm-up, discarded
+        single_row_tps(url, args.rows, 3)  # warm-up, discarded
         tps: dict[str, list[float]] = {k: [] for k in runs}
         us: dict[str, list[float]] = {k: [] for k in runs}
         rounds: dict[str, list[float]] = {"overhead": [], "counter": [], "detection": []}
         for n in range(args.rounds):
             for key, (body, path) in runs.items():
                 _set(url, body)
-                tps[key].append(_tps(url, args.rows, args.seconds, path))
+                tps[key].append(single_row_tps(url, args.rows, args.seconds, search_path=path))
                 us[key].append(_bulk_us_per_row(url, args.rows, path))
             r = {k: v[-1] for k, v in tps.items()}
             rounds["overhead"].append(r["old_planned"] / r["old_none"])
