@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from tests.cli_helpers import zdm
+from tests.cli_helpers import Project
 from tests.conftest import drop_login_roles, login_role
 from tests.pgserver import Server
 
@@ -46,14 +46,9 @@ class Roles:
             self.url(role), autocommit=True, options=f"-c search_path={search_path}", **kw
         )
 
-    def zdm(self, *args: str) -> Any:
-        config = str(self.folder / "pyproject.toml")
-        return zdm("--database-url", self.migrator_url, "--config", config, *args)
-
-    def run(self, *args: str) -> Any:
-        res = self.zdm(*args)
-        assert res.exit_code == 0, res.stderr + res.stdout
-        return res
+    @property
+    def project(self) -> Project:
+        return Project(self.migrator_url, self.folder)
 
     def rows(self) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.migrator_url) as conn:
@@ -86,7 +81,7 @@ def roles(migrator_url: str, pg_server: Server, tmp_path: Path) -> Iterator[Role
 
 
 def test_the_plan_grants_the_version_schema_what_the_table_has(roles: Roles) -> None:
-    plan = roles.run("plan", str(roles.folder / "0002_users.yaml"), "--format", "sql").stdout
+    plan = roles.project.ok("plan", str(roles.folder / "0002_users.yaml"), "--format", "sql").stdout
     app, rep = roles.app, roles.reporting
     assert f'GRANT USAGE ON SCHEMA "{VSCHEMA}" TO "{app}", "{rep}";' in plan
     assert f'GRANT INSERT, SELECT, UPDATE ON TABLE "{VSCHEMA}"."users" TO "{app}";' in plan
@@ -99,7 +94,7 @@ def test_the_plan_grants_the_version_schema_what_the_table_has(roles: Roles) -> 
 
 
 def test_app_roles_work_through_the_version_schema_and_keep_their_grants(roles: Roles) -> None:
-    roles.run("apply", str(roles.folder / "0002_users.yaml"))
+    roles.project.ok("apply", str(roles.folder / "0002_users.yaml"))
     with roles.connect(roles.app, NEW_PATH) as new, roles.connect(roles.app) as old:
         assert new.execute("SELECT email_address, n FROM users WHERE id = 1").fetchone() == (
             "u1",
@@ -112,7 +107,7 @@ def test_app_roles_work_through_the_version_schema_and_keep_their_grants(roles: 
         rep.execute("UPDATE users SET n = 40 WHERE id = 4")
         with pytest.raises(errors.InsufficientPrivilege):
             rep.execute("UPDATE users SET email_address = 'x' WHERE id = 4")
-    roles.run("complete", "0002_users")
+    roles.project.ok("complete", "0002_users")
     assert roles.rows() == [
         (1, "u1", 1),
         (2, "u2", 50),
@@ -132,7 +127,7 @@ def test_app_roles_work_through_the_version_schema_and_keep_their_grants(roles: 
 def test_a_role_that_cannot_use_the_version_schema_loses_no_write(roles: Roles) -> None:
     """Without USAGE on the version schema PostgreSQL skips it in search_path: the
     session writes the old shape, and the trigger treats it as the old writer it is."""
-    roles.run("apply", str(roles.folder / "0002_users.yaml"))
+    roles.project.ok("apply", str(roles.folder / "0002_users.yaml"))
     with psycopg.connect(roles.migrator_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("REVOKE USAGE ON SCHEMA {} FROM {}").format(
@@ -147,9 +142,9 @@ def test_a_role_that_cannot_use_the_version_schema_loses_no_write(roles: Roles) 
     assert "does not use version schema shop_0002_users" in str(refused.value)
     assert refused.value.diag.message_hint is not None
     assert "GRANT USAGE ON SCHEMA shop_0002_users" in refused.value.diag.message_hint
-    verify = roles.zdm("verify", "0002_users", "--format", "json")
+    verify = roles.project.zdm("verify", "0002_users", "--format", "json")
     assert verify.exit_code == 0, verify.stdout
-    roles.run("complete", "0002_users")
+    roles.project.ok("complete", "0002_users")
     assert roles.rows()[1:3] == [(2, "u2", 5), (3, "u3", 3)]
 
 
@@ -165,7 +160,7 @@ def test_a_new_table_gets_the_default_privileges_in_its_view(roles: Roles) -> No
         "- create_table:\n    table: orders\n    columns:\n"
         "      - {name: id, type: bigint, primary_key: true}\n"
     )
-    res = roles.run("apply", str(roles.folder / "0003_orders.yaml"), "--format", "json")
+    res = roles.project.ok("apply", str(roles.folder / "0003_orders.yaml"), "--format", "json")
     assert json.loads(res.stdout)["phase"] == "expanded"
     with roles.connect(roles.app, "shop_0003_orders,shop") as new:
         assert new.execute("SELECT count(*) FROM orders").fetchone() == (0,)

@@ -9,13 +9,14 @@ list partitions, and a partition created after apply.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.cli_helpers import zdm
+from tests.cli_helpers import Project
 
 CHANGE = """
 - alter_column: {table: events, column: n, type: bigint}
@@ -49,18 +50,11 @@ ANALYZE metrics.events;
 """
 
 
-class Setup:
-    def __init__(self, url: str, folder: Path) -> None:
-        self.url = url
-        self.folder = folder
-        (folder / "pyproject.toml").write_text('[tool.zdmigrate]\nschema = "metrics"\n')
-        (folder / "0001_events.yaml").write_text(CHANGE)
-
-    def zdm(self, *args: str) -> Any:
-        config = str(self.folder / "pyproject.toml")
-        res = zdm("--database-url", self.url, "--config", config, *args)
-        assert res.exit_code == 0, res.stderr + res.stdout
-        return res
+@dataclass
+class Setup(Project):
+    def __post_init__(self) -> None:
+        (self.folder / "pyproject.toml").write_text('[tool.zdmigrate]\nschema = "metrics"\n')
+        (self.folder / "0001_events.yaml").write_text(CHANGE)
 
     def connect(self, new: bool = False) -> psycopg.Connection[Any]:
         path = f"{VSCHEMA},metrics" if new else "metrics"
@@ -84,13 +78,11 @@ def setup(request: pytest.FixtureRequest, migrator_url: str, tmp_path: Path) -> 
 
 
 def test_a_partitioned_table_migrates_with_every_partition(setup: Setup) -> None:
-    plan = json.loads(
-        setup.zdm("plan", str(setup.folder / "0001_events.yaml"), "-f", "json").stdout
-    )
+    plan = json.loads(setup.ok("plan", str(setup.folder / "0001_events.yaml"), "-f", "json").stdout)
     # the sizes are the partitions' (the partitioned table itself holds no rows)
     assert plan["tables"]["events"]["rows"] in (3000, 3001)
     assert plan["tables"]["events"]["bytes"] > 0
-    setup.zdm("apply", str(setup.folder / "0001_events.yaml"))
+    setup.ok("apply", str(setup.folder / "0001_events.yaml"))
     # one view, for the partitioned table; one trigger, cloned to each partition
     views = setup.sql(
         f"SELECT table_name FROM information_schema.views WHERE table_schema = '{VSCHEMA}'"
@@ -125,16 +117,9 @@ def test_a_partitioned_table_migrates_with_every_partition(setup: Setup) -> None
             late_kind,
             11,
         )
-    verify = zdm(
-        "--database-url",
-        setup.url,
-        "--config",
-        str(setup.folder / "pyproject.toml"),
-        "verify",
-        "0001_events",
-    )
+    verify = setup.zdm("verify", "0001_events")
     assert verify.exit_code == 0, verify.stdout
-    setup.zdm("complete", "0001_events")
+    setup.ok("complete", "0001_events")
     rows = dict(setup.sql("SELECT id, n FROM metrics.events WHERE id IN (10, 20, 30, 9001, 9002)"))
     assert rows == {10: 7, 20: 8, 30: 9, 9001: 11, 9002: 50000}
     types = setup.sql(
@@ -162,8 +147,8 @@ def test_rollback_of_a_partitioned_table_leaves_every_partition_as_it_was(setup:
         "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'metrics'::regnamespace "
         "AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2"
     )
-    setup.zdm("apply", str(setup.folder / "0001_events.yaml"))
-    setup.zdm("rollback", "0001_events")
+    setup.ok("apply", str(setup.folder / "0001_events.yaml"))
+    setup.ok("rollback", "0001_events")
     after = setup.sql(
         "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'metrics'::regnamespace "
@@ -179,14 +164,7 @@ def test_an_operation_on_a_partition_says_to_change_its_table(setup: Setup) -> N
     )[0][0]
     path = setup.folder / "0002_part.yaml"
     path.write_text(f"- alter_column: {{table: {partition}, column: n, type: bigint}}\n")
-    res = zdm(
-        "--database-url",
-        setup.url,
-        "--config",
-        str(setup.folder / "pyproject.toml"),
-        "plan",
-        str(path),
-    )
+    res = setup.zdm("plan", str(path))
     assert res.exit_code == 2
     assert f"table '{partition}' is a partition of 'events'" in res.stderr
     assert "change 'events'" in res.stderr

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.cli_helpers import zdm
+from tests.cli_helpers import Project
 from tests.conftest import drop_login_roles, login_role
 from tests.pgbouncer import pgbouncer, through
 from tests.pgserver import Server
@@ -57,7 +57,7 @@ def app_url(migrator_url: str, pg_server: Server, tmp_path: Path) -> Iterator[st
 
 
 def _zdm(url: str, folder: Path, *args: str) -> Any:
-    return zdm("--database-url", url, "--config", str(folder / "pyproject.toml"), *args)
+    return Project(url, folder).zdm(*args)
 
 
 def _old_writes(migrator_url: str) -> int:

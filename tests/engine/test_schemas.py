@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from tests.cli_helpers import zdm
+from tests.cli_helpers import Project, zdm
 
 WIDEN = "  - alter_column: {table: accounts, column: n, type: bigint}\n"
 
@@ -37,7 +37,7 @@ def _setup(url: str, folder: Path) -> None:
 
 
 def _run(url: str, folder: Path, *args: str) -> Any:
-    return zdm("--database-url", url, "--config", str(folder / "pyproject.toml"), *args)
+    return Project(url, folder).zdm(*args)
 
 
 def test_a_file_names_its_schema_and_the_flag_sets_the_default(

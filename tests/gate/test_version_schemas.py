@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.cli_helpers import zdm
+from tests.cli_helpers import Project
 from tests.conftest import drop_login_roles, login_role
 from tests.pgserver import Server
 
@@ -38,20 +39,9 @@ MIGRATIONS = {
 OLD_VERSION = "ledger_0002_wide"
 
 
-class Setup:
-    def __init__(self, migrator_url: str, app_url: str, folder: Path) -> None:
-        self.migrator_url = migrator_url
-        self.app_url = app_url
-        self.folder = folder
-
-    def zdm(self, *args: str) -> Any:
-        config = str(self.folder / "pyproject.toml")
-        return zdm("--database-url", self.migrator_url, "--config", config, *args)
-
-    def run(self, *args: str) -> Any:
-        res = self.zdm(*args)
-        assert res.exit_code == 0, res.stderr + res.stdout
-        return res
+@dataclass
+class Setup(Project):
+    app_url: str = ""
 
     def app(self, application_name: str) -> psycopg.Connection[Any]:
         """A client of version 0002_wide: its search_path names that version's schema."""
@@ -63,7 +53,7 @@ class Setup:
         )
 
     def schema_exists(self) -> bool:
-        with psycopg.connect(self.migrator_url) as conn:
+        with psycopg.connect(self.url) as conn:
             row = conn.execute("SELECT to_regnamespace(%s)", (OLD_VERSION,)).fetchone()
         return row is not None and row[0] is not None
 
@@ -78,12 +68,12 @@ def setup(migrator_url: str, pg_server: Server, tmp_path: Path) -> Iterator[Setu
         (tmp_path / f"{name}.yaml").write_text(text)
     grant = sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(migrator))
     login_role(pg_server.admin_url, app, grant.as_string())
-    s = Setup(migrator_url, psycopg.conninfo.make_conninfo(migrator_url, user=app), tmp_path)
+    s = Setup(migrator_url, tmp_path, psycopg.conninfo.make_conninfo(migrator_url, user=app))
     with psycopg.connect(migrator_url, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA ledger")
-    s.run("apply", str(tmp_path / "0001_accounts.yaml"))
-    s.run("complete", "0001_accounts")
-    s.run("apply", str(tmp_path / "0002_wide.yaml"))
+    s.ok("apply", str(tmp_path / "0001_accounts.yaml"))
+    s.ok("complete", "0001_accounts")
+    s.ok("apply", str(tmp_path / "0002_wide.yaml"))
     role = sql.Identifier(app)
     with psycopg.connect(migrator_url, autocommit=True) as conn:
         conn.execute("INSERT INTO ledger.accounts SELECT g, g FROM generate_series(1, 20) g")
@@ -96,8 +86,8 @@ def setup(migrator_url: str, pg_server: Server, tmp_path: Path) -> Iterator[Setu
                     sql.Identifier(schema), role
                 )
             )
-    s.run("complete", "0002_wide")
-    s.run("apply", str(tmp_path / "0003_email.yaml"))
+    s.ok("complete", "0002_wide")
+    s.ok("apply", str(tmp_path / "0003_email.yaml"))
     try:
         yield s
     finally:
@@ -115,7 +105,7 @@ def test_contract_keeps_an_older_version_a_client_declares_and_cleanup_drops_it(
         assert versions["verdict"] == "found"
         assert "contract keeps ledger_0002_wide" in versions["evidence"][0]["summary"]
 
-        done = setup.run("complete", "0003_email", "--format", "json")
+        done = setup.ok("complete", "0003_email", "--format", "json")
         kept = json.loads(done.stdout)["kept"]
         assert [k["version_schema"] for k in kept] == [OLD_VERSION]
         assert "declares version 0002_wide" in kept[0]["evidence"][0]["summary"]
@@ -128,13 +118,13 @@ def test_contract_keeps_an_older_version_a_client_declares_and_cleanup_drops_it(
         assert "kept ledger_0002_wide (0002_wide)" in busy.stdout
         assert setup.schema_exists()
 
-    dry = setup.run("cleanup", "--dry-run", "--format", "json")
+    dry = setup.ok("cleanup", "--dry-run", "--format", "json")
     assert [d["version_schema"] for d in json.loads(dry.stdout)["dropped"]] == [OLD_VERSION]
     assert setup.schema_exists()
-    res = setup.run("cleanup")
+    res = setup.ok("cleanup")
     assert "dropped ledger_0002_wide (0002_wide)" in res.stdout
     assert not setup.schema_exists()
-    assert "no older version schema is left" in setup.run("cleanup").stdout
+    assert "no older version schema is left" in setup.ok("cleanup").stdout
 
 
 def test_a_transaction_on_the_old_views_keeps_them_and_force_drops_them(setup: Setup) -> None:
@@ -143,7 +133,7 @@ def test_a_transaction_on_the_old_views_keeps_them_and_force_drops_them(setup: S
     with setup.app("billing") as client:
         client.execute("BEGIN")
         client.execute("SELECT count(*) FROM accounts")
-        res = setup.run("complete", "0003_email")
+        res = setup.ok("complete", "0003_email")
         assert "kept ledger_0002_wide of 0002_wide" in res.stdout
         assert "views open in a transaction" in res.stdout
         assert setup.zdm("cleanup").exit_code == 1
@@ -157,7 +147,7 @@ def test_a_transaction_on_the_old_views_keeps_them_and_force_drops_them(setup: S
         in json.loads(forced.stdout)["dropped"][0]["evidence"][0]["summary"]
     )
     assert not setup.schema_exists()
-    with psycopg.connect(setup.migrator_url) as conn:
+    with psycopg.connect(setup.url) as conn:
         audit = conn.execute(
             "SELECT migration, status, detail->'evidence'->0->>'application_name' "
             "FROM zdmigrate.audit_log WHERE command = 'cleanup' ORDER BY id"
