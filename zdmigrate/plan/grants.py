@@ -25,9 +25,10 @@ from zdmigrate.ops import TableWork
 
 __all__ = ["schema_usage_sql", "shadow_grants_sql", "view_grants", "view_grants_sql"]
 
-# what a view can be granted (TRUNCATE, REFERENCES and TRIGGER mean nothing on one)
+# what a view, and a view's column, can be granted (TRUNCATE, REFERENCES, TRIGGER and
+# MAINTAIN mean nothing on one)
 VIEW_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
-COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
+VIEW_COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
 
 
 def _role(name: str) -> sql.Composable:
@@ -56,7 +57,7 @@ def view_grants(work: TableWork, table_grants: list[Grant]) -> list[Grant]:
         if g.column is None:
             if g.privilege in VIEW_PRIVILEGES:
                 out.append(g)
-        elif g.privilege in COLUMN_PRIVILEGES and g.privilege != "REFERENCES":
+        elif g.privilege in VIEW_COLUMN_PRIVILEGES:
             out += [
                 Grant(g.grantee, g.privilege, name, g.grantable) for name in by_origin[g.column]
             ]
