@@ -1,6 +1,8 @@
-"""Backfill at scale: zdmigrate's backfill beside a plain UPDATE, trigger cost, probe latency.
+"""Backfill at scale: zdmigrate's backfill beside a plain UPDATE, trigger cost, probe latency,
+and an application workload beside the backfill (the throttle).
 
 Usage: python bench/backfill.py [--dsn URL] [--rows N] [--sizes 100000,1000000,5000000]
+       [--sections core,app,sizes] [--app-rows N] [--app-rounds N]
 
 Runs against --dsn (default: the local server on 127.0.0.1:5432) in a scratch
 database, everything measured side by side in one run. The UPDATE/backfill and
@@ -8,6 +10,14 @@ idle/busy probe pairs are measured on --rounds fresh tables in turn and
 reported as medians (each round's ratio is printed too): on a shared machine
 one pair alone swings by tens of percent. The last line printed is a JSON
 object with every figure.
+
+The ``app`` section runs, on a fresh table each round: a plain UPDATE of a
+copy, the backfill with nothing else running (``backfill_vs_update_idle``),
+then a TPC-B-like application (pgbench, 4 clients, a read and a write by key
+on the table being migrated) for a while alone and then beside the backfill,
+once at the default settings and once with ``priority = "high"`` (the throttle
+off). The application's figures come from pgbench's per-transaction log, cut
+at the moments the backfill started and ended.
 """
 
 from __future__ import annotations
@@ -306,11 +316,126 @@ def one_round(dsn: str, rows: int, folder: Path, extra: list[str]) -> dict[str, 
     }
 
 
+APP_SCRIPT = """\\set id random(1, {rows})
+\\set delta random(-5000, 5000)
+BEGIN;
+UPDATE t SET v = v + :delta WHERE id = :id;
+SELECT v, payload FROM t WHERE id = :id;
+END;
+"""
+
+
+def app_window(entries: list[tuple[float, float]], start: float, end: float) -> tuple[float, float]:
+    """(transactions per second, p99 latency in ms) of the transactions ending in [start, end]."""
+    inside = [lat for at, lat in entries if start <= at <= end]
+    if not inside or end <= start:
+        return 0.0, 0.0
+    return len(inside) / (end - start), p99(inside)
+
+
+def app_with_backfill(url: str, rows: int, folder: Path, priority: str) -> dict[str, float]:
+    """The application alone for 12 s, then beside the backfill; its figures in both windows."""
+    config = folder / "pyproject.toml"
+    config.write_text(f'[tool.zdmigrate.backfill]\npriority = "{priority}"\n')
+    script = folder / "app.sql"
+    script.write_text(APP_SCRIPT.format(rows=rows))
+    logs = folder / f"app_{priority}"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir()
+    app = subprocess.Popen(
+        [
+            pgbench(),
+            "-n",
+            "-f",
+            str(script),
+            "-c",
+            "4",
+            "-j",
+            "2",
+            "-T",
+            "150",
+            "-l",
+            "--log-prefix",
+            str(logs / "tx"),
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(14)
+    applied_at = time.time()
+    run_apply(url, folder, ["--config", str(config), "--no-verify"])
+    start, end, during_rate = backfill_run(url)
+    app.wait()
+    entries = []
+    for path in logs.glob("tx*"):
+        for line in path.read_text().splitlines():
+            f = line.split()
+            entries.append((int(f[4]) + int(f[5]) / 1e6, int(f[2]) / 1000))
+    before_tps, before_p99 = app_window(entries, applied_at - 12, applied_at - 1)
+    if end > max(at for at, _ in entries):
+        log(f"  warning: the backfill outlasted the application ({priority})")
+    tps, lat = app_window(entries, start, end)
+    return {
+        "app_tps_before": before_tps,
+        "app_tps_during": tps,
+        "app_p99_before_ms": before_p99,
+        "app_p99_during_ms": lat,
+        "app_tps_ratio": tps / before_tps,
+        "app_p99_ratio": lat / before_p99,
+        "backfill_rows_per_s_app": during_rate,
+        "backfill_s_app": end - start,
+    }
+
+
+def undo(url: str, folder: Path) -> None:
+    """Roll the bench migration back, so the next run starts from the same table."""
+    cmd = [sys.executable, "-m", "zdmigrate", "--database-url", url, "rollback", NAME]
+    subprocess.run(cmd, check=True, capture_output=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (FULL, ANALYZE) t")
+        conn.execute("CHECKPOINT")
+
+
+def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
+    """One fresh table: UPDATE vs an idle backfill, then the app beside the backfill at the
+    default settings and with the throttle off."""
+    url = scratch_db(dsn, "zdm_bench_app")
+    make_table(url, "t", rows)
+    update = plain_update_rows_per_s(url, rows)
+    checkpoint(url)
+    run_apply(url, folder, ["--no-verify"])
+    idle = backfill_run(url)[2]
+    out: dict[str, float] = {
+        "update_rows_per_s": update,
+        "backfill_rows_per_s_idle": idle,
+        "backfill_vs_update_idle": idle / update,
+    }
+    for priority in ("normal", "high"):
+        undo(url, folder)
+        got = app_with_backfill(url, rows, folder, priority)
+        suffix = "" if priority == "normal" else "_high"
+        out.update({k + suffix: v for k, v in got.items()})
+    log(
+        f"  UPDATE {update:,.0f} rows/s, idle backfill {idle:,.0f} ({idle / update:.2f}); "
+        f"app tps {out['app_tps_before']:,.0f} -> {out['app_tps_during']:,.0f} "
+        f"({out['app_tps_ratio']:.2f}), p99 {out['app_p99_before_ms']:.1f} -> "
+        f"{out['app_p99_during_ms']:.1f} ms ({out['app_p99_ratio']:.2f}), backfill "
+        f"{out['backfill_rows_per_s_app']:,.0f} rows/s in {out['backfill_s_app']:.1f} s; "
+        f"throttle off: tps {out['app_tps_ratio_high']:.2f}, p99 {out['app_p99_ratio_high']:.2f}, "
+        f"{out['backfill_rows_per_s_app_high']:,.0f} rows/s in {out['backfill_s_app_high']:.1f} s"
+    )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--sizes", default="100000,1000000,5000000")
+    parser.add_argument("--sections", default="core,app,sizes", help="which parts to run")
+    parser.add_argument("--app-rows", type=int, default=1_000_000)
+    parser.add_argument("--app-rounds", type=int, default=3)
     parser.add_argument(
         "--rounds",
         type=int,
@@ -324,11 +449,39 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    sections = set(args.sections.split(","))
     extra = args.apply_args.split()
     folder = Path(tempfile.mkdtemp(prefix="zdm-bench-"))
     with psycopg.connect(args.dsn) as conn:
         server = conn.info.server_version
-    log(f"server {server}, {args.rows:,} rows, {args.rounds} rounds")
+    log(f"server {server}, {args.rows:,} rows, {args.rounds} rounds, sections {args.sections}")
+    figures: dict[str, Any] = {"server_version": server, "rows": args.rows}
+    if "core" in sections:
+        figures.update(core(args, folder, extra))
+    if "app" in sections:
+        log(f"application beside the backfill ({args.app_rows:,} rows):")
+        rounds = [app_round(args.dsn, args.app_rows, folder) for _ in range(args.app_rounds)]
+        for key in rounds[0]:
+            figures[key] = round(statistics.median(r[key] for r in rounds), 3)
+        for key in ("app_tps_ratio", "app_p99_ratio", "backfill_vs_update_idle"):
+            for suffix in ("", "_high") if key.startswith("app") else ("",):
+                figures[f"{key}{suffix}_rounds"] = [round(r[key + suffix], 3) for r in rounds]
+    if "sizes" in sections:
+        log("backfill rows/s by table size:")
+        sizes_out, rss_by_size = by_size(args.dsn, sizes, folder, extra)
+        figures["rows_per_s_by_size"] = sizes_out
+        figures["peak_rss_mb_by_size"] = rss_by_size
+    with psycopg.connect(args.dsn, autocommit=True) as conn:
+        for name in ("zdm_bench", "zdm_bench_size", "zdm_bench_app"):
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(figures))
+
+
+def core(args: argparse.Namespace, folder: Path, extra: list[str]) -> dict[str, Any]:
+    """The backfill beside a plain UPDATE with the probe running, and the trigger's cost."""
     rounds = [one_round(args.dsn, args.rows, folder, extra) for _ in range(args.rounds)]
     url = psycopg.conninfo.make_conninfo(args.dsn, dbname="zdm_bench")
     single, bulk, raw = trigger_ratios(url, args.rows)
@@ -340,21 +493,11 @@ def main() -> None:
         f"bulk UPDATE {raw['bulk_update_s_with']:.2f} s with trigger / "
         f"{raw['bulk_update_s_without']:.2f} s without"
     )
-    log("backfill rows/s by table size:")
-    sizes_out, rss_by_size = by_size(args.dsn, sizes, folder, extra)
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        for name in ("zdm_bench", "zdm_bench_size"):
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-    shutil.rmtree(folder, ignore_errors=True)
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in rounds)
 
-    figures: dict[str, Any] = {
-        "server_version": server,
-        "rows": args.rows,
+    return {
         "rounds": args.rounds,
         "update_rows_per_s": round(med("update")),
         "backfill_rows_per_s": round(med("backfill")),
@@ -368,10 +511,7 @@ def main() -> None:
         "probe_p99_ratio": round(med("p99_ratio"), 2),
         "probe_p99_ratio_rounds": [round(r["p99_ratio"], 2) for r in rounds],
         "peak_rss_mb": round(max(r["rss"] for r in rounds), 1),
-        "rows_per_s_by_size": sizes_out,
-        "peak_rss_mb_by_size": rss_by_size,
     }
-    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from zdmigrate._pyproject import find_pyproject, zdmigrate_table
 from zdmigrate.errors import ConfigError
 
 __all__ = [
+    "BackfillSettings",
     "GatePolicy",
     "GateSettings",
     "Settings",
@@ -96,6 +97,21 @@ class GateSettings(BaseModel):
         return GatePolicy(frozenset(required), frozenset(self.allow_unavailable))
 
 
+class BackfillSettings(BaseModel):
+    """``[tool.zdmigrate.backfill]``: how the backfill shares the server with the app."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # how much slower the application may get, on average, while the backfill runs
+    max_app_slowdown: float = Field(0.2, gt=0, le=10)
+    # low: half the slowdown and at most half the time; normal: the budget; high: no throttle
+    priority: Literal["low", "normal", "high"] = "normal"
+    # this many other sessions at work at once stops the backfill until 'zdmigrate resume'
+    critical_active_sessions: int = Field(0, ge=0)
+    # blocks: heap block ranges (TID Range Scan); keys: the key in order (keyset pagination)
+    walk: Literal["blocks", "keys"] = "blocks"
+
+
 class Settings(BaseModel):
     """Everything a command may be tuned by. Field names are the pyproject keys."""
 
@@ -117,6 +133,7 @@ class Settings(BaseModel):
     verify: bool = True
     verify_report_limit: int = Field(20, ge=1)
     gate: GateSettings = GateSettings()
+    backfill: BackfillSettings = BackfillSettings()
 
     def with_overrides(self, **overrides: Any) -> Settings:
         data = self.model_dump(by_alias=True)
@@ -145,8 +162,9 @@ def _build(data: dict[str, Any], where: str) -> Settings:
 def _pyproject_table(path: Path) -> dict[str, Any]:
     table = zdmigrate_table(path)
     data = {k.replace("-", "_"): v for k, v in table.items() if not isinstance(v, dict)}
-    if isinstance(table.get("gate"), dict):
-        data["gate"] = {k.replace("-", "_"): v for k, v in table["gate"].items()}
+    for nested in ("gate", "backfill"):
+        if isinstance(table.get(nested), dict):
+            data[nested] = {k.replace("-", "_"): v for k, v in table[nested].items()}
     return data
 
 

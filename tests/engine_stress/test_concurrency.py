@@ -52,7 +52,7 @@ def test_writers_of_both_versions_during_apply(
     book = Book(sc, ROWS)
     path = write_migration(tmp_path, sc)
     apps = Threads()
-    monitor = Monitor(db_url, sc.migration)
+    monitor = Monitor(db_url, sc.migration, sc.table)
     monitor.start()
     for i in range(2):
         apps.start(writer, db_url, book, "old", 100 + i, WEIGHTS)

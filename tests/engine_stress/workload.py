@@ -292,7 +292,7 @@ def checkpoint(conn: psycopg.Connection[Any], migration: str) -> dict[str, Any] 
     """The backfill checkpoint of ``migration`` (None before the backfill starts)."""
     try:
         row = conn.execute(
-            "SELECT last_key, upper_key, rows_done, status, updated_at "
+            "SELECT last_key, upper_key, rows_done, status, updated_at, walk "
             "FROM zdmigrate.backfill_checkpoints WHERE migration = %s",
             (migration,),
         ).fetchone()
@@ -302,7 +302,14 @@ def checkpoint(conn: psycopg.Connection[Any], migration: str) -> dict[str, Any] 
         return None
     last = int(row[0][0]) if row[0] else 0
     upper = int(row[1][0]) if row[1] else None
-    return {"last": last, "upper": upper, "rows_done": row[2], "status": row[3], "at": row[4]}
+    return {
+        "last": last,
+        "upper": upper,
+        "rows_done": row[2],
+        "status": row[3],
+        "at": row[4],
+        "walk": row[5],
+    }
 
 
 def phase(conn: psycopg.Connection[Any], migration: str) -> str | None:
@@ -569,20 +576,32 @@ class Threads:
 
 
 class Monitor(threading.Thread):
-    """Samples the backfill checkpoint to tell which writes raced ahead of the backfill."""
+    """Samples the backfill checkpoint to tell which writes raced ahead of the backfill.
 
-    def __init__(self, url: str, migration: str) -> None:
+    The backfill walks blocks (or keys): a write raced ahead of it when the row's block
+    when the walk started (or its key) was past the walk's position then."""
+
+    def __init__(self, url: str, migration: str, table: str) -> None:
         super().__init__(daemon=True)
         self.url = url
         self.migration = migration
-        self.samples: list[tuple[float, int, str]] = []  # (time, last key done, status)
+        self.samples: list[tuple[float, int, str]] = []  # (time, last position done, status)
         self.halt = threading.Event()
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT id, (ctid::text::point)[0]::int FROM {}").format(
+                    sql.Identifier(table)
+                )
+            ).fetchall()
+        self.block = dict(rows)  # each row's block before apply
+        self.walk = "blocks"
 
     def run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
             while not self.halt.is_set():
                 cp = checkpoint(conn, self.migration)
                 if cp is not None:
+                    self.walk = cp["walk"]
                     self.samples.append((time.monotonic(), cp["last"], cp["status"]))
                 time.sleep(0.02)
 
@@ -602,7 +621,8 @@ class Monitor(threading.Thread):
             i = bisect.bisect_left(times, w.at)
             if i < len(self.samples):
                 _, last, status = self.samples[i]
-                if status == "running" and last < w.key:
+                where = self.block[w.key] if self.walk == "blocks" else w.key
+                if status == "running" and last < where:
                     count += 1
         return count
 

@@ -35,7 +35,10 @@ def _progress(row: dict[str, Any]) -> str:
     total = row.get("rows_total")
     done = row.get("rows_done") or 0
     rate = row.get("rows_per_s")
-    speed = f", {rate:,.0f} rows/s" if rate and row.get("phase") == "backfilling" else ""
+    running = row.get("phase") == "backfilling"
+    speed = f", {rate:,.0f} rows/s" if rate and running else ""
+    if running and row.get("throttle"):
+        speed += f"; {row['throttle']}"
     if not total:
         return "-" if not done else f"{done:,}{speed}"
     return f"{done:,}/{total:,} ({min(100 * done / total, 100):.0f}%){speed}"
@@ -49,7 +52,8 @@ def status_table(rows: list[dict[str, Any]], console: Console) -> None:
     for col in ("migration", "phase", "tables", "backfill", "gate", "new app search_path"):
         table.add_column(col, overflow="fold")
     for row in rows:
-        phase = row["phase"] + (" (paused)" if row.get("paused") else "")
+        why = f": {row['paused_why']}" if row.get("paused_why") else ""
+        phase = row["phase"] + (f" (paused{why})" if row.get("paused") else "")
         table.add_row(
             row["name"],
             phase,
@@ -88,6 +92,7 @@ class ProgressView:
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[rate]} rows/s"),
                 TimeRemainingColumn(),
+                TextColumn("{task.fields[pace]}"),
                 console=self.console,
                 transient=False,
             )
@@ -107,10 +112,15 @@ class ProgressView:
         if self._bar is not None:
             task = self._tasks.get(p.table)
             if task is None:
-                task = self._bar.add_task(p.table, total=p.rows_total or None, rate="0")
+                task = self._bar.add_task(p.table, total=p.rows_total or None, rate="0", pace="")
                 self._tasks[p.table] = task
             total = max(p.rows_total or 0, p.rows_done) or None
-            self._bar.update(task, completed=p.rows_done, total=total, rate=f"{p.rows_per_s:,.0f}")
+            pace = f"waiting: {p.why}" if p.paused else p.throttle
+            width = max(self.console.width - 70, 10)
+            pace = pace if len(pace) <= width else pace[: width - 1] + "…"
+            self._bar.update(
+                task, completed=p.rows_done, total=total, rate=f"{p.rows_per_s:,.0f}", pace=pace
+            )
             return
         now = time.monotonic()
         changed = p.why != self._last_why
@@ -119,9 +129,11 @@ class ProgressView:
             self._last_line = now
             total = f"/{p.rows_total:,}" if p.rows_total else ""
             state = f" (waiting: {p.why})" if p.paused else ""
+            part = f" ({p.part})" if p.part else ""
+            pace = f"; {p.throttle}" if p.throttle and not p.paused else ""
             self.echo(
-                f"backfill {p.table}: {p.rows_done:,}{total} rows, {p.rows_per_s:,.0f} rows/s, "
-                f"batch {p.batch_size}{state}"
+                f"backfill {p.table}{part}: {p.rows_done:,}{total} rows, "
+                f"{p.rows_per_s:,.0f} rows/s, batch {p.batch_size}{state}{pace}"
             )
 
 

@@ -14,25 +14,31 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from psycopg import errors as pgerr
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from zdmigrate.config import Settings
 from zdmigrate.engine.db import connect
 from zdmigrate.engine.executor import backoff_s
 from zdmigrate.engine.store import Store
+from zdmigrate.engine.throttle import Throttle
 from zdmigrate.errors import BackfillError, LockTimeout
+from zdmigrate.model.schema import MARKER
 from zdmigrate.plan.backfill import (
     CHECKPOINT_INSERT_SQL,
     CHECKPOINT_UPDATE_SQL,
+    LEAF_SQL,
+    LEAVES_SQL,
     SESSION_SQL,
     BackfillSpec,
+    regclass_text,
 )
 
-__all__ = ["BatchSizer", "Progress", "run_backfill"]
+__all__ = ["BatchSizer", "Progress", "run_backfill", "unfinished"]
 
 Conn = psycopg.Connection[Any]
 
@@ -47,6 +53,8 @@ class Progress:
     paused: bool = False
     finished: bool = False
     why: str = ""
+    throttle: str = ""  # the throttle's state: how it paces the batches, and why
+    part: str = ""  # the partition being walked ('' for the table itself)
 
 
 ProgressFn = Callable[[Progress], None]
@@ -109,61 +117,133 @@ class ReplicaLag:
 
 def _hold_reason(store: Store, migration: str, settings: Settings, lag: ReplicaLag) -> str:
     """Why the backfill must wait before its next batch ('' to go on). No transaction is open."""
-    if store.is_paused(migration):
-        return "paused"
+    why = store.paused_why(migration)
+    if why is not None:
+        return f"paused ({why}); 'zdmigrate resume {migration}' continues" if why else "paused"
     seconds = lag.seconds(store.conn)
     if seconds is not None and seconds > settings.max_replica_lag_s:
         return f"replica lag {seconds:.1f} s > {settings.max_replica_lag_s:g} s"
     return ""
 
 
-def _checkpoint(store: Store, migration: str, spec: BackfillSpec) -> dict[str, Any] | None:
-    row = store.conn.execute(
-        "SELECT last_key, upper_key, rows_done, rows_total, status, batch_size "
-        "FROM zdmigrate.backfill_checkpoints WHERE migration = %s AND table_name = %s",
+@dataclass(frozen=True)
+class Leaf:
+    """A relation the backfill walks: the table itself (part ''), or one partition."""
+
+    schema: str
+    name: str
+    part: str
+
+    @property
+    def rel(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+    @property
+    def regclass(self) -> str:
+        return regclass_text(self.schema, self.name)
+
+
+def _leaves(conn: Conn, spec: BackfillSpec) -> list[Leaf]:
+    """What to walk now; refuses a partition whose rows it cannot fill."""
+    rows = conn.execute(LEAVES_SQL, (spec.regclass, spec.regclass)).fetchall()
+    conn.commit()
+    leaves = []
+    for schema, name, kind, method in rows:
+        part = "" if (schema, name) == (spec.schema, spec.table) else regclass_text(schema, name)
+        where = f"partition {part} of {spec.table}" if part else f"table {spec.table}"
+        if kind != "r":
+            raise BackfillError(
+                f"backfill of {spec.table}: {where} is not an ordinary table ({kind})",
+                "detach it (a foreign table's rows cannot be filled) and run apply again",
+            )
+        if spec.walk == "blocks" and method != "heap":
+            raise BackfillError(
+                f"backfill of {spec.table}: {where} uses the table access method "
+                f"'{method}'; walking by block ranges needs heap",
+                'roll back, set walk = "keys" in [tool.zdmigrate.backfill] and apply again',
+            )
+        leaves.append(Leaf(schema, name, part))
+    return leaves
+
+
+def _checkpoints(store: Store, migration: str, spec: BackfillSpec) -> dict[str, dict[str, Any]]:
+    keys = ("last_key", "upper_key", "rows_done", "rows_total", "status", "batch_size", "file")
+    rows = store.conn.execute(
+        "SELECT part, last_key, upper_key, rows_done, rows_total, status, batch_size, "
+        "relfilenode FROM zdmigrate.backfill_checkpoints WHERE migration = %s "
+        "AND table_name = %s",
         (migration, spec.table),
-    ).fetchone()
-    if row is None:
-        return None
-    keys = ("last_key", "upper_key", "rows_done", "rows_total", "status", "batch_size")
-    return dict(zip(keys, row, strict=True))
+    ).fetchall()
+    return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
 
 
-def _start(conn: Conn, store: Store, migration: str, spec: BackfillSpec) -> dict[str, Any]:
-    upper = conn.execute(spec.upper_bound_sql(), ()).fetchone()
-    estimate = conn.execute(spec.estimate_sql(), ()).fetchone()
-    total = int(estimate[0]) if estimate and estimate[0] else None
-    if total is None:
-        counted = conn.execute(spec.total_sql(), ()).fetchone()
-        total = int(counted[0]) if counted else 0
-    status = "running" if upper else "done"
-    store.conn.execute(
-        CHECKPOINT_INSERT_SQL,
-        (migration, spec.table, Jsonb(list(upper)) if upper else None, total, status),
-    )
-    found = _checkpoint(store, migration, spec)
-    assert found is not None
-    return found
+def unfinished(conn: Conn, migration: str, schema: str) -> list[str]:
+    """Tables and partitions the migration's backfill has not filled: an unfinished walk,
+    or a partition attached after the walk ended with rows the triggers never saw (one
+    created empty after apply holds only rows they wrote)."""
+    rows = conn.execute(
+        "SELECT table_name, part, status FROM zdmigrate.backfill_checkpoints "
+        "WHERE migration = %s ORDER BY 1, 2",
+        (migration,),
+    ).fetchall()
+    done: dict[str, set[str]] = {}
+    out: list[str] = []
+    for table, part, status in rows:
+        if status == "done":
+            done.setdefault(table, set()).add(part)
+        elif status != "detached":
+            out.append(f"{table} ({part})" if part else table)
+    for table, parts in done.items():
+        if parts == {""}:
+            continue  # a table walked as one (not partitioned, or walked by an old release)
+        name = regclass_text(schema, table)
+        listed = conn.execute(LEAVES_SQL, (name, name)).fetchall()
+        for leaf_schema, name, _, _ in listed:
+            part = regclass_text(leaf_schema, name)
+            if part in parts or (leaf_schema, name) == (schema, table):
+                continue
+            query = sql.SQL("SELECT EXISTS (SELECT FROM ONLY {} WHERE {})").format(
+                sql.Identifier(leaf_schema, name), sql.Identifier(MARKER)
+            )
+            found = conn.execute(query).fetchone()
+            if found and found[0]:
+                out.append(f"{table} ({part}, attached after the backfill)")
+    return out
+
+
+def _rows_per_block(mark: dict[str, Any]) -> int:
+    """A leaf's rows per block when its walk started (50 if it cannot tell)."""
+    upper, total = mark.get("upper_key"), mark.get("rows_total")
+    if upper and total and len(upper) == 1:
+        return max(round(int(total) / max(int(upper[0]), 1)), 1)
+    return 50
 
 
 def _failing_key(
     conn: Conn,
     spec: BackfillSpec,
-    lower: list[str] | None,
-    end: list[str],
+    leaf: Leaf,
+    lower: list[Any] | None,
+    end: list[Any],
     limit: int,
     error: psycopg.Error,
 ) -> tuple[str | None, str]:
     """Find the first row of a failed batch whose assignments raise, and why; else
     (None, the batch's own error), e.g. a unique violation between rows."""
     conn.rollback()
-    first = lower is None
-    params: list[Any] = [*(lower or []), *end, limit]
-    keys = conn.execute(spec.batch_keys_sql(first), params).fetchall()
+    if spec.walk == "blocks":
+        block, line = (int(v) for v in lower) if lower else (0, 0)
+        stop = f"({int(end[0])},{int(end[1]) if len(end) > 1 else 0})"
+        params: list[Any] = [f"({block},{line})", stop, limit]
+        keys = conn.execute(spec.block_keys_sql(leaf.rel), params).fetchall()
+    else:
+        first = lower is None
+        params = [*(lower or []), *end, limit]
+        keys = conn.execute(spec.batch_keys_sql(first, leaf.rel), params).fetchall()
     conn.commit()
     for key in keys:
         try:
-            conn.execute(spec.row_check_sql(), list(key)).fetchall()
+            conn.execute(spec.row_check_sql(leaf.rel), list(key)).fetchall()
             conn.commit()
         except psycopg.Error as exc:
             conn.rollback()
@@ -175,23 +255,6 @@ def _failing_key(
     return None, message + (f" ({detail.strip()})" if detail else "")
 
 
-def _batch(
-    conn: Conn, spec: BackfillSpec, last: list[str] | None, upper: list[str], size: int
-) -> tuple[int, int, list[str], bool]:
-    """One batch in the open transaction: (rows changed, rows covered, end key, finished)."""
-    first = last is None
-    lower = list(last or [])
-    found = conn.execute(spec.batch_end_sql(first), [*lower, *upper, size - 1]).fetchone()
-    if found is None:
-        counted = conn.execute(spec.count_sql(first), [*lower, *upper]).fetchone()
-        seen, end, finished = int(counted[0]) if counted else 0, list(upper), True
-    else:
-        seen, end = size, list(found)
-        finished = end == list(upper)
-    changed = conn.execute(spec.update_sql(first), [*lower, *end]).rowcount
-    return changed, seen, end, finished
-
-
 def run_backfill(
     url: str,
     store: Store,
@@ -200,88 +263,279 @@ def run_backfill(
     settings: Settings,
     progress: ProgressFn,
 ) -> int:
-    """Backfill ``spec`` to its upper bound; returns rows updated by this run."""
+    """Backfill every leaf of ``spec``'s table; returns rows updated by this run."""
     with connect(url, autocommit=False, application_name="zdmigrate-backfill") as conn:
         conn.execute(SESSION_SQL, (f"{settings.lock_timeout_ms}ms",))
         conn.commit()
-        state = _checkpoint(store, migration, spec) or _start(conn, store, migration, spec)
-        conn.commit()
-        if state["status"] == "done":
-            return 0
-        return _loop(conn, store, migration, spec, settings, progress, state)
-
-
-def _loop(
-    conn: Conn,
-    store: Store,
-    migration: str,
-    spec: BackfillSpec,
-    settings: Settings,
-    progress: ProgressFn,
-    state: dict[str, Any],
-) -> int:
-    sizer = BatchSizer(settings)
-    if state.get("batch_size"):
-        sizer.size = int(state["batch_size"])
-    last: list[str] | None = state["last_key"]
-    upper: list[str] = state["upper_key"]
-    done = int(state["rows_done"])
-    total = state["rows_total"]
-    updated = 0
-    started = time.monotonic()
-    blocked_since: float | None = None
-    attempts = 0
-    lag = ReplicaLag()
-    while True:
-        held = _hold_reason(store, migration, settings, lag)
-        if held:
-            progress(Progress(spec.table, done, total, 0.0, sizer.size, paused=True, why=held))
-            time.sleep(0.5)
-            continue
-        t0 = time.monotonic()
+        own = [conn.info.backend_pid, store.conn.info.backend_pid]
+        throttle = Throttle(url, settings, own)
+        throttle.start()
         try:
-            changed, seen, new_last, finished = _batch(conn, spec, last, upper, sizer.size)
-        except (pgerr.LockNotAvailable, pgerr.DeadlockDetected):
-            conn.rollback()
-            attempts += 1
-            blocked_since = blocked_since or t0
-            waited = time.monotonic() - blocked_since
-            if waited >= settings.lock_retry_budget_s:
-                raise LockTimeout(f"backfill of {spec.table}", attempts, waited) from None
-            time.sleep(backoff_s(attempts))
-            continue
-        except psycopg.Error as exc:
-            key, why = _failing_key(conn, spec, last, upper, sizer.size, exc)
-            where = f" at key {key}" if key is not None else ""
-            raise BackfillError(
-                f"{migration}: backfill of {spec.table} failed{where}: {why}",
-                "fix the up expression (or the row) and run apply again",
-            ) from exc
-        blocked_since, attempts = None, 0
-        done += seen
-        rate = (done - int(state["rows_done"])) / max(time.monotonic() - started, 1e-6)
-        wal = conn.execute(
-            CHECKPOINT_UPDATE_SQL,
+            return Walk(conn, store, migration, spec, settings, progress, throttle).run()
+        finally:
+            throttle.close()
+
+
+class Walk:
+    """One run of a table's backfill: each leaf, batch by batch, then any new leaf."""
+
+    def __init__(
+        self,
+        conn: Conn,
+        store: Store,
+        migration: str,
+        spec: BackfillSpec,
+        settings: Settings,
+        progress: ProgressFn,
+        throttle: Throttle,
+    ) -> None:
+        self.conn, self.store, self.migration, self.spec = conn, store, migration, spec
+        self.settings, self.progress, self.throttle = settings, progress, throttle
+        self.lag = ReplicaLag()
+        self.updated = 0
+        self.done_before = 0  # rows done in the leaves already finished (for progress)
+        self.total = 0
+        self.why = ""
+
+    def run(self) -> int:
+        while True:
+            marks = _checkpoints(self.store, self.migration, self.spec)
+            leaves = _leaves(self.conn, self.spec)
+            todo = [leaf for leaf in leaves if marks.get(leaf.part, {}).get("status") != "done"]
+            self.total = sum(int(m["rows_total"] or 0) for m in marks.values())
+            self.done_before = sum(int(m["rows_done"]) for m in marks.values())
+            if not todo:
+                return self.updated
+            for leaf in todo:
+                mark = marks.get(leaf.part)
+                if mark is not None:
+                    self.done_before -= int(mark["rows_done"])
+                self._leaf(leaf, mark)
+
+    def _start(self, leaf: Leaf) -> dict[str, Any]:
+        """A fresh checkpoint for a leaf (a new one, one attached again, or one rewritten)."""
+        conn = self.conn
+        found = conn.execute(LEAF_SQL, (leaf.regclass,)).fetchone()
+        assert found is not None
+        file, blocks, estimate = (int(v) for v in found)
+        upper: list[Any] | None
+        if self.spec.walk == "blocks":
+            upper = [blocks] if blocks else None
+        else:
+            got = conn.execute(self.spec.upper_bound_sql(leaf.rel), ()).fetchone()
+            upper = list(got) if got else None
+        total = estimate
+        if not total and upper:
+            counted = conn.execute(self.spec.total_sql(leaf.rel), ()).fetchone()
+            total = int(counted[0]) if counted else 0
+        conn.commit()
+        self.store.conn.execute(
+            CHECKPOINT_INSERT_SQL,
             (
-                Jsonb(new_last),
-                done,
-                sizer.size,
-                rate,
-                "done" if finished else "running",
-                migration,
-                spec.table,
+                self.migration,
+                self.spec.table,
+                leaf.part,
+                self.spec.walk,
+                file,
+                Jsonb(upper) if upper else None,
+                total,
+                "running" if upper else "done",
             ),
         )
-        position = wal.fetchone()
-        conn.commit()
-        if position is not None:
-            lag.committed(int(position[0]))
-        updated += changed
-        elapsed = time.monotonic() - t0
-        progress(Progress(spec.table, done, total, rate, sizer.size, finished=finished))
-        if finished:
-            return updated
-        last = new_last
-        sizer.observe(seen, elapsed)
-        if settings.sleep_ratio:
-            time.sleep(elapsed * settings.sleep_ratio)
+        marks = _checkpoints(self.store, self.migration, self.spec)
+        self.total = sum(int(m["rows_total"] or 0) for m in marks.values())
+        return marks[leaf.part]
+
+    def _leaf(self, leaf: Leaf, mark: dict[str, Any] | None) -> None:
+        if mark is None or mark["status"] == "detached":
+            mark = self._start(leaf)
+        sizer = BatchSizer(self.settings)
+        if mark.get("batch_size"):
+            sizer.size = int(mark["batch_size"])
+        per_page = _rows_per_block(mark)
+        last: list[Any] | None = mark["last_key"]
+        done = int(mark["rows_done"])
+        started_done, started = done, time.monotonic()
+        blocked_since: float | None = None
+        attempts = 0
+        while mark["status"] != "done":
+            held = _hold_reason(self.store, self.migration, self.settings, self.lag)
+            held = held or self._critical()
+            self.throttle.holding = bool(held)
+            if held:
+                self._show(leaf, done, 0.0, sizer.size, paused=True, why=held)
+                time.sleep(0.5)
+                continue
+            upper: list[Any] = mark["upper_key"]
+            t0 = time.monotonic()
+            try:
+                with self.throttle.batch():
+                    changed, seen, end, finished = self._batch(leaf, last, upper, sizer, per_page)
+            except (pgerr.LockNotAvailable, pgerr.DeadlockDetected):
+                self.conn.rollback()
+                attempts += 1
+                blocked_since = blocked_since or t0
+                waited = time.monotonic() - blocked_since
+                if waited >= self.settings.lock_retry_budget_s:
+                    raise LockTimeout(f"backfill of {self._name(leaf)}", attempts, waited) from None
+                time.sleep(backoff_s(attempts))
+                continue
+            except pgerr.UndefinedTable:
+                self.conn.rollback()  # the partition was dropped: nothing left to fill
+                self._mark(leaf, last, done, sizer.size, 0.0, "detached")
+                return
+            except psycopg.Error as exc:
+                self._fail(leaf, last, upper, sizer.size, exc)
+            blocked_since, attempts = None, 0
+            elapsed = time.monotonic() - t0
+            done += changed if self.spec.walk == "blocks" else seen
+            rate = (done - started_done) / max(time.monotonic() - started, 1e-6)
+            status = "done" if finished else "running"
+            file, member = self._mark(leaf, end, done, sizer.size, rate, status)
+            self.updated += changed
+            if not member:
+                # detached during the walk: its rows are no longer the table's
+                self._mark(leaf, end, done, sizer.size, rate, "detached")
+                return
+            moved = mark["file"] is not None and file != int(mark["file"])
+            if self.spec.walk == "blocks" and moved:
+                # VACUUM FULL or CLUSTER moved the rows: walk the new file from its start
+                mark, last = self._start(leaf), None
+                per_page = _rows_per_block(mark)
+                continue
+            mark["status"] = status
+            self._show(leaf, done, rate, sizer.size, finished=finished)
+            if finished:
+                self.done_before += done
+                return
+            last = end
+            sizer.observe(seen, elapsed)
+            self._rest(elapsed)
+
+    def _batch(
+        self,
+        leaf: Leaf,
+        last: list[Any] | None,
+        upper: list[Any],
+        sizer: BatchSizer,
+        per_page: int,
+    ) -> tuple[int, int, list[Any], bool]:
+        """One batch in the open transaction: (rows changed, rows covered, end, finished).
+
+        A block walk's batch is a range of tuple positions (block, line): as many as hold
+        a batch of rows by the leaf's rows per block, so a batch can end inside a block.
+        Each batch starts where the last ended, so the ranges cover every position.
+        """
+        spec, conn = self.spec, self.conn
+        if spec.walk == "blocks":
+            block, line = (int(v) for v in last) if last else (0, 0)
+            ahead = line + sizer.size
+            end = [block + ahead // per_page, ahead % per_page]
+            if end >= [int(upper[0]), 0]:
+                end = [int(upper[0]), 0]
+            changed = conn.execute(
+                spec.update_blocks_sql(leaf.rel), (f"({block},{line})", f"({end[0]},{end[1]})")
+            ).rowcount
+            covered = (end[0] - block) * per_page + end[1] - line
+            return changed, max(covered, changed), end, end[0] >= int(upper[0])
+        first = last is None
+        low = list(last or [])
+        found = conn.execute(
+            spec.batch_end_sql(first, leaf.rel), [*low, *upper, sizer.size - 1]
+        ).fetchone()
+        if found is None:
+            counted = conn.execute(spec.count_sql(first, leaf.rel), [*low, *upper]).fetchone()
+            seen, end, finished = int(counted[0]) if counted else 0, list(upper), True
+        else:
+            seen, end = sizer.size, list(found)
+            finished = end == list(upper)
+        changed = conn.execute(spec.update_sql(first, leaf.rel), [*low, *end]).rowcount
+        return changed, seen, end, finished
+
+    def _mark(
+        self, leaf: Leaf, end: list[Any] | None, done: int, size: int, rate: float, status: str
+    ) -> tuple[int | None, bool]:
+        """Write the checkpoint in the batch's transaction and commit both: returns the
+        leaf's file now and whether it still belongs to the table."""
+        cur = self.conn.execute(
+            CHECKPOINT_UPDATE_SQL,
+            (
+                Jsonb(end) if end is not None else None,
+                done,
+                size,
+                rate,
+                status,
+                self.why,
+                self.migration,
+                self.spec.table,
+                leaf.part,
+                leaf.regclass,
+                leaf.regclass,
+                self.spec.regclass,
+                leaf.regclass,
+                self.spec.regclass,
+            ),
+        )
+        row = cur.fetchone()
+        self.conn.commit()
+        if row is None:
+            return None, True
+        self.lag.committed(int(row[0]))
+        return (int(row[1]) if row[1] is not None else None), bool(row[2])
+
+    def _critical(self) -> str:
+        why = self.throttle.critical()
+        if why:
+            self.store.set_paused(self.migration, True, why)
+            return f"paused ({why}); 'zdmigrate resume {self.migration}' continues"
+        return ""
+
+    def _rest(self, batch_s: float) -> None:
+        pace = self.throttle.pace(batch_s)
+        self.why = pace.why
+        if pace.rest_s > 0:
+            time.sleep(pace.rest_s)
+
+    def _name(self, leaf: Leaf) -> str:
+        return f"{self.spec.table} ({leaf.part})" if leaf.part else self.spec.table
+
+    def _show(
+        self,
+        leaf: Leaf,
+        done: int,
+        rate: float,
+        size: int,
+        paused: bool = False,
+        finished: bool = False,
+        why: str = "",
+    ) -> None:
+        total = max(self.total, self.done_before + done) or None
+        self.progress(
+            Progress(
+                self.spec.table,
+                self.done_before + done,
+                total,
+                rate,
+                size,
+                paused=paused,
+                finished=finished,
+                why=why,
+                throttle=self.why,
+                part=leaf.part,
+            )
+        )
+
+    def _fail(
+        self,
+        leaf: Leaf,
+        last: list[Any] | None,
+        upper: list[Any],
+        size: int,
+        error: psycopg.Error,
+    ) -> NoReturn:
+        key, why = _failing_key(self.conn, self.spec, leaf, last, upper, size, error)
+        where = f" at key {key}" if key is not None else ""
+        raise BackfillError(
+            f"{self.migration}: backfill of {self._name(leaf)} failed{where}: {why}",
+            "fix the up expression (or the row) and run apply again",
+        ) from error

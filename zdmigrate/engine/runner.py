@@ -89,7 +89,7 @@ def _session(settings: Settings, name: str) -> Iterator[tuple[Conn, Store]]:
 
 
 def timeouts(settings: Settings) -> Timeouts:
-    return Timeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    return Timeouts(settings.lock_timeout_ms, settings.statement_timeout_ms, settings.backfill.walk)
 
 
 def _replan(row: MigrationRow, settings: Settings, older: tuple[tuple[str, str], ...]) -> Plan:

@@ -118,6 +118,18 @@ _UPGRADES: tuple[str, ...] = (
     );
     CREATE INDEX gate_snapshots_migration ON zdmigrate.gate_snapshots (migration, source, taken_at);
     """,
+    # 4: a checkpoint per partition, walked by blocks or by key; the throttle's state;
+    # why a backfill stopped by itself (critical load).
+    """
+    ALTER TABLE zdmigrate.backfill_checkpoints
+        ADD COLUMN part text NOT NULL DEFAULT '',
+        ADD COLUMN walk text NOT NULL DEFAULT 'keys',
+        ADD COLUMN relfilenode bigint,
+        ADD COLUMN throttle text NOT NULL DEFAULT '',
+        DROP CONSTRAINT backfill_checkpoints_pkey,
+        ADD PRIMARY KEY (migration, table_name, part);
+    ALTER TABLE zdmigrate.migrations ADD COLUMN paused_why text NOT NULL DEFAULT '';
+    """,
 )
 
 STATE_VERSION = len(_UPGRADES)
@@ -180,9 +192,11 @@ def list_migrations(conn: Conn) -> list[dict[str, Any]]:
             """
             SELECT m.name, m.phase, m.mode, m.schema_name, m.version_schema, m.tables,
                    m.started_at, m.expanded_at, m.completed_at, m.rolled_back_at, m.paused,
+                   m.paused_why,
                    COALESCE(sum(b.rows_done), 0)::bigint AS rows_done,
                    sum(b.rows_total)::bigint AS rows_total,
                    sum(b.rows_per_s) FILTER (WHERE b.status = 'running') AS rows_per_s,
+                   max(b.throttle) FILTER (WHERE b.status = 'running') AS throttle,
                    (SELECT d.decision || CASE WHEN d.forced THEN ' (forced)' ELSE '' END
                       FROM zdmigrate.gate_decisions d WHERE d.migration = m.name
                      ORDER BY d.id DESC LIMIT 1) AS gate

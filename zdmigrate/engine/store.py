@@ -185,18 +185,24 @@ class Store:
             (name,),
         )
 
-    def set_paused(self, name: str, paused: bool) -> bool:
+    def set_paused(self, name: str, paused: bool, why: str = "") -> bool:
+        """Pause (with why, when zdmigrate paused by itself) or resume a backfill."""
         cur = self.conn.execute(
-            "UPDATE zdmigrate.migrations SET paused = %s, updated_at = now() WHERE name = %s",
-            (paused, name),
+            "UPDATE zdmigrate.migrations SET paused = %s, paused_why = %s, updated_at = now() "
+            "WHERE name = %s",
+            (paused, why if paused else "", name),
         )
         return cur.rowcount == 1
 
-    def is_paused(self, name: str) -> bool:
+    def paused_why(self, name: str) -> str | None:
+        """None while the backfill may run; else why it waits ('' for a user's pause)."""
         row = self.conn.execute(
-            "SELECT paused FROM zdmigrate.migrations WHERE name = %s", (name,)
+            "SELECT paused, paused_why FROM zdmigrate.migrations WHERE name = %s", (name,)
         ).fetchone()
-        return bool(row and row[0])
+        return row[1] if row and row[0] else None
+
+    def is_paused(self, name: str) -> bool:
+        return self.paused_why(name) is not None
 
 
 def dumps(data: Any) -> str:

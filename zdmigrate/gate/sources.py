@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from zdmigrate.config import Settings
+from zdmigrate.engine.backfill import unfinished
 from zdmigrate.engine.store import MigrationRow
 from zdmigrate.engine.verify import verify_specs
 from zdmigrate.gate.report import SourceResult
@@ -33,17 +34,12 @@ __all__ = [
 
 Conn = psycopg.Connection[Any]
 
-_UNFINISHED_SQL = (
-    "SELECT table_name FROM zdmigrate.backfill_checkpoints "
-    "WHERE migration = %s AND status <> 'done' ORDER BY 1"
-)
-
 
 def backfill(conn: Conn, row: MigrationRow) -> SourceResult:
     """The migration's own state: every backfill finished, nothing paused."""
     evidence = [
-        {"summary": f"backfill of {r[0]} not finished", "table": r[0]}
-        for r in conn.execute(_UNFINISHED_SQL, (row.name,)).fetchall()
+        {"summary": f"backfill of {what} not finished", "table": what.split(" ")[0]}
+        for what in unfinished(conn, row.name, row.schema_name)
     ]
     if row.paused:
         evidence.append({"summary": "the migration is paused"})

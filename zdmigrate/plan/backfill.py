@@ -1,29 +1,41 @@
 """Backfill work as data: which rows, which key, which assignments; SQL, no I/O.
 
-Batches walk the table's key in order (keyset pagination). Each batch touches
-only rows still marked as needing a backfill, so a row an application wrote
-after the triggers existed keeps the value it was given.
+The backfill walks each leaf of the table on its own: the table itself, or
+every partition of a partitioned table (listed again when the walk ends, so a
+partition attached meanwhile is filled too). Within a leaf it walks the heap
+by block range (a TID Range Scan, like the single UPDATE it replaces) or, with
+``backfill_walk = "keys"``, the key in order (keyset pagination). Each batch
+touches only rows still marked as needing a backfill, so a row an application
+wrote after the triggers existed keeps the value it was given.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from psycopg import sql
 
 from zdmigrate.model.schema import MARKER
 
 __all__ = [
+    "ACTIVE_SQL",
     "CHECKPOINT_INSERT_SQL",
     "CHECKPOINT_UPDATE_SQL",
+    "LEAF_SQL",
+    "LEAVES_SQL",
+    "PROBE_SQL",
     "SESSION_SQL",
     "BackfillSpec",
     "VerifyPair",
     "VerifySpec",
+    "Walk",
 ]
 
 BACKFILL_SETTING = "zdmigrate.backfill"
+Walk = Literal["blocks", "keys"]
+# Where a partitioned table's statements name the partition they run on.
+PARTITION = "<partition>"
 
 # The backfill's own session: the dual-write triggers skip it (their WHEN clause reads
 # zdmigrate.backfill), and a batch does not wait for its WAL to reach disk (a crash
@@ -32,16 +44,46 @@ SESSION_SQL = (
     f"SELECT set_config('{BACKFILL_SETTING}', 'on', false), set_config('lock_timeout', %s, false), "
     "set_config('synchronous_commit', 'off', false)"
 )
-CHECKPOINT_INSERT_SQL = (
-    "INSERT INTO zdmigrate.backfill_checkpoints (migration, table_name, upper_key, "
-    "rows_total, status) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+# The leaves to walk: the table itself, or each partition (parameter: the table, twice).
+LEAVES_SQL = (
+    "SELECT n.nspname, c.relname, c.relkind::text, COALESCE(a.amname, '') FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_am a ON a.oid = c.relam "
+    "WHERE c.oid IN (SELECT p.relid FROM pg_partition_tree(%s::regclass) p WHERE p.isleaf) "
+    "OR (c.oid = %s::regclass AND c.relkind <> 'p') ORDER BY n.nspname, c.relname"
 )
-# In the batch's transaction: the batch and its checkpoint commit together.
+# A leaf's file, its size in blocks and the planner's row estimate (parameter: the leaf).
+LEAF_SQL = (
+    "SELECT c.relfilenode::bigint, pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
+    "GREATEST(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = %s::regclass"
+)
+# The throttle's probe, on a session of its own: a commit like the application's, which
+# waits for the WAL before it (the backfill's too) to reach disk. It writes no row.
+PROBE_SQL = "SELECT pg_current_xact_id()"
+# Other sessions of this database at work now, and those whose state this role cannot see
+# (another role's, without pg_read_all_stats) (parameter: zdmigrate's own session ids).
+ACTIVE_SQL = (
+    "SELECT count(*) FILTER (WHERE state IN ('active', 'idle in transaction')), "
+    "count(*) FILTER (WHERE state IS NULL) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> ALL(%s)"
+)
+CHECKPOINT_INSERT_SQL = (
+    "INSERT INTO zdmigrate.backfill_checkpoints (migration, table_name, part, walk, "
+    "relfilenode, upper_key, rows_total, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (migration, table_name, part) DO UPDATE SET walk = EXCLUDED.walk, "
+    "relfilenode = EXCLUDED.relfilenode, last_key = NULL, upper_key = EXCLUDED.upper_key, "
+    "rows_total = EXCLUDED.rows_total, status = EXCLUDED.status, updated_at = now()"
+)
+# In the batch's transaction: the batch and its checkpoint commit together. It returns
+# where the batch ended in the WAL, the leaf's file now (a VACUUM FULL or CLUSTER moved
+# its rows: walk it again) and whether the leaf still belongs to the table.
 CHECKPOINT_UPDATE_SQL = (
     "UPDATE zdmigrate.backfill_checkpoints SET last_key = %s, rows_done = %s, "
-    "batch_size = %s, rows_per_s = %s, status = %s, updated_at = now() "
-    "WHERE migration = %s AND table_name = %s "
-    "RETURNING pg_current_wal_insert_lsn() - '0/0'::pg_lsn"
+    "batch_size = %s, rows_per_s = %s, status = %s, throttle = %s, updated_at = now() "
+    "WHERE migration = %s AND table_name = %s AND part = %s "
+    "RETURNING pg_current_wal_insert_lsn() - '0/0'::pg_lsn, "
+    "(SELECT c.relfilenode::bigint FROM pg_class c WHERE c.oid = %s::regclass), "
+    "(%s::regclass = %s::regclass OR EXISTS (SELECT FROM pg_partition_ancestors(%s::regclass) a "
+    "WHERE a.relid = %s::regclass))"
 )
 
 
@@ -57,6 +99,11 @@ def _expr(text: str) -> sql.SQL:
     return sql.SQL(text.replace("%", "%%"))
 
 
+def regclass_text(schema: str, name: str) -> str:
+    """The text a ``%s::regclass`` parameter takes for a table."""
+    return sql.Identifier(schema, name).as_string()
+
+
 @dataclass(frozen=True)
 class BackfillSpec:
     schema: str
@@ -64,6 +111,9 @@ class BackfillSpec:
     key: tuple[str, ...]
     key_types: tuple[str, ...]
     assignments: tuple[tuple[str, str, str], ...]
+    # a plan stored by a zdmigrate before 0.6 walked the key and knew no partitions
+    walk: Walk = "keys"
+    partitioned: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +121,17 @@ class BackfillSpec:
     @property
     def qualified(self) -> sql.Composable:
         return _id(self.schema, self.table)
+
+    @property
+    def regclass(self) -> str:
+        return regclass_text(self.schema, self.table)
+
+    def _rel(self, leaf: tuple[str, str] | None) -> sql.Composable:
+        """The relation a statement runs on: a leaf, else the table (or, for a partitioned
+        table, the placeholder ``plan`` shows for each partition)."""
+        if leaf is not None:
+            return _id(*leaf)
+        return _id(PARTITION) if self.partitioned else self.qualified
 
     def _key_row(self, prefix: str | None = None) -> sql.Composable:
         ids = [_id(prefix, k) if prefix else _id(k) for k in self.key]
@@ -83,12 +144,21 @@ class BackfillSpec:
     def _key_text(self, prefix: str) -> sql.Composable:
         return sql.SQL(", ").join(sql.SQL("{}::text").format(_id(prefix, k)) for k in self.key)
 
+    def _sets(self) -> sql.Composable:
+        sets = [
+            sql.SQL("{} = ({})").format(_id(target), _expr(expr))
+            for target, expr, _ in self.assignments
+        ]
+        return sql.SQL(", ").join([*sets, sql.SQL("{} = false").format(_id(MARKER))])
+
     def describe(self) -> dict[str, Any]:
-        """What ``plan`` shows: the table, key, columns, and every statement with the
-        meaning of its parameters, in the order the backfill sends them."""
+        """What ``plan`` shows: the table, how it is walked, the columns, and every
+        statement with the meaning of its parameters, in the order the backfill sends them."""
         return {
             "table": self.table,
             "key": list(self.key),
+            "walk": self.walk,
+            "partitioned": self.partitioned,
             "columns": [a[0] for a in self.assignments],
             "statements": [
                 {"when": when, "sql": text, "parameters": list(params)}
@@ -98,19 +168,43 @@ class BackfillSpec:
 
     def statements(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """(when, SQL, parameter meanings) of every statement the backfill sends."""
+        leaf = "each partition" if self.partitioned else "the table"
+        checkpoint = ("last key", "rows done", "batch size", "rows/s", "status", "throttle")
+        where = ("migration", "table", "partition", "leaf", "leaf", "table", "leaf", "table")
+        head = [
+            ("once, on its own session", SESSION_SQL, ("lock_timeout",)),
+            ("once, and again when done: what to walk", LEAVES_SQL, ("table", "table")),
+            (f"{leaf}: its file, blocks and row estimate", LEAF_SQL, ("leaf",)),
+            (f"{leaf}, if never analyzed: its rows, for progress", self.total_sql(), ()),
+        ]
+        start = (
+            f"{leaf}: the checkpoint",
+            CHECKPOINT_INSERT_SQL,
+            ("migration", "table", "partition", "walk", "file", "upper", "rows", "status"),
+        )
+        tail = [
+            ("each batch, same transaction", CHECKPOINT_UPDATE_SQL, (*checkpoint, *where)),
+            ("throttle, on its own session: a commit", PROBE_SQL, ()),
+            ("throttle, on its own session: others at work", ACTIVE_SQL, ("zdmigrate's pids",)),
+        ]
+        if self.walk == "blocks":
+            blocks = ("from block", "to block (not included)")
+            return [
+                *head,
+                start,
+                ("each batch: fill a range of blocks", self.update_blocks_sql(), blocks),
+                *tail,
+                ("a failed batch: its rows", self.block_keys_sql(), (*blocks, "limit")),
+                ("a failed batch: each row", self.row_check_sql(), tuple(self.key)),
+            ]
         after = tuple(f"after {k}: key of the last row done" for k in self.key)
         upto = tuple(f"upto {k}: key of the batch's end" for k in self.key)
-        last = tuple(f"upper {k}: the last key when the backfill started" for k in self.key)
+        last = tuple(f"upper {k}: the last key when the walk started" for k in self.key)
         return [
-            ("once, on its own session", SESSION_SQL, ("lock_timeout",)),
-            ("once, the range to fill", self.upper_bound_sql(), ()),
-            ("once, for progress", self.estimate_sql(), ()),
-            ("once, for progress, if never analyzed", self.total_sql(), ()),
-            (
-                "once, the checkpoint",
-                CHECKPOINT_INSERT_SQL,
-                ("migration", "table", "upper", "rows", "status"),
-            ),
+            *head[:2],
+            (f"{leaf}: the range to fill", self.upper_bound_sql(), ()),
+            *head[2:],
+            start,
             (
                 "each batch: its end (first batch)",
                 self.batch_end_sql(True),
@@ -120,34 +214,46 @@ class BackfillSpec:
             ("last batch: its size", self.count_sql(False), (*after, *last)),
             ("each batch: fill (first batch)", self.update_sql(True), upto),
             ("each batch: fill", self.update_sql(False), (*after, *upto)),
-            (
-                "each batch, same transaction",
-                CHECKPOINT_UPDATE_SQL,
-                ("last key", "rows done", "batch size", "rows/s", "status", "migration", "table"),
-            ),
+            *tail,
             ("a failed batch: its keys", self.batch_keys_sql(False), (*after, *last, "limit")),
             ("a failed batch: each row", self.row_check_sql(), tuple(self.key)),
         ]
 
-    def estimate_sql(self) -> str:
-        """The planner's row estimate (progress only)."""
-        name = sql.Literal(sql.Identifier(self.schema, self.table).as_string())
+    def total_sql(self, leaf: tuple[str, str] | None = None) -> str:
+        return sql.SQL("SELECT count(*) FROM ONLY {}").format(self._rel(leaf)).as_string()
+
+    # -- the block walk
+
+    def update_blocks_sql(self, leaf: tuple[str, str] | None = None) -> str:
+        """Fill every row of a block range that still needs it: one TID Range Scan."""
         return (
-            sql.SQL("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = {}::regclass")
-            .format(name)
+            sql.SQL(
+                "UPDATE ONLY {} AS t SET {} WHERE t.ctid >= CAST(%s AS tid) "
+                "AND t.ctid < CAST(%s AS tid) AND t.{}"
+            )
+            .format(self._rel(leaf), self._sets(), _id(MARKER))
             .as_string()
-            .replace("%", "%%")
         )
 
-    def total_sql(self) -> str:
-        return sql.SQL("SELECT count(*) FROM {}").format(self.qualified).as_string()
+    def block_keys_sql(self, leaf: tuple[str, str] | None = None) -> str:
+        """The keys of the rows a block range still has to fill (to find a failing row)."""
+        return (
+            sql.SQL(
+                "SELECT {} FROM ONLY {} AS t WHERE t.ctid >= CAST(%s AS tid) "
+                "AND t.ctid < CAST(%s AS tid) AND t.{} ORDER BY {} LIMIT %s"
+            )
+            .format(self._key_text("t"), self._rel(leaf), _id(MARKER), self._order())
+            .as_string()
+        )
 
-    def upper_bound_sql(self) -> str:
-        """The last key now: the backfill ends there; later rows are the triggers' job."""
+    # -- the key walk
+
+    def upper_bound_sql(self, leaf: tuple[str, str] | None = None) -> str:
+        """The last key now: the walk ends there; later rows are the triggers' job."""
         desc = sql.SQL(", ").join(sql.SQL("{} DESC").format(_id("t", k)) for k in self.key)
         return (
-            sql.SQL("SELECT {} FROM {} AS t ORDER BY {} LIMIT 1")
-            .format(self._key_text("t"), self.qualified, desc)
+            sql.SQL("SELECT {} FROM ONLY {} AS t ORDER BY {} LIMIT 1")
+            .format(self._key_text("t"), self._rel(leaf), desc)
             .as_string()
         )
 
@@ -163,54 +269,49 @@ class BackfillSpec:
     def _order(self) -> sql.Composable:
         return sql.SQL(", ").join(_id("t", k) for k in self.key)
 
-    def batch_end_sql(self, first: bool) -> str:
+    def batch_end_sql(self, first: bool, leaf: tuple[str, str] | None = None) -> str:
         """The key that ends a batch of N rows: params are the range, then N - 1.
 
         No row means the rest of the range is smaller than a batch.
         """
         return (
-            sql.SQL("SELECT {} FROM {} AS t WHERE {} ORDER BY {} OFFSET %s LIMIT 1")
-            .format(self._key_text("t"), self.qualified, self._range(first), self._order())
+            sql.SQL("SELECT {} FROM ONLY {} AS t WHERE {} ORDER BY {} OFFSET %s LIMIT 1")
+            .format(self._key_text("t"), self._rel(leaf), self._range(first), self._order())
             .as_string()
         )
 
-    def update_sql(self, first: bool) -> str:
+    def update_sql(self, first: bool, leaf: tuple[str, str] | None = None) -> str:
         """Fill every row of the range that still needs it: one index range scan."""
-        sets = sql.SQL(", ").join(
-            sql.SQL("{} = ({})").format(_id(target), _expr(expr))
-            for target, expr, _ in self.assignments
-        )
-        marker = _id(MARKER)
         return (
-            sql.SQL("UPDATE {} AS t SET {}, {} = false WHERE {} AND t.{}")
-            .format(self.qualified, sets, marker, self._range(first), marker)
+            sql.SQL("UPDATE ONLY {} AS t SET {} WHERE {} AND t.{}")
+            .format(self._rel(leaf), self._sets(), self._range(first), _id(MARKER))
             .as_string()
         )
 
-    def count_sql(self, first: bool) -> str:
+    def count_sql(self, first: bool, leaf: tuple[str, str] | None = None) -> str:
         """How many rows the range holds (for the last, short batch)."""
         return (
-            sql.SQL("SELECT count(*) FROM {} AS t WHERE {}")
-            .format(self.qualified, self._range(first))
+            sql.SQL("SELECT count(*) FROM ONLY {} AS t WHERE {}")
+            .format(self._rel(leaf), self._range(first))
             .as_string()
         )
 
-    def batch_keys_sql(self, first: bool) -> str:
+    def batch_keys_sql(self, first: bool, leaf: tuple[str, str] | None = None) -> str:
         """The keys of a range in order (to find a failing row); params: range, limit."""
         return (
-            sql.SQL("SELECT {} FROM {} AS t WHERE {} ORDER BY {} LIMIT %s")
-            .format(self._key_text("t"), self.qualified, self._range(first), self._order())
+            sql.SQL("SELECT {} FROM ONLY {} AS t WHERE {} ORDER BY {} LIMIT %s")
+            .format(self._key_text("t"), self._rel(leaf), self._range(first), self._order())
             .as_string()
         )
 
-    def row_check_sql(self) -> str:
+    def row_check_sql(self, leaf: tuple[str, str] | None = None) -> str:
         """Evaluate every assignment for one row by key (params: key as text)."""
         exprs = sql.SQL(", ").join(
             sql.SQL("CAST(({}) AS {})").format(_expr(e), sql.SQL(t)) for _, e, t in self.assignments
         )
         return (
-            sql.SQL("SELECT {} FROM {} AS t WHERE {} = {}")
-            .format(exprs, self.qualified, self._key_row("t"), self._params_row())
+            sql.SQL("SELECT {} FROM ONLY {} AS t WHERE {} = {}")
+            .format(exprs, self._rel(leaf), self._key_row("t"), self._params_row())
             .as_string()
         )
 

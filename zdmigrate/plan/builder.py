@@ -26,7 +26,7 @@ from zdmigrate.ops.work import (
     NotValidConstraint,
     Retired,
 )
-from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
+from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec, Walk
 from zdmigrate.plan.grants import shadow_grants_sql
 from zdmigrate.plan.triggers import drop_trigger_sql, trigger_sql, writes_counter_sql
 from zdmigrate.plan.views import version_schema_name, views_sql
@@ -40,10 +40,12 @@ DEFAULT_MAJOR = 15
 
 @dataclass(frozen=True)
 class Timeouts:
-    """The lock and statement timeouts every step runs under (0: no statement timeout)."""
+    """How the plan's work runs: the lock and statement timeouts every step runs under
+    (0: no statement timeout), and how the backfill walks a table."""
 
     lock_ms: int = 500
     statement_ms: int = 0
+    backfill_walk: Walk = "blocks"
 
     def wrap(self, step: Step) -> Step:
         """``step`` with the statements sent around it: SET LOCAL inside its transaction,
@@ -105,7 +107,7 @@ def build_plan(
     if vschema is not None:
         plan.expand.append(_views_step(ctx, vschema))
     backfilled = [w for w in touched if w.needs_backfill]
-    plan.backfill = [_backfill_spec(ctx, w) for w in backfilled]
+    plan.backfill = [_backfill_spec(ctx, w, timeouts.backfill_walk) for w in backfilled]
     plan.verify = [_verify_spec(b, w) for b, w in zip(plan.backfill, backfilled, strict=True)]
     plan.post_backfill = [s for w in touched for s in _validate_steps(ctx, w)]
     plan.older_version_schemas = list(older_version_schemas)
@@ -285,7 +287,7 @@ def _views_step(ctx: PlanContext, vschema: str) -> Step:
     )
 
 
-def _backfill_spec(ctx: PlanContext, w: TableWork) -> BackfillSpec:
+def _backfill_spec(ctx: PlanContext, w: TableWork, walk: Walk) -> BackfillSpec:
     key = w.table.key()
     if key is None:
         raise SpecError(
@@ -295,7 +297,9 @@ def _backfill_spec(ctx: PlanContext, w: TableWork) -> BackfillSpec:
         )
     types = tuple(w.table.column(k).type for k in key)  # type: ignore[union-attr]
     assignments = tuple((t.target, t.expr, t.type) for t in w.transforms if t.backfill)
-    return BackfillSpec(ctx.schema, w.table.name, key, types, assignments)
+    return BackfillSpec(
+        ctx.schema, w.table.name, key, types, assignments, walk, w.table.partitioned
+    )
 
 
 def _verify_spec(b: BackfillSpec, w: TableWork) -> VerifySpec:

@@ -1,0 +1,246 @@
+"""The backfill gives way to the application: it slows down while other sessions work
+and the probe says they suffer, runs at full speed when they stop, stops on a critical
+load until resumed, and a crash while throttled resumes where it was.
+
+As production runs: the migration role is not a superuser (with pg_read_all_stats, as
+docs/connecting.md asks, so it sees the app's sessions) and the "application" is
+another role. The assertions are on the pacing the throttle reports and on the rows,
+never on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.backfill.test_backfill_db import WIDEN
+from tests.cli_helpers import zdm
+from zdmigrate.config import BackfillSettings, Settings
+from zdmigrate.engine.throttle import Throttle
+
+pytestmark = pytest.mark.slow
+
+ROWS = 300_000
+
+
+@dataclass
+class Load:
+    """Sessions of another role at work: each runs short statements back to back."""
+
+    url: str
+    sessions: int
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True, application_name="app") as conn:
+            while not self.stop.is_set():
+                conn.execute("SELECT pg_sleep(0.02)")
+
+    def __enter__(self) -> Load:
+        for _ in range(self.sessions):
+            thread = threading.Thread(target=self._run, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+
+    def end(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+@pytest.fixture
+def roles(db_url: str, migrator_url: str) -> Iterator[tuple[str, str]]:
+    """(migration role URL, app role URL), the table t owned by the migration role."""
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        migrator = psycopg.conninfo.conninfo_to_dict(migrator_url)["user"]
+        assert isinstance(migrator, str)
+        admin.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(migrator)))
+        app = f"{migrator}_app"
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(app)))
+    with psycopg.connect(migrator_url, autocommit=True) as owner:
+        owner.execute("CREATE TABLE t (id int PRIMARY KEY, v integer NOT NULL)")
+        owner.execute(f"INSERT INTO t SELECT g, g FROM generate_series(1, {ROWS}) g")
+        owner.execute("ANALYZE t")
+    app_url = psycopg.conninfo.make_conninfo(migrator_url, user=app)
+    yield migrator_url, app_url
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (app,)
+        )
+        time.sleep(0.2)
+        admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(app)))
+
+
+def _project(tmp_path: Path, backfill: str) -> tuple[Path, Path]:
+    config = tmp_path / "pyproject.toml"
+    config.write_text(
+        "[tool.zdmigrate]\nbatch_size = 2000\ntarget_batch_ms = 20\n"
+        f"[tool.zdmigrate.backfill]\n{backfill}"
+    )
+    path = tmp_path / "0001_widen.yaml"
+    path.write_text(WIDEN)
+    return config, path
+
+
+def _apply(url: str, config: Path, path: Path) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "zdmigrate", "--config", str(config), "--database-url", url]
+    return subprocess.Popen(
+        [*cmd, "apply", "--no-verify", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _state(url: str) -> dict[str, Any]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('zdmigrate.backfill_checkpoints')").fetchone() == (
+            None,
+        ):
+            return {}
+        row = conn.execute(
+            "SELECT b.rows_done, b.status, b.throttle, m.paused, m.paused_why "
+            "FROM zdmigrate.backfill_checkpoints b JOIN zdmigrate.migrations m "
+            "ON m.name = b.migration"
+        ).fetchone()
+    if row is None:
+        return {}
+    keys = ("rows_done", "status", "throttle", "paused", "paused_why")
+    return dict(zip(keys, row, strict=True))
+
+
+def _watch(url: str, until: Any, timeout: float = 60) -> list[dict[str, Any]]:
+    """The checkpoint's states until ``until(state)`` holds."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        state = _state(url)
+        if state and (not seen or state != seen[-1]):
+            seen.append(state)
+        if state and until(state):
+            return seen
+        assert time.monotonic() < deadline, seen[-5:]
+        time.sleep(0.05)
+
+
+def _filled(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM t WHERE _zdm_v = v::bigint * 2").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_the_throttle_slows_down_while_the_app_works_and_recovers_after(
+    roles: tuple[str, str], tmp_path: Path
+) -> None:
+    url, app_url = roles
+    config, path = _project(tmp_path, 'priority = "low"\n')
+    with Load(app_url, 3) as load:
+        proc = _apply(url, config, path)
+        try:
+            busy = _watch(url, lambda s: "pausing" in s["throttle"] and s["rows_done"] > 0)
+            done_under_load = busy[-1]["rows_done"]
+            load.end()
+            after = _watch(url, lambda s: s["status"] == "done" or "full speed" in s["throttle"])
+            _, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert done_under_load < ROWS  # it was still running while throttled
+    assert "no other session at work: full speed" in after[-1]["throttle"] or (
+        after[-1]["status"] == "done"
+    )
+    assert "no other session at work: full speed" in err  # the progress line said so
+    assert _filled(url) == ROWS
+
+
+def test_a_critical_load_stops_the_backfill_until_resume(
+    roles: tuple[str, str], tmp_path: Path
+) -> None:
+    url, app_url = roles
+    config, path = _project(tmp_path, "critical_active_sessions = 2\n")
+    with Load(app_url, 3) as load:
+        proc = _apply(url, config, path)
+        try:
+            _watch(url, lambda s: s["paused"])
+            held = _state(url)["rows_done"]
+            time.sleep(1.0)
+            assert _state(url)["rows_done"] == held  # stopped, not slowed
+            status = zdm("--database-url", url, "status", "--format", "json")
+            (row,) = json.loads(status.stdout)
+            assert row["paused"] is True
+            assert row["paused_why"].startswith("critical load: 3 other sessions at work >= 2")
+            text = zdm("--database-url", url, "status").stdout
+            assert "(paused:" in text and "critical load:" in text
+            load.end()
+            time.sleep(0.5)
+            assert _state(url)["rows_done"] == held  # a pause waits for resume, as pause does
+            assert zdm("--database-url", url, "resume", "0001_widen").exit_code == 0
+            _, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "waiting: paused (critical load" in err
+    assert _filled(url) == ROWS
+
+
+def test_a_crash_while_throttled_resumes_where_it_stopped(
+    roles: tuple[str, str], tmp_path: Path
+) -> None:
+    url, app_url = roles
+    config, path = _project(tmp_path, 'priority = "low"\n')
+    with Load(app_url, 3):
+        proc = _apply(url, config, path)
+        _watch(url, lambda s: "pausing" in s["throttle"] and s["rows_done"] > 10_000)
+        proc.kill()  # SIGKILL while resting between batches or inside one
+        proc.wait()
+    before = _state(url)
+    assert before["status"] == "running" and 0 < before["rows_done"] < ROWS
+    proc = _apply(url, config, path)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    state = _state(url)
+    assert (state["rows_done"], state["status"]) == (ROWS, "done")  # nothing redone or lost
+    assert _filled(url) == ROWS
+
+
+def _paced(throttle: Throttle, inside_ms: float, outside_ms: float, at_work: int) -> float:
+    """The rest after a 100 ms batch, given what the probes measured."""
+    now = time.monotonic()
+    throttle.active.extend((now, at_work, 0) for _ in range(5))
+    throttle.inside.clear()
+    throttle.outside.clear()
+    throttle.inside.extend([inside_ms / 1000] * 10)
+    throttle.outside.extend([outside_ms / 1000] * 10)
+    return throttle.pace(0.1).rest_s
+
+
+def test_the_rest_keeps_the_apps_average_slowdown_within_the_budget() -> None:
+    """3x slower during batches with a 0.2 budget: batches may run 0.2 / 2 = 10 % of the
+    time, a rest of 9 batches; reached step by step (smoothed), then eased off."""
+    settings = Settings(backfill=BackfillSettings(max_app_slowdown=0.2))
+    throttle = Throttle("", settings, [])
+    rests = [_paced(throttle, 3.0, 1.0, at_work=4) for _ in range(8)]
+    assert rests == sorted(rests)  # it slows down step by step
+    assert rests[-1] == pytest.approx(0.9, rel=0.02)
+    easing = [_paced(throttle, 1.1, 1.0, at_work=4) for _ in range(8)]
+    assert easing == sorted(easing, reverse=True) and easing[-1] < 0.01
+    throttle.active.clear()
+    assert _paced(throttle, 3.0, 1.0, at_work=0) == 0.0  # nobody else at work
+    high = Throttle("", Settings(backfill=BackfillSettings(priority="high")), [])
+    assert _paced(high, 3.0, 1.0, at_work=4) == 0.0
