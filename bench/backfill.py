@@ -136,11 +136,15 @@ def probe_for(url: str, rows: int, seconds: float) -> float:
     return p99(probe.latencies)
 
 
-def run_apply(url: str, folder: Path, extra: list[str]) -> tuple[float, float]:
+def run_apply(
+    url: str, folder: Path, extra: list[str], config: Path | None = None
+) -> tuple[float, float]:
     """Run `zdmigrate apply` as its own process; (wall seconds, peak RSS in MB)."""
     path = folder / f"{NAME}.yaml"
     path.write_text(MIGRATION)
-    cmd = [sys.executable, "-m", "zdmigrate", "--database-url", url, "apply", *extra, str(path)]
+    pre = ["--config", str(config)] if config else []
+    cmd = [sys.executable, "-m", "zdmigrate", *pre, "--database-url", url, "apply", *extra]
+    cmd.append(str(path))
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -333,8 +337,11 @@ def app_window(entries: list[tuple[float, float]], start: float, end: float) -> 
     return len(inside) / (end - start), p99(inside)
 
 
-def app_with_backfill(url: str, rows: int, folder: Path, priority: str) -> dict[str, float]:
-    """The application alone for 12 s, then beside the backfill; its figures in both windows."""
+def app_with_backfill(
+    url: str, rows: int, folder: Path, priority: str, seconds: float
+) -> dict[str, float]:
+    """The application alone for 14 s, then beside the backfill (for ``seconds`` more, which
+    must outlast it); its figures in both windows."""
     config = folder / "pyproject.toml"
     config.write_text(f'[tool.zdmigrate.backfill]\npriority = "{priority}"\n')
     script = folder / "app.sql"
@@ -364,7 +371,7 @@ def app_with_backfill(url: str, rows: int, folder: Path, priority: str) -> dict[
     )
     time.sleep(14)
     applied_at = time.time()
-    run_apply(url, folder, ["--config", str(config), "--no-verify"])
+    run_apply(url, folder, ["--no-verify"], config)
     start, end, during_rate = backfill_run(url)
     app.wait()
     entries = []
@@ -411,9 +418,10 @@ def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
         "backfill_rows_per_s_idle": idle,
         "backfill_vs_update_idle": idle / update,
     }
-    for priority in ("normal", "high"):
+    idle_s = rows / idle
+    for priority, slower in (("normal", 12), ("high", 4)):
         undo(url, folder)
-        got = app_with_backfill(url, rows, folder, priority)
+        got = app_with_backfill(url, rows, folder, priority, max(20.0, idle_s * slower))
         suffix = "" if priority == "normal" else "_high"
         out.update({k + suffix: v for k, v in got.items()})
     log(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.cli_helpers import Project, zdm
 
@@ -110,3 +111,52 @@ def test_a_bad_schema_key_is_one_line(tmp_path: Path) -> None:
     res = zdm("validate", str(path))
     assert res.exit_code == 2
     assert res.stderr.strip().startswith(f"error: {path}:1: 'schema' must be a schema name")
+
+
+def test_tables_qualified_per_operation_set_the_migrations_schema(
+    migrator_url: str, tmp_path: Path
+) -> None:
+    _setup(migrator_url, tmp_path)
+    path = tmp_path / "0001_crm_wide.yaml"
+    path.write_text(
+        "- alter_column: {table: crm.accounts, column: n, type: bigint}\n"
+        "- add_column: {table: crm.accounts, column: {name: note, type: text}}\n"
+    )
+    res = _run(migrator_url, tmp_path, "apply", str(path), "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads(res.stdout)["search_path"] == "crm_0001_crm_wide,crm"
+    assert _run(migrator_url, tmp_path, "complete", "0001_crm_wide").exit_code == 0
+    assert _columns(migrator_url, "crm") == [("id", "integer"), ("n", "bigint"), ("note", "text")]
+    assert _columns(migrator_url, "billing") == [("id", "integer"), ("n", "integer")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "- alter_column: {table: crm.accounts, column: n, type: bigint}\n"
+            "- alter_column: {table: billing.accounts, column: n, type: bigint}\n",
+            "0001_both.yaml:2: operation 2 (alter_column): 'billing.accounts' is in schema 'billing', "
+            "but operation 1's is in 'crm': one migration changes the tables of one schema",
+        ),
+        (
+            "schema: billing\noperations:\n"
+            "  - alter_column: {table: crm.accounts, column: n, type: bigint}\n",
+            "0001_both.yaml:3: operation 1 (alter_column): 'crm.accounts' is in schema 'crm', "
+            "but the file's schema is 'billing'",
+        ),
+    ],
+    ids=["two schemas", "against the file's schema"],
+)
+def test_one_migration_for_two_schemas_is_refused(
+    migrator_url: str, tmp_path: Path, text: str, message: str
+) -> None:
+    _setup(migrator_url, tmp_path)
+    path = tmp_path / "0001_both.yaml"
+    path.write_text(text)
+    for command in ("plan", "apply"):
+        res = _run(migrator_url, tmp_path, command, str(path))
+        assert res.exit_code == 2
+        (line,) = res.stderr.strip().splitlines()
+        assert message in line and "(hint: write one migration file per schema)" in line
+    assert _columns(migrator_url, "crm") == [("id", "integer"), ("n", "integer")]

@@ -180,6 +180,50 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+# the fields that name what an operation changes, and may be written schema.name
+_QUALIFIABLE = ("table", "from", "to")
+
+
+def _qualified_schema(
+    ops: list[Any], base: Path_, where: str, lines: _Lines, declared: str | None
+) -> str | None:
+    """Strip ``schema.`` from the tables the operations name (in place) and return that
+    schema: every qualified name must agree, with each other and with ``schema:``."""
+    found: tuple[str, int, str] | None = None  # schema, operation index, field
+    for index, item in enumerate(ops):
+        if not isinstance(item, dict) or len(item) != 1:
+            continue
+        ((kind, body),) = item.items()
+        if not isinstance(body, dict):
+            continue
+        keys = ("name",) if kind == "drop_index" else _QUALIFIABLE
+        for key in keys:
+            value = body.get(key)
+            if not isinstance(value, str) or value.count(".") != 1:
+                continue
+            schema, bare = value.split(".")
+            if not schema or not bare:
+                continue
+            line = lines.find((*base, index, kind, key))
+            other = found[0] if found else declared
+            if other is not None and schema != other:
+                first = (
+                    f"operation {found[1] + 1}'s is in '{found[0]}'"
+                    if found
+                    else f"the file's schema is '{declared}'"
+                )
+                raise _fail(
+                    where,
+                    line,
+                    f"operation {index + 1} ({kind}): '{value}' is in schema '{schema}', "
+                    f"but {first}: one migration changes the tables of one schema",
+                    "write one migration file per schema",
+                )
+            body[key] = bare
+            found = found or (schema, index, key)
+    return found[0] if found else None
+
+
 def parse_migration(text: str, name: str, where: str) -> Migration:
     """Validate migration ``text``; ``where`` names it in errors."""
     data, lines = _load_document(text, where)
@@ -188,6 +232,8 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
         raise _fail(
             where, lines.find(base), "the migration has no operations", "add at least one operation"
         )
+    declared = _schema_key(data, where, lines)
+    schema = _qualified_schema(ops, base, where, lines, declared) or declared
     parsed = tuple(_parse_operation(item, i, base, where, lines) for i, item in enumerate(ops))
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Migration(
@@ -197,7 +243,7 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
         sha256=digest,
         description=desc,
         source_text=text,
-        schema=_schema_key(data, where, lines),
+        schema=schema,
     )
 
 
