@@ -87,12 +87,24 @@ def _header(report: PlanReport) -> list[str]:
     return lines
 
 
+def _walk(b: dict[str, Any]) -> str:
+    """How the backfill walks a table, in words."""
+    how = (
+        "by block ranges"
+        if b.get("walk", "keys") == "blocks"
+        else f"by key ({', '.join(b['key'])})"
+    )
+    if b.get("partitioned"):
+        return f'{how}, each partition on its own ("<partition>" below)'
+    return how
+
+
 def _backfill_text(report: PlanReport, data: dict[str, Any]) -> list[str]:
-    out = ["", "== Backfill (batched by key, checkpointed)"]
+    out = ["", "== Backfill (batched, checkpointed, paced by the throttle)"]
     for b in data["phases"]["backfill"]:
         size = _size(report, [b["table"]])
         out.append(
-            f"  {b['table']}: set {', '.join(b['columns'])} walking ({', '.join(b['key'])})"
+            f"  {b['table']}: set {', '.join(b['columns'])} walking {_walk(b)}"
             + (f" [{size}]" if size else "")
         )
         out.extend("   | " + line for line in _statement_lines(b))
@@ -149,9 +161,9 @@ def _md_step(i: int, s: dict[str, Any], report: PlanReport) -> list[str]:
 
 
 def _md_backfill(data: dict[str, Any]) -> list[str]:
-    out = ["### Backfill (batched by key, checkpointed)", ""]
+    out = ["### Backfill (batched, checkpointed, paced by the throttle)", ""]
     for b in data["phases"]["backfill"]:
-        out += [f"**{b['table']}**: {', '.join(b['columns'])} by ({', '.join(b['key'])})", ""]
+        out += [f"**{b['table']}**: {', '.join(b['columns'])} walking {_walk(b)}", ""]
         out += ["```sql", *_statement_lines(b), "```", ""]
     for v in data["phases"]["verify"]:
         out += [f"**verify {v['table']}**", "", "```sql", *_statement_lines(v), "```", ""]
