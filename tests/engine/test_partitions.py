@@ -9,6 +9,9 @@ list partitions, and a partition created after apply.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -273,3 +276,58 @@ def test_a_partition_detached_during_the_rollout_is_no_longer_the_tables(setup: 
     gate = setup.zdm("gate", "0001_events", "--window", "0", "--format", "json")
     backfill = next(s for s in json.loads(gate.stdout)["sources"] if s["source"] == "backfill")
     assert backfill["verdict"] == "clear", backfill
+
+
+def test_partitions_detached_and_dropped_during_the_walk_are_left_alone(setup: Setup) -> None:
+    leaves = _leaves(setup)
+    first, last = leaves[0], leaves[-1]
+    kind = setup.sql("SELECT pg_get_partkeydef('metrics.events'::regclass)")[0][0]
+    at, category = ("date '2024-02-01'", "'k' || (g % 5)")
+    if not kind.startswith("RANGE"):
+        at = "date '2024-01-01'"
+    setup.sql(
+        f"INSERT INTO metrics.events SELECT g, {at}, {category}, g "
+        "FROM generate_series(10001, 210000) g; ANALYZE metrics.events"
+    )
+    config = setup.folder / "pyproject.toml"
+    config.write_text(
+        '[tool.zdmigrate]\nschema = "metrics"\nbatch_size = 200\nmax_batch_size = 200\n'
+    )
+    cmd = [sys.executable, "-m", "zdmigrate", "--config", str(config), "--database-url"]
+    proc = subprocess.Popen(
+        [*cmd, setup.url, "apply", str(setup.folder / "0001_events.yaml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not setup.sql(
+            "SELECT 1 FROM pg_tables WHERE schemaname = 'zdmigrate' "
+            "AND tablename = 'backfill_checkpoints'"
+        ) or not setup.sql("SELECT 1 FROM zdmigrate.backfill_checkpoints WHERE rows_done > 0"):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+            time.sleep(0.02)
+        setup.ok("pause", "0001_events")
+        time.sleep(1.0)  # the batch under way commits
+        walking = setup.sql("SELECT part FROM zdmigrate.backfill_checkpoints")
+        assert walking == [(first,)]  # one partition at a time, in order
+        setup.sql(f"ALTER TABLE metrics.events DETACH PARTITION {first}")
+        setup.sql(f"DROP TABLE {last}")
+        setup.ok("resume", "0001_events")
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    marks = _checkpoints(setup)
+    assert marks[first] == ("blocks", "detached")
+    assert last not in marks
+    assert {p: m for p, m in marks.items() if p != first} == {
+        leaf: ("blocks", "done") for leaf in _leaves(setup)
+    }
+    gate = setup.zdm("gate", "0001_events", "--window", "0", "--format", "json")
+    backfill = next(s for s in json.loads(gate.stdout)["sources"] if s["source"] == "backfill")
+    assert backfill["verdict"] == "clear", backfill
+    assert setup.sql("SELECT count(*) FROM metrics.events WHERE _zdm_n IS DISTINCT FROM n") == [
+        (0,)
+    ]

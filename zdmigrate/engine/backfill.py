@@ -310,7 +310,21 @@ class Walk:
                 mark = marks.get(leaf.part)
                 if mark is not None:
                     self.done_before -= int(mark["rows_done"])
-                self._leaf(leaf, mark)
+                try:
+                    self._leaf(leaf, mark)
+                except pgerr.UndefinedTable:
+                    if not leaf.part:
+                        raise
+                    self._gone(leaf)
+
+    def _gone(self, leaf: Leaf) -> None:
+        """A partition dropped during the walk: nothing of it is left to fill."""
+        self.conn.rollback()
+        self.store.conn.execute(
+            "UPDATE zdmigrate.backfill_checkpoints SET status = 'detached', updated_at = now() "
+            "WHERE migration = %s AND table_name = %s AND part = %s",
+            (self.migration, self.spec.table, leaf.part),
+        )
 
     def _start(self, leaf: Leaf) -> dict[str, Any]:
         """A fresh checkpoint for a leaf (a new one, one attached again, or one rewritten)."""
@@ -381,9 +395,7 @@ class Walk:
                 time.sleep(backoff_s(attempts))
                 continue
             except pgerr.UndefinedTable:
-                self.conn.rollback()  # the partition was dropped: nothing left to fill
-                self._mark(leaf, last, done, sizer.size, 0.0, "detached")
-                return
+                raise  # a partition dropped meanwhile: run() moves on
             except psycopg.Error as exc:
                 self._fail(leaf, last, upper, sizer.size, exc)
             blocked_since, attempts = None, 0
