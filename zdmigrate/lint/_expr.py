@@ -7,12 +7,23 @@ from typing import Any
 
 from zdmigrate.lint._node import Node, const_value
 
-__all__ = ["alter_groups", "function_names", "has_option", "is_node"]
+__all__ = ["alter_groups", "column_name", "function_names", "has_option", "is_node"]
 
 
 def is_node(value: Any, *tags: str) -> bool:
     """True when ``value`` is a node of one of ``tags``."""
     return isinstance(value, Node) and value.tag in tags
+
+
+def column_name(expr: Any) -> str | None:
+    """``col`` when ``expr`` is an unqualified column reference (``fields`` is read from
+    the JSON: on a Node that name holds what rules compute)."""
+    if not is_node(expr, "ColumnRef"):
+        return None
+    parts: list[dict[str, Any]] = expr.data.get("fields") or []
+    if len(parts) != 1 or "String" not in parts[0]:
+        return None
+    return str(parts[0]["String"].get("sval", ""))
 
 
 def _raw(value: Any) -> Any:

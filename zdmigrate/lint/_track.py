@@ -7,6 +7,7 @@ from typing import Any
 
 from zdmigrate.lint._context import Context, LockHeld, rel_key
 from zdmigrate.lint._expr import is_node
+from zdmigrate.lint._learn import learn
 from zdmigrate.lint._node import const_value
 from zdmigrate.lint.locks import SHARE, existing_lock, rank
 from zdmigrate.lint.source import Statement
@@ -165,3 +166,4 @@ def track(stmt: Statement, ctx: Context) -> None:
     handler = _HANDLERS.get(stmt.tag)
     if handler is not None and stmt.node is not None:
         handler(stmt.node, ctx)
+    learn(stmt.tag, stmt.node, ctx)

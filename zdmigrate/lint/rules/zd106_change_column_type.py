@@ -6,6 +6,15 @@
 type is binary coercible to the new one (for example `varchar(50)` to
 `text`). The old version of the app may also not cope with the new type.
 
+These changes need no rewrite (and keep the column's indexes), and leave the
+old version reading and writing as before, so they are not reported:
+`text` to `varchar` (no length) and back, `varchar(n)` to `varchar(m)` with
+m >= n or to unconstrained `varchar`, `varbit(n)` likewise, `numeric(p,s)` to
+`numeric(q,s)` with q >= p or to unconstrained `numeric`, and a larger (or no)
+precision of `timestamp`, `timestamptz`, `time`, `timetz` and `interval`.
+`cidr` to `inet` needs no rewrite either, but the old version reads `inet`
+values (a host address prints without `/32`): a warning says so.
+
 ## Why
 
 A conversion rewrites the whole table and rebuilds its indexes under ACCESS
@@ -27,7 +36,12 @@ backfills in small batches, and swaps the names at contract.
     down: amount::integer
 ```
 
-With `--database-url`, binary coercible changes (no rewrite) are not reported.
+The old type is read from, in this order: the database of `--database-url`,
+Alembic's `existing_type` (`op.alter_column(..., existing_type=...)`, which
+autogenerate always writes), or the statements of the linted set that created
+or changed the column (an earlier migration's `CREATE TABLE`, say). When none
+of them tells, the change is reported. A `USING` clause other than the column
+itself is taken as a rewrite.
 """
 
 from __future__ import annotations
@@ -36,10 +50,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
-from zdmigrate.lint._expr import is_node
+from zdmigrate.lint._expr import column_name, is_node
 from zdmigrate.lint._model import Severity, Violation
+from zdmigrate.lint._types import ColType, TypeChange, compare, existing_type, type_of
 from zdmigrate.lint.rules._util import BREAKING, alter_cmds, define
 from zdmigrate.lint.source import Statement
+
+_HELP = (
+    "use the zdmigrate operation alter_column with type, up and down: a shadow column "
+    "is backfilled in batches"
+)
 
 
 def _coercible(ctx: Context, node: Any, cmd: Any) -> bool:
@@ -50,20 +70,67 @@ def _coercible(ctx: Context, node: Any, cmd: Any) -> bool:
     return db.binary_coercible(rel_key(node.relation), str(cmd.name), col.typeName)
 
 
+def _plain_using(expr: Any, column: str, new: ColType) -> bool:
+    """No USING, or one that is the column itself (cast to the new type or not)."""
+    if expr is None:
+        return True
+    if is_node(expr, "TypeCast"):
+        if type_of(expr.typeName) != new:
+            return False
+        expr = expr.arg
+    return column_name(expr) == column
+
+
+def _old_type(stmt: Statement, ctx: Context, table: str, column: str) -> ColType | None:
+    hinted = existing_type(stmt.source, stmt.start, table, column)
+    return hinted if hinted is not None else ctx.known.column_type(table, column)
+
+
+def _change(stmt: Statement, ctx: Context, table: str, cmd: Any) -> tuple[Any, ...]:
+    """(old type, new type, TypeChange, what the old version notices)."""
+    col = cmd.def_
+    new = type_of(col.typeName) if is_node(col, "ColumnDef") else None
+    old = _old_type(stmt, ctx, table, str(cmd.name))
+    if old is None or new is None:
+        return old, new, TypeChange.REWRITE, ""
+    if not _plain_using(col.raw_default, str(cmd.name), new):
+        return old, new, TypeChange.REWRITE, ""
+    return (old, new, *compare(old, new))
+
+
+def _violation(ctx: Context, node: Any, cmd: Any, change: tuple[Any, ...]) -> Violation | None:
+    old, new, kind, reads = change
+    column = f"{rel_key(node.relation)}.{cmd.name}"
+    if kind is TypeChange.NO_REWRITE:
+        return None
+    if kind is TypeChange.NO_REWRITE_READS_DIFFER:
+        return Violation(
+            f"changing the type of {column} from {old} to {new} needs no rewrite, but the "
+            f"old version of the app reads {new} from now on: {reads}",
+            "check that the old version copes, or use the zdmigrate operation alter_column "
+            "with type, up and down",
+            severity=Severity.WARNING,
+        )
+    what = f"from {old} to {new} " if old is not None and new is not None else ""
+    return ctx.on_table(
+        node.relation,
+        f"changing the type of {column} {what}rewrites the table under ACCESS EXCLUSIVE and "
+        "may break the old version of the app",
+        _HELP,
+    )
+
+
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     node = stmt.node
     if ctx.is_new(node.relation):
         return
+    table = rel_key(node.relation)
     for cmd in alter_cmds(node, "AT_AlterColumnType"):
         if _coercible(ctx, node, cmd):
             continue
-        yield ctx.on_table(
-            node.relation,
-            f"changing the type of {rel_key(node.relation)}.{cmd.name} rewrites the table "
-            "under ACCESS EXCLUSIVE and may break the old version of the app",
-            "use the zdmigrate operation alter_column with type, up and down: a shadow column "
-            "is backfilled in batches",
-        )
+        found = _violation(ctx, node, cmd, _change(stmt, ctx, table, cmd))
+        if found is not None:
+            yield found
 
 
 RULE = define(
