@@ -115,3 +115,27 @@ def test_a_table_in_the_database_is_not_new(
     assert [f["rule"] for f in found] == ["create-index-not-concurrently"]
     res = lint(str(tmp_path / "m.sql"), "--format", "json")
     assert json.loads(res.stdout)["findings"] == []
+
+
+def test_functions_not_built_in_are_volatile_unless_the_database_says_otherwise(
+    db: psycopg.Connection[Any], db_url: str, tmp_path: Path
+) -> None:
+    db.execute("CREATE TABLE t (id bigint)")
+    db.execute("INSERT INTO t VALUES (1)")
+    db.execute("CREATE SCHEMA app")
+    db.execute("CREATE FUNCTION app.code() RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT 'x' $$")
+    db.execute(
+        "CREATE FUNCTION public.code() RETURNS text VOLATILE LANGUAGE sql AS $$ SELECT 'y' $$"
+    )
+    sql = (
+        "ALTER TABLE t ADD COLUMN a text DEFAULT app.code();\n"
+        "ALTER TABLE t ADD COLUMN b text DEFAULT public.code();\n"
+        "ALTER TABLE t ADD COLUMN c text DEFAULT nowhere.code();\n"
+    )
+    found = _run(db_url, tmp_path, sql, "--select", "volatile-default")
+    assert [f["line"] for f in found] == [3, 4]
+    assert "(volatile public.code())" in found[0]["message"]
+    assert "(nowhere.code(), not a built-in function, taken as volatile)" in found[1]["message"]
+    offline = lint(str(tmp_path / "m.sql"), "--select", "volatile-default", "--format", "json")
+    lines = [f["line"] for f in json.loads(offline.stdout)["findings"]]
+    assert lines == [2, 3, 4]

@@ -7,7 +7,14 @@ from typing import Any
 
 from zdmigrate.lint._node import Node, const_value
 
-__all__ = ["alter_groups", "column_name", "function_names", "has_option", "is_node"]
+__all__ = [
+    "alter_groups",
+    "column_name",
+    "function_calls",
+    "function_names",
+    "has_option",
+    "is_node",
+]
 
 
 def is_node(value: Any, *tags: str) -> bool:
@@ -34,13 +41,20 @@ def _raw(value: Any) -> Any:
 
 def function_names(expr: Any) -> Iterator[str]:
     """Names of the functions called anywhere in ``expr`` (schema dropped, as written)."""
+    for _schema, name in function_calls(expr):
+        yield name
+
+
+def function_calls(expr: Any) -> Iterator[tuple[str, str]]:
+    """(schema or "", name) of the functions called anywhere in ``expr``."""
     stack: list[Any] = [_raw(expr)]
     while stack:
         value = stack.pop()
         if isinstance(value, dict):
             call = value.get("FuncCall")
             if isinstance(call, dict) and call.get("funcname"):
-                yield str(call["funcname"][-1]["String"].get("sval", ""))
+                parts = [str(p["String"].get("sval", "")) for p in call["funcname"]]
+                yield (parts[-2] if len(parts) > 1 else ""), parts[-1]
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)

@@ -41,7 +41,11 @@ _CHECKS_SQL = """
 SELECT pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid = to_regclass(%s) AND contype = 'c' AND convalidated
 """
-_FUNC_SQL = "SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc WHERE proname = %s"
+_FUNC_SQL = """
+SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc
+WHERE proname = %(name)s
+  AND (%(schema)s = '' OR pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s))
+"""
 _VOLATILITY = {"v": Volatility.VOLATILE, "s": Volatility.STABLE, "i": Volatility.IMMUTABLE}
 _VARLENA_TYPMOD = frozenset({"varchar", "numeric", "varbit"})
 
@@ -123,8 +127,11 @@ class DbFacts:
         rows = 0 if not any_row else max(int(tuples), 1)
         return TableFacts(rows, int(size), bool(partitioned))
 
-    def _function_volatility(self, name: str) -> Volatility:
-        codes = self._one(_FUNC_SQL, name)[0] or ""
+    def _function_volatility(self, name: str, schema: str = "") -> Volatility:
+        """The worst volatility of the functions ``name`` (in ``schema`` if given);
+        UNKNOWN when there is none."""
+        row = self.conn.execute(_FUNC_SQL, {"name": name, "schema": schema}).fetchone()
+        codes = row[0] or ""
         for code in "vsi":
             if code in codes:
                 return _VOLATILITY[code]
