@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from zdmigrate.lint._catalog import adds_no_run_time
 from zdmigrate.lint._context import Context, LockHeld, rel_key
 from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._learn import learn
@@ -12,7 +13,7 @@ from zdmigrate.lint._node import const_value
 from zdmigrate.lint.locks import SHARE, existing_lock, rank
 from zdmigrate.lint.source import Statement
 
-__all__ = ["QUIET", "track"]
+__all__ = ["track"]
 
 _BEGIN = frozenset({"TRANS_STMT_BEGIN", "TRANS_STMT_START"})
 _END = frozenset(
@@ -22,19 +23,6 @@ _END = frozenset(
         "TRANS_STMT_PREPARE",
         "TRANS_STMT_COMMIT_PREPARED",
         "TRANS_STMT_ROLLBACK_PREPARED",
-    }
-)
-# Statements that add no run time while a lock is held: transaction control, settings,
-# and catalog-only changes (comments, functions, triggers, renames).
-QUIET = frozenset(
-    {
-        "TransactionStmt",
-        "VariableSetStmt",
-        "VariableShowStmt",
-        "CommentStmt",
-        "CreateFunctionStmt",
-        "CreateTrigStmt",
-        "RenameStmt",
     }
 )
 
@@ -140,10 +128,13 @@ _HANDLERS: dict[str, Callable[[Any, Context], None]] = {
 
 
 def _locks(stmt: Statement, ctx: Context) -> None:
-    if not ctx.in_transaction or stmt.tag in QUIET:
+    """The first strong lock of a transaction, and whether a statement that takes time
+    ran while it was held (catalog-only statements take a lock but add no time)."""
+    if not ctx.in_transaction:
         return
     if ctx.strong_lock is not None:
-        ctx.strong_lock_reported = True
+        if not adds_no_run_time(stmt, ctx):
+            ctx.strong_lock_reported = True
         return
     lock = existing_lock(stmt, ctx)
     if lock is not None and lock.rank >= rank(SHARE):

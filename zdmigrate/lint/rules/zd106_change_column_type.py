@@ -50,9 +50,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
-from zdmigrate.lint._expr import column_name, is_node
+from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._types import ColType, TypeChange, compare, existing_type, type_of
+from zdmigrate.lint._typechange import type_change
+from zdmigrate.lint._types import TypeChange
 from zdmigrate.lint.rules._util import BREAKING, alter_cmds, define
 from zdmigrate.lint.source import Statement
 
@@ -68,34 +69,6 @@ def _coercible(ctx: Context, node: Any, cmd: Any) -> bool:
     if db is None or not is_node(col, "ColumnDef"):
         return False
     return db.binary_coercible(rel_key(node.relation), str(cmd.name), col.typeName)
-
-
-def _plain_using(expr: Any, column: str, new: ColType) -> bool:
-    """No USING, or one that is the column itself (cast to the new type or not)."""
-    if expr is None:
-        return True
-    if is_node(expr, "TypeCast"):
-        if type_of(expr.typeName) != new:
-            return False
-        expr = expr.arg
-    return column_name(expr) == column
-
-
-def _old_type(stmt: Statement, ctx: Context, table: str, column: str) -> ColType | None:
-    hinted = existing_type(stmt.source, stmt.start, table, column)
-    return hinted if hinted is not None else ctx.known.column_type(table, column)
-
-
-def _change(stmt: Statement, ctx: Context, table: str, cmd: Any) -> tuple[Any, ...]:
-    """(old type, new type, TypeChange, what the old version notices)."""
-    col = cmd.def_
-    new = type_of(col.typeName) if is_node(col, "ColumnDef") else None
-    old = _old_type(stmt, ctx, table, str(cmd.name))
-    if old is None or new is None:
-        return old, new, TypeChange.REWRITE, ""
-    if not _plain_using(col.raw_default, str(cmd.name), new):
-        return old, new, TypeChange.REWRITE, ""
-    return (old, new, *compare(old, new))
 
 
 def _violation(ctx: Context, node: Any, cmd: Any, change: tuple[Any, ...]) -> Violation | None:
@@ -128,7 +101,7 @@ def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     for cmd in alter_cmds(node, "AT_AlterColumnType"):
         if _coercible(ctx, node, cmd):
             continue
-        found = _violation(ctx, node, cmd, _change(stmt, ctx, table, cmd))
+        found = _violation(ctx, node, cmd, type_change(stmt, ctx, table, cmd))
         if found is not None:
             yield found
 
