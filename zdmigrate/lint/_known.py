@@ -14,6 +14,7 @@ without the model of earlier runs is exact when none of those tables is in it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from zdmigrate.lint._types import ColType
 
@@ -29,8 +30,14 @@ def table_key(key: str) -> str:
 class Known:
     # table -> column -> its type (None: a type the model cannot compare)
     columns: dict[str, dict[str, ColType | None]] = field(default_factory=dict)
-    # table -> constraint name -> (column it proves NOT NULL, validated)
-    not_null_checks: dict[str, dict[str, tuple[str, bool]]] = field(default_factory=dict)
+    # table -> constraint name -> (columns it proves NOT NULL, validated); a NOT NULL
+    # column is there too, under the name " not null <column>"
+    not_null_checks: dict[str, dict[str, tuple[frozenset[str], bool]]] = field(default_factory=dict)
+    # table -> CHECK constraint name -> (the constants and the columns its expression
+    # holds, validated)
+    checks: dict[str, dict[str, tuple[frozenset[str], frozenset[str], bool]]] = field(
+        default_factory=dict
+    )
     asked: set[str] = field(default_factory=set)
 
     def _ask(self, table: str) -> str:
@@ -39,7 +46,10 @@ class Known:
         return key
 
     def tables(self) -> set[str]:
-        return set(self.columns) | set(self.not_null_checks)
+        return set(self.columns) | set(self.not_null_checks) | set(self.checks)
+
+    def _parts(self) -> tuple[dict[str, Any], ...]:
+        return (self.columns, self.not_null_checks, self.checks)
 
     def column_type(self, table: str, column: str) -> ColType | None:
         return self.columns.get(self._ask(table), {}).get(column)
@@ -51,52 +61,78 @@ class Known:
         key = self._ask(table)
         self.columns.get(key, {}).pop(column, None)
         checks = self.not_null_checks.get(key, {})
-        for name in [n for n, (col, _) in checks.items() if col == column]:
+        for name in [n for n, (cols, _) in checks.items() if column in cols]:
             del checks[name]
 
     def rename_column(self, table: str, old: str, new: str) -> None:
         key = self._ask(table)
-        cols = self.columns.get(key, {})
-        if old in cols:
-            cols[new] = cols.pop(old)
+        types = self.columns.get(key, {})
+        if old in types:
+            types[new] = types.pop(old)
         checks = self.not_null_checks.get(key, {})
-        for name, (col, valid) in list(checks.items()):
-            if col == old:
-                checks[name] = (new, valid)
+        for name, (cols, valid) in list(checks.items()):
+            if old in cols:
+                checks[name] = ((cols - {old}) | {new}, valid)
 
     def rename_table(self, old: str, new: str) -> None:
         old_key, new_key = self._ask(old), self._ask(new)
-        for part in (self.columns, self.not_null_checks):
+        for part in self._parts():
             if old_key in part:
-                part[new_key] = part.pop(old_key)  # type: ignore[assignment]
+                part[new_key] = part.pop(old_key)
 
     def drop_table(self, table: str) -> None:
         key = self._ask(table)
-        self.columns.pop(key, None)
-        self.not_null_checks.pop(key, None)
+        for part in self._parts():
+            part.pop(key, None)
 
-    def add_not_null_check(self, table: str, name: str, column: str, valid: bool) -> None:
-        self.not_null_checks.setdefault(self._ask(table), {})[name] = (column, valid)
+    def add_not_null_check(
+        self, table: str, name: str, columns: frozenset[str], valid: bool
+    ) -> None:
+        self.not_null_checks.setdefault(self._ask(table), {})[name] = (columns, valid)
+
+    def set_not_null(self, table: str, column: str, not_null: bool) -> None:
+        """The column's own NOT NULL (SET / DROP NOT NULL, NOT NULL or PRIMARY KEY)."""
+        if not_null:
+            self.add_not_null_check(table, f" not null {column}", frozenset({column}), True)
+        else:
+            self.drop_constraint(table, f" not null {column}")
+
+    def add_check(
+        self, table: str, name: str, constants: frozenset[str], columns: frozenset[str], valid: bool
+    ) -> None:
+        self.checks.setdefault(self._ask(table), {})[name] = (constants, columns, valid)
 
     def validate(self, table: str, name: str) -> None:
-        checks = self.not_null_checks.get(self._ask(table), {})
-        if name in checks:
-            checks[name] = (checks[name][0], True)
+        key = self._ask(table)
+        for part in (self.not_null_checks, self.checks):
+            found: dict[str, tuple[Any, ...]] = part.get(key, {})
+            if name in found:
+                found[name] = (*found[name][:-1], True)
 
     def drop_constraint(self, table: str, name: str) -> None:
-        self.not_null_checks.get(self._ask(table), {}).pop(name, None)
+        key = self._ask(table)
+        self.not_null_checks.get(key, {}).pop(name, None)
+        self.checks.get(key, {}).pop(name, None)
 
     def rename_constraint(self, table: str, old: str, new: str) -> None:
-        checks = self.not_null_checks.get(self._ask(table), {})
-        if old in checks:
-            checks[new] = checks.pop(old)
+        key = self._ask(table)
+        for part in (self.not_null_checks, self.checks):
+            found: dict[str, Any] = part.get(key, {})
+            if old in found:
+                found[new] = found.pop(old)
+
+    def validated_checks(self, table: str) -> list[tuple[frozenset[str], frozenset[str]]]:
+        """(constants, columns) of each validated CHECK constraint of ``table``."""
+        checks = self.checks.get(self._ask(table), {}).values()
+        return [(consts, cols) for consts, cols, valid in checks if valid]
 
     def proves_not_null(self, table: str, column: str) -> bool:
-        """A validated ``CHECK (column IS NOT NULL)`` exists on ``table``."""
+        """The column is NOT NULL, or a validated ``CHECK (column IS NOT NULL)`` exists."""
         checks = self.not_null_checks.get(self._ask(table), {})
-        return any(col == column and valid for col, valid in checks.values())
+        return any(column in cols and valid for cols, valid in checks.values())
 
     def merge(self, later: Known) -> None:
         """Add what a run that touched none of this model's tables learned."""
         self.columns.update(later.columns)
         self.not_null_checks.update(later.not_null_checks)
+        self.checks.update(later.checks)

@@ -6,27 +6,41 @@ from collections.abc import Callable
 from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
-from zdmigrate.lint._expr import column_name, is_node
+from zdmigrate.lint._expr import column_names, constants, is_node, not_null_columns
 from zdmigrate.lint._types import type_of
 
-__all__ = ["learn", "not_null_column"]
+__all__ = ["learn"]
+
+_NOT_NULL = ("CONSTR_NOTNULL", "CONSTR_PRIMARY")
 
 
-def not_null_column(expr: Any) -> str | None:
-    """``col`` when ``expr`` is ``col IS NOT NULL``."""
-    if not is_node(expr, "NullTest") or expr.nulltesttype != "IS_NOT_NULL":
-        return None
-    return column_name(expr.arg)
-
-
-def _check(ctx: Context, table: str, con: Any, valid: bool) -> None:
-    if not is_node(con, "Constraint") or con.contype != "CONSTR_CHECK":
+def _check(ctx: Context, table: str, con: Any, valid: bool, on: str = "") -> None:
+    if not is_node(con, "Constraint"):
         return
-    column = not_null_column(con.raw_expr)
-    if column is not None:
-        bare = table.rsplit(".", 1)[-1]
-        name = str(con.conname) if con.conname else f"{bare}_{column}_check"
-        ctx.known.add_not_null_check(table, name, column, valid)
+    if con.contype == "CONSTR_PRIMARY" and not on:
+        for key in con.keys or ():
+            ctx.known.set_not_null(table, str(key.sval), True)
+    if con.contype != "CONSTR_CHECK":
+        return
+    expr = con.raw_expr
+    proven, columns = not_null_columns(expr), column_names(expr)
+    bare = table.rsplit(".", 1)[-1]
+    # PostgreSQL names an unnamed check after the table and its (first) column
+    first = on or min(columns, default="")
+    name = str(con.conname) if con.conname else f"{bare}_{first}_check".replace("__", "_")
+    if proven:
+        ctx.known.add_not_null_check(table, name, proven, valid)
+    ctx.known.add_check(table, name, constants(expr), columns, valid)
+
+
+def _column(ctx: Context, table: str, col: Any) -> None:
+    name = str(col.colname)
+    ctx.known.set_column(table, name, type_of(col.typeName))
+    cons = [c for c in col.constraints or () if is_node(c, "Constraint")]
+    if col.is_not_null or any(c.contype in _NOT_NULL for c in cons):
+        ctx.known.set_not_null(table, name, True)
+    for con in cons:
+        _check(ctx, table, con, not con.skip_validation, name)
 
 
 def _create(node: Any, ctx: Context) -> None:
@@ -34,15 +48,14 @@ def _create(node: Any, ctx: Context) -> None:
     ctx.known.drop_table(table)
     for elt in node.tableElts or ():
         if is_node(elt, "ColumnDef"):
-            ctx.known.set_column(table, str(elt.colname), type_of(elt.typeName))
+            _column(ctx, table, elt)
         else:
             _check(ctx, table, elt, not elt.skip_validation)
 
 
 def _add_column(ctx: Context, table: str, cmd: Any) -> None:
-    col = cmd.def_
-    if is_node(col, "ColumnDef"):
-        ctx.known.set_column(table, str(col.colname), type_of(col.typeName))
+    if is_node(cmd.def_, "ColumnDef"):
+        _column(ctx, table, cmd.def_)
 
 
 def _alter_type(ctx: Context, table: str, cmd: Any) -> None:
@@ -58,6 +71,8 @@ _ALTER: dict[str, Callable[[Context, str, Any], None]] = {
     "AT_AddConstraint": lambda ctx, t, cmd: _check(ctx, t, cmd.def_, not cmd.def_.skip_validation),
     "AT_ValidateConstraint": lambda ctx, t, cmd: ctx.known.validate(t, str(cmd.name)),
     "AT_DropConstraint": lambda ctx, t, cmd: ctx.known.drop_constraint(t, str(cmd.name)),
+    "AT_SetNotNull": lambda ctx, t, cmd: ctx.known.set_not_null(t, str(cmd.name), True),
+    "AT_DropNotNull": lambda ctx, t, cmd: ctx.known.set_not_null(t, str(cmd.name), False),
 }
 
 

@@ -36,6 +36,10 @@ _COLUMN_SQL = """
 SELECT a.atttypid, a.atttypmod FROM pg_attribute a
 WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped
 """
+_NOT_NULL_SQL = """
+SELECT a.attnotnull FROM pg_attribute a
+WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped
+"""
 _CAST_SQL = "SELECT castmethod FROM pg_cast WHERE castsource = %s AND casttarget = %s"
 _CHECKS_SQL = """
 SELECT pg_get_constraintdef(oid) FROM pg_constraint
@@ -142,6 +146,25 @@ class DbFacts:
         pattern = re.compile(rf'^CHECK \(+"?{re.escape(column)}"? IS NOT NULL\)+$')
         rows = self.conn.execute(_CHECKS_SQL, (table,)).fetchall()
         return any(pattern.match(r[0]) for r in rows)
+
+    def proves_bound(self, table: str, wanted: frozenset[str]) -> bool:
+        """A validated CHECK of ``table`` holds every constant in ``wanted`` and names a
+        column that is NOT NULL (or that it proves NOT NULL)."""
+        from zdmigrate.lint._expr import column_names, constants, not_null_columns
+        from zdmigrate.lint._node import parse_one
+
+        for (definition,) in self.conn.execute(_CHECKS_SQL, (table,)).fetchall():
+            expr = parse_one(f"ALTER TABLE t ADD {definition}").cmds[0].def_.raw_expr
+            if not wanted <= constants(expr):
+                continue
+            columns = column_names(expr)
+            if not_null_columns(expr) & columns or any(self._not_null(table, c) for c in columns):
+                return True
+        return False
+
+    def _not_null(self, table: str, column: str) -> bool:
+        row = self._one(_NOT_NULL_SQL, table, column)
+        return bool(row and row[0]) or self.has_not_null_check(table, column)
 
     def binary_coercible(self, table: str, column: str, new_type: Any) -> bool:
         """Changing ``table.column`` to ``new_type`` (a TypeName) needs no rewrite."""
