@@ -158,12 +158,23 @@ def referenced_tables(node: Any) -> list[Any]:
     return [rel for rel in found if rel_key(rel) != own]
 
 
+def _attached(node: Any) -> list[Lock]:
+    """ATTACH PARTITION takes ACCESS EXCLUSIVE on the table it attaches."""
+    if not is_node(node, "AlterTableStmt") or node.objtype not in (None, "OBJECT_TABLE"):
+        return []
+    return [
+        _rel(AEL, cmd.def_.name)
+        for cmd in node.cmds or ()
+        if cmd.subtype == "AT_AttachPartition" and is_node(cmd.def_, "PartitionCmd")
+    ]
+
+
 def statement_locks(node: Any) -> list[Lock]:
-    """Every table lock ``node`` takes: its own, and SHARE ROW EXCLUSIVE on the tables its
-    foreign keys reference."""
+    """Every table lock ``node`` takes: its own, SHARE ROW EXCLUSIVE on the tables its
+    foreign keys reference, ACCESS EXCLUSIVE on a partition it attaches."""
     own = statement_lock(node)
-    refs = [_rel(SRE, rel) for rel in referenced_tables(node)]
-    return [own, *refs] if own is not None else refs
+    others = [_rel(SRE, rel) for rel in referenced_tables(node)] + _attached(node)
+    return [own, *others] if own is not None else others
 
 
 _UNSET = object()
