@@ -71,6 +71,9 @@ class Context:
     strong_lock: LockHeld | None = None
     strong_lock_reported: bool = False
     lock_timeout_reported: bool = False
+    statement_timeout_session: bool = False
+    statement_timeout_local: bool = False
+    statement_timeout_reported: bool = False
     not_valid: set[tuple[str, str]] = field(default_factory=set)
 
     @property
@@ -80,6 +83,11 @@ class Context:
     @property
     def lock_timeout_set(self) -> bool:
         return self.lock_timeout_session or (self.lock_timeout_local and self.in_transaction)
+
+    @property
+    def statement_timeout_set(self) -> bool:
+        local = self.statement_timeout_local and self.in_transaction
+        return self.statement_timeout_session or local
 
     def is_new(self, rel: Any) -> bool:
         """True for a table created earlier in this migration (no one else can use it yet)."""
@@ -127,6 +135,8 @@ class Context:
         self.in_transaction = self.options.assume_in_transaction if wrapped is None else wrapped
         self.lock_timeout_session = False
         self.lock_timeout_reported = False
+        self.statement_timeout_session = False
+        self.statement_timeout_reported = False
         self.new_tables = set()
         self.new_indexes = set()
         self.new_schemas = set()
@@ -134,6 +144,7 @@ class Context:
 
     def end_transaction(self) -> None:
         self.lock_timeout_local = False
+        self.statement_timeout_local = False
         self.strong_lock = None
         self.strong_lock_reported = False
         self.not_valid.clear()

@@ -45,18 +45,25 @@ def _timeout_value(node: Any) -> bool:
     return value is None or bool(value)
 
 
+_TIMEOUTS = ("lock_timeout", "statement_timeout")
+
+
+def _set_timeout(ctx: Context, name: str, value: bool, local: bool) -> None:
+    """``ctx.<name>_local`` / ``_session`` after SET [LOCAL] name = value."""
+    if local:
+        setattr(ctx, f"{name}_local", value)
+    else:
+        setattr(ctx, f"{name}_session", value)
+        setattr(ctx, f"{name}_local", False)
+
+
 def _set(node: Any, ctx: Context) -> None:
     if node.kind == "VAR_RESET_ALL":
-        ctx.lock_timeout_session = ctx.lock_timeout_local = False
+        for name in _TIMEOUTS:
+            _set_timeout(ctx, name, False, False)
         return
-    if node.name != "lock_timeout":
-        return
-    value = _timeout_value(node)
-    if node.is_local:
-        ctx.lock_timeout_local = value
-    else:
-        ctx.lock_timeout_session = value
-        ctx.lock_timeout_local = False
+    if node.name in _TIMEOUTS:
+        _set_timeout(ctx, node.name, _timeout_value(node), bool(node.is_local))
 
 
 def _create(node: Any, ctx: Context) -> None:
@@ -106,12 +113,13 @@ def _set_config(node: Any, ctx: Context) -> None:
         if not is_node(call, "FuncCall") or call.funcname[-1].sval != "set_config":
             continue
         args = [const_value(a) for a in call.args or ()]
-        if len(args) == 3 and args[0] == "lock_timeout" and isinstance(args[1], str):
+        if len(args) == 3 and args[0] in _TIMEOUTS and isinstance(args[1], str):
             value = args[1].strip() not in ("0", "")
-            if args[2] in (True, "true", "t", "on"):
-                ctx.lock_timeout_local = value
+            local = args[2] in (True, "true", "t", "on")
+            if local:
+                setattr(ctx, f"{args[0]}_local", value)
             else:
-                ctx.lock_timeout_session = value
+                setattr(ctx, f"{args[0]}_session", value)
 
 
 _HANDLERS: dict[str, Callable[[Any, Context], None]] = {
@@ -143,11 +151,14 @@ def _locks(stmt: Statement, ctx: Context) -> None:
 
 
 def _timeout_reported(stmt: Statement, ctx: Context) -> None:
-    if ctx.lock_timeout_set:
+    if ctx.lock_timeout_set and ctx.statement_timeout_set:
         return
     lock = existing_lock(stmt, ctx)
     if lock is not None and lock.rank >= rank(SHARE):
-        ctx.lock_timeout_reported = True
+        if not ctx.lock_timeout_set:
+            ctx.lock_timeout_reported = True
+        if not ctx.statement_timeout_set:
+            ctx.statement_timeout_reported = True
 
 
 def track(stmt: Statement, ctx: Context) -> None:
