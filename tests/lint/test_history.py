@@ -148,3 +148,29 @@ def test_the_not_null_recipe_in_one_alembic_revision(tmp_path: Path) -> None:
     without_validate = text.replace("".join(validate), "")
     found = _found(write(tmp_path, "0008_recipe.py", without_validate))
     assert ("0008_recipe.py", 13, "set-not-null") in found
+
+
+def test_a_schema_file_gives_the_types_and_not_nulls_of_existing_tables(tmp_path: Path) -> None:
+    schema = write(
+        tmp_path,
+        "schema.sql",
+        "CREATE TABLE public.accounts (id bigint NOT NULL, name character varying(30),\n"
+        "    region text NOT NULL, note character varying(10));\n",
+    )
+    path = write(
+        tmp_path,
+        "0042.sql",
+        "SET lock_timeout = '1s';\n"
+        "ALTER TABLE accounts ALTER COLUMN name TYPE varchar(60);\n"
+        "ALTER TABLE accounts ALTER COLUMN region SET NOT NULL;\n"
+        "ALTER TABLE accounts ALTER COLUMN note TYPE varchar(5);\n",
+    )
+    assert _found(path) == [
+        ("0042.sql", 2, "change-column-type"),
+        ("0042.sql", 3, "set-not-null"),
+        ("0042.sql", 4, "change-column-type"),
+    ]
+    res = lint("--schema-file", schema, path, "--format", "json")
+    found = json.loads(res.stdout)["findings"]
+    assert [(f["line"], f["rule"]) for f in found] == [(4, "change-column-type")]
+    assert "from varchar(10) to varchar(5)" in found[0]["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,12 @@ class Options:
     pg_version: int = DEFAULT_PG_VERSION
     assume_in_transaction: bool = False
     db: DbFacts | None = None
+    # what a --schema-file says of the tables before the first migration
+    schema: Known | None = None
+
+    def start_known(self) -> Known:
+        """A fresh copy of what is known before the first source."""
+        return copy.deepcopy(self.schema) if self.schema is not None else Known()
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,10 @@ class Context:
     statement_timeout_local: bool = False
     statement_timeout_reported: bool = False
     not_valid: set[tuple[str, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.options.schema is not None and not self.known.tables():
+            self.known = self.options.start_known()
 
     @property
     def pg_version(self) -> int:

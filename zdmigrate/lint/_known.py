@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from zdmigrate.lint._types import ColType
+from zdmigrate.lint._types import ColType, parse_type
 
-__all__ = ["Known", "table_key"]
+__all__ = ["Known", "from_catalog", "table_key"]
 
 
 def table_key(key: str) -> str:
@@ -136,3 +136,18 @@ class Known:
         self.columns.update(later.columns)
         self.not_null_checks.update(later.not_null_checks)
         self.checks.update(later.checks)
+
+
+def from_catalog(catalog: Any) -> Known:
+    """What a schema file (``pg_dump --schema-only`` or snapshot, read as a Catalog) says:
+    column types and NOT NULL columns. Its checks are left out: whether they are
+    validated is not kept."""
+    known = Known()
+    for name, table in catalog.tables.items():
+        key = name if catalog.schema == "public" else f"{catalog.schema}.{name}"
+        for col in table.columns:
+            known.set_column(key, col.name, parse_type(col.type))
+            if not col.nullable:
+                known.set_not_null(key, col.name, True)
+    known.asked.clear()
+    return known

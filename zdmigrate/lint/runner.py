@@ -259,7 +259,7 @@ def _lint_sources(
     results = _in_parallel(linter, chunks, options)
     findings: list[Finding] = []
     files = statements = 0
-    known = Known()
+    known = options.start_known()
     for chunk, result in zip(chunks, results, strict=True):
         if result.known.asked & known.tables():
             result = linter.chunk(chunk, Context(options, known=known))

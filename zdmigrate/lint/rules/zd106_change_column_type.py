@@ -38,9 +38,9 @@ backfills in small batches, and swaps the names at contract.
 
 The old type is read from, in this order: the database of `--database-url`,
 Alembic's `existing_type` (`op.alter_column(..., existing_type=...)`, which
-autogenerate always writes), or the statements of the linted set that created
-or changed the column (an earlier migration's `CREATE TABLE`, say). When none
-of them tells, the change is reported. A `USING` clause other than the column
+autogenerate always writes), the statements of the linted set that created
+or changed the column (an earlier migration's `CREATE TABLE`, say), or
+`--schema-file`. When none of them tells, the change is reported. A `USING` clause other than the column
 itself is taken as a rewrite.
 """
 
