@@ -38,6 +38,8 @@ class Known:
     checks: dict[str, dict[str, tuple[frozenset[str], frozenset[str], bool]]] = field(
         default_factory=dict
     )
+    # "function <schema>.<name>" -> its volatility (functions created in the linted set)
+    functions: dict[str, str] = field(default_factory=dict)
     asked: set[str] = field(default_factory=set)
 
     def _ask(self, table: str) -> str:
@@ -46,7 +48,22 @@ class Known:
         return key
 
     def tables(self) -> set[str]:
-        return set(self.columns) | set(self.not_null_checks) | set(self.checks)
+        """Every table (and function) the model knows something of."""
+        return (
+            set(self.columns) | set(self.not_null_checks) | set(self.checks) | set(self.functions)
+        )
+
+    def _function_key(self, schema: str, name: str) -> str:
+        key = f"function {schema or 'public'}.{name}"
+        self.asked.add(key)
+        return key
+
+    def set_function(self, schema: str, name: str, volatility: str) -> None:
+        self.functions[self._function_key(schema, name)] = volatility
+
+    def function_volatility(self, schema: str, name: str) -> str | None:
+        """``immutable``, ``stable`` or ``volatile`` for a function the linted set created."""
+        return self.functions.get(self._function_key(schema, name))
 
     def _parts(self) -> tuple[dict[str, Any], ...]:
         return (self.columns, self.not_null_checks, self.checks)
@@ -136,6 +153,7 @@ class Known:
         self.columns.update(later.columns)
         self.not_null_checks.update(later.not_null_checks)
         self.checks.update(later.checks)
+        self.functions.update(later.functions)
 
 
 def from_catalog(catalog: Any) -> Known:

@@ -7,7 +7,9 @@ from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._expr import column_names, constants, is_node, not_null_columns
+from zdmigrate.lint._node import parse_one
 from zdmigrate.lint._types import type_of
+from zdmigrate.lint.source import Statement
 
 __all__ = ["learn"]
 
@@ -113,8 +115,27 @@ _HANDLERS: dict[str, Callable[[Any, Context], None]] = {
 }
 
 
-def learn(tag: str, node: Any, ctx: Context) -> None:
-    """Record what the statement ``node`` (of type ``tag``) did to the known tables."""
-    handler = _HANDLERS.get(tag)
-    if handler is not None and node is not None:
-        handler(node, ctx)
+def _function(text: str, ctx: Context) -> None:
+    """A function's declared volatility (VOLATILE unless it says otherwise)."""
+    try:
+        node = parse_one(text)
+    except Exception:  # pglast's ParseError: the statement parsed as one before
+        return
+    names = [str(n.sval) for n in node.funcname or ()]
+    if not names:
+        return
+    volatility = "volatile"
+    for opt in node.options or ():
+        if is_node(opt, "DefElem") and opt.defname == "volatility" and is_node(opt.arg, "String"):
+            volatility = str(opt.arg.sval)
+    ctx.known.set_function(names[-2] if len(names) > 1 else "", names[-1], volatility)
+
+
+def learn(stmt: Statement, ctx: Context) -> None:
+    """Record what ``stmt`` did to the known tables and functions."""
+    if stmt.tag == "CreateFunctionStmt":
+        _function(stmt.text, ctx)
+        return
+    handler = _HANDLERS.get(stmt.tag)
+    if handler is not None and stmt.node is not None:
+        handler(stmt.node, ctx)

@@ -168,4 +168,4 @@ def track(stmt: Statement, ctx: Context) -> None:
     handler = _HANDLERS.get(stmt.tag)
     if handler is not None and stmt.node is not None:
         handler(stmt.node, ctx)
-    learn(stmt.tag, stmt.node, ctx)
+    learn(stmt, ctx)

@@ -2,8 +2,9 @@
 
 Built-in functions (``pg_catalog``) are looked up in the checked-in copy of
 ``pg_proc``; any other function (``uuid_generate_v4()`` of an extension,
-``app.next_code()``) in the database when one is given, and is otherwise taken
-as volatile: PostgreSQL makes a function volatile unless it is declared
+``app.next_code()``) is as its ``CREATE FUNCTION`` in the linted set declares
+it, else as the database says when one is given, and is otherwise taken as
+volatile: PostgreSQL makes a function volatile unless it is declared
 otherwise, and a wrong "stable" would hide a table rewrite.
 """
 
@@ -22,6 +23,10 @@ def _volatility(ctx: Context, schema: str, name: str) -> Volatility:
     found = Volatility.UNKNOWN
     if schema in ("", "pg_catalog"):
         found = builtin_volatility(name)
+    if found is Volatility.UNKNOWN:
+        declared = ctx.known.function_volatility(schema, name)
+        if declared is not None:
+            return Volatility(declared)
     db = ctx.options.db
     if found is Volatility.UNKNOWN and db is not None:
         found = db.function_volatility(name, schema)

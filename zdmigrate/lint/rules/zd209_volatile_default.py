@@ -14,9 +14,10 @@ The rewrite blocks reads and writes for as long as copying the table takes.
 Volatility is looked up in the complete list of PostgreSQL's built-in
 functions (`pg_proc.provolatile`), so `now()` and `CURRENT_TIMESTAMP`
 (stable) are not reported. Any other function (`uuid_generate_v4()` of the
-uuid-ossp extension, `app.next_code()`) is taken as volatile, as PostgreSQL
-makes a function unless it is declared otherwise; with `--database-url`, it
-is looked up in the database instead.
+uuid-ossp extension, `app.next_code()`) is as its `CREATE FUNCTION` in the
+linted set declares it, else as the database of `--database-url` says, and
+is otherwise taken as volatile, as PostgreSQL makes a function unless it is
+declared otherwise.
 
 ## Safe alternative
 
