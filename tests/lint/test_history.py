@@ -174,3 +174,22 @@ def test_a_schema_file_gives_the_types_and_not_nulls_of_existing_tables(tmp_path
     found = json.loads(res.stdout)["findings"]
     assert [(f["line"], f["rule"]) for f in found] == [(4, "change-column-type")]
     assert "from varchar(10) to varchar(5)" in found[0]["message"]
+
+
+def test_existing_type_in_batch_mode_and_autogenerate_types(tmp_path: Path) -> None:
+    body = (
+        '    with op.batch_alter_table("accounts") as batch:\n'
+        '        batch.alter_column("name", type_=sa.Text(), existing_type=sa.VARCHAR(length=30))\n'
+        '    op.alter_column("accounts", "total", type_=sa.Numeric(), '
+        "existing_type=sa.NUMERIC(precision=10, scale=2))\n"
+        '    op.alter_column("accounts", "seen", type_=sa.DateTime(timezone=True), '
+        "existing_type=sa.DateTime(timezone=True))\n"
+        '    op.alter_column("accounts", "code", type_=sa.String(5), existing_type=sa.String(10))\n'
+    )
+    text = REVISION.format(doc="types", rev="0009", down="None", body=body)
+    found = _found(write(tmp_path, "0009_types.py", text))
+    # only the narrowing is a rewrite; it runs while the first change's lock is held
+    assert found == [
+        ("0009_types.py", 15, "change-column-type"),
+        ("0009_types.py", 15, "lock-held-across-statements"),
+    ]

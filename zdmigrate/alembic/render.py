@@ -104,9 +104,9 @@ def _record_existing_types(context: Any, capture: _Capture) -> list[ExistingType
     original = impl.alter_column
     found: list[ExistingType] = []
 
-    def alter_column(table_name: str, column_name: str, **kw: Any) -> Any:
+    def alter_column(table_name: str, column_name: str, *args: Any, **kw: Any) -> Any:
         start = capture.size
-        result = original(table_name, column_name, **kw)
+        result = original(table_name, column_name, *args, **kw)
         existing, schema = kw.get("existing_type"), kw.get("schema")
         if existing is not None and kw.get("type_") is not None:
             try:
