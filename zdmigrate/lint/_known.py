@@ -7,8 +7,11 @@ whether they are validated (the safe SET NOT NULL recipe). Statements on tables
 the linted set never created add what they say (``ALTER COLUMN ... TYPE`` gives
 the type from then on).
 
-Every read and write names its table in ``asked``: a run of sources linted
-without the model of earlier runs is exact when none of those tables is in it.
+Every read, and every change that depends on what was known before (a drop, a
+rename, a validation), names its table in ``asked``; changes that do not (a new
+column's type, a new check) do not. A run of sources linted without the model
+of earlier runs is exact when none of the tables it asked about is in that
+model, and the two models then merge table by table.
 """
 
 from __future__ import annotations
@@ -47,23 +50,28 @@ class Known:
         self.asked.add(key)
         return key
 
+    @staticmethod
+    def _key(table: str) -> str:
+        return table_key(table)
+
     def tables(self) -> set[str]:
         """Every table (and function) the model knows something of."""
         return (
             set(self.columns) | set(self.not_null_checks) | set(self.checks) | set(self.functions)
         )
 
-    def _function_key(self, schema: str, name: str) -> str:
-        key = f"function {schema or 'public'}.{name}"
-        self.asked.add(key)
-        return key
+    @staticmethod
+    def _function_key(schema: str, name: str) -> str:
+        return f"function {schema or 'public'}.{name}"
 
     def set_function(self, schema: str, name: str, volatility: str) -> None:
         self.functions[self._function_key(schema, name)] = volatility
 
     def function_volatility(self, schema: str, name: str) -> str | None:
         """``immutable``, ``stable`` or ``volatile`` for a function the linted set created."""
-        return self.functions.get(self._function_key(schema, name))
+        key = self._function_key(schema, name)
+        self.asked.add(key)
+        return self.functions.get(key)
 
     def _parts(self) -> tuple[dict[str, Any], ...]:
         return (self.columns, self.not_null_checks, self.checks)
@@ -72,7 +80,7 @@ class Known:
         return self.columns.get(self._ask(table), {}).get(column)
 
     def set_column(self, table: str, column: str, typ: ColType | None) -> None:
-        self.columns.setdefault(self._ask(table), {})[column] = typ
+        self.columns.setdefault(self._key(table), {})[column] = typ
 
     def drop_column(self, table: str, column: str) -> None:
         key = self._ask(table)
@@ -105,7 +113,7 @@ class Known:
     def add_not_null_check(
         self, table: str, name: str, columns: frozenset[str], valid: bool
     ) -> None:
-        self.not_null_checks.setdefault(self._ask(table), {})[name] = (columns, valid)
+        self.not_null_checks.setdefault(self._key(table), {})[name] = (columns, valid)
 
     def set_not_null(self, table: str, column: str, not_null: bool) -> None:
         """The column's own NOT NULL (SET / DROP NOT NULL, NOT NULL or PRIMARY KEY)."""
@@ -117,7 +125,7 @@ class Known:
     def add_check(
         self, table: str, name: str, constants: frozenset[str], columns: frozenset[str], valid: bool
     ) -> None:
-        self.checks.setdefault(self._ask(table), {})[name] = (constants, columns, valid)
+        self.checks.setdefault(self._key(table), {})[name] = (constants, columns, valid)
 
     def validate(self, table: str, name: str) -> None:
         key = self._ask(table)
@@ -149,10 +157,15 @@ class Known:
         return any(column in cols and valid for cols, valid in checks.values())
 
     def merge(self, later: Known) -> None:
-        """Add what a run that touched none of this model's tables learned."""
-        self.columns.update(later.columns)
-        self.not_null_checks.update(later.not_null_checks)
-        self.checks.update(later.checks)
+        """Add what a run that asked about none of this model's tables learned."""
+        pairs: list[tuple[dict[str, Any], dict[str, Any]]] = [
+            (self.columns, later.columns),
+            (self.not_null_checks, later.not_null_checks),
+            (self.checks, later.checks),
+        ]
+        for mine, theirs in pairs:
+            for table, entries in theirs.items():
+                mine.setdefault(table, {}).update(entries)
         self.functions.update(later.functions)
 
 
