@@ -193,3 +193,36 @@ def test_existing_type_in_batch_mode_and_autogenerate_types(tmp_path: Path) -> N
         ("0009_types.py", 15, "change-column-type"),
         ("0009_types.py", 15, "lock-held-across-statements"),
     ]
+
+
+def test_parallel_runs_merge_what_each_learned(tmp_path: Path) -> None:
+    """Columns added to a table by a middle run are known to the last run: it finds the
+    same as one process."""
+    from zdmigrate.lint import LintSettings, lint_paths
+    from zdmigrate.lint.runner import PARALLEL_MIN_CHARS
+
+    pad = f"-- {'padding ' * 60}\n" * 20
+    write(tmp_path, "0000.sql", "CREATE TABLE t (id bigint, c varchar(10));\n" + pad)
+    for n in range(1, 60):
+        write(tmp_path, f"{n:04d}.sql", f"SET lock_timeout = '1s';\nSELECT {n};\n" + pad)
+    write(
+        tmp_path,
+        "0030_add.sql",
+        "SET lock_timeout = '1s';\nALTER TABLE t ADD COLUMN d varchar(5);\n",
+    )
+    write(
+        tmp_path,
+        "9999.sql",
+        "SET lock_timeout = '1s';\n"
+        "ALTER TABLE t ALTER COLUMN d TYPE varchar(10);\n"
+        "ALTER TABLE t ALTER COLUMN c TYPE varchar(20);\n"
+        "ALTER TABLE t ALTER COLUMN id TYPE int;\n",
+    )
+    assert sum(p.stat().st_size for p in tmp_path.iterdir()) > PARALLEL_MIN_CHARS
+    one = lint_paths([str(tmp_path)], LintSettings(), jobs=1)
+    several = lint_paths([str(tmp_path)], LintSettings(), jobs=3)
+    assert several.findings == one.findings
+    # both widenings are known to need no rewrite: c from the first run, d from a middle one
+    assert [(f.path.rsplit("/", 1)[-1], f.line, f.rule) for f in one.findings] == [
+        ("9999.sql", 4, "change-column-type")
+    ]
