@@ -114,9 +114,6 @@ def _quiet_cmd(stmt: Statement, ctx: Context, cmd: Any) -> bool:
         return is_node(con, "Constraint") and bool(con.skip_validation)
     if sub == "AT_AlterColumnType":
         table = rel_key(stmt.node.relation)
-        db, col = ctx.options.db, cmd.def_
-        if db is not None and is_node(col, "ColumnDef"):
-            return db.binary_coercible(table, str(cmd.name), col.typeName)
         return type_change(stmt, ctx, table, cmd)[2] is not TypeChange.REWRITE
     return False
 

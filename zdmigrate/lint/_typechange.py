@@ -6,7 +6,14 @@ from typing import Any
 
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._expr import column_name, is_node
-from zdmigrate.lint._types import ColType, TypeChange, compare, existing_type, type_of
+from zdmigrate.lint._types import (
+    ColType,
+    TypeChange,
+    compare,
+    existing_type,
+    parse_type,
+    type_of,
+)
 from zdmigrate.lint.source import Statement
 
 __all__ = ["type_change"]
@@ -24,6 +31,11 @@ def _plain_using(expr: Any, column: str, new: ColType) -> bool:
 
 
 def _old_type(stmt: Statement, ctx: Context, table: str, column: str) -> ColType | None:
+    """From the database, else Alembic's existing_type, else what the linted set says."""
+    db = ctx.options.db
+    if db is not None and db.table(table) is not None:
+        found = db.column_type(table, column)
+        return parse_type(found) if found is not None else None
     hinted = existing_type(stmt.source, stmt.start, table, column)
     return hinted if hinted is not None else ctx.known.column_type(table, column)
 

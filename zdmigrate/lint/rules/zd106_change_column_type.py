@@ -50,7 +50,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
-from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint._typechange import type_change
 from zdmigrate.lint._types import TypeChange
@@ -61,14 +60,6 @@ _HELP = (
     "use the zdmigrate operation alter_column with type, up and down: a shadow column "
     "is backfilled in batches"
 )
-
-
-def _coercible(ctx: Context, node: Any, cmd: Any) -> bool:
-    db = ctx.options.db
-    col = cmd.def_
-    if db is None or not is_node(col, "ColumnDef"):
-        return False
-    return db.binary_coercible(rel_key(node.relation), str(cmd.name), col.typeName)
 
 
 def _violation(ctx: Context, node: Any, cmd: Any, change: tuple[Any, ...]) -> Violation | None:
@@ -99,8 +90,6 @@ def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
         return
     table = rel_key(node.relation)
     for cmd in alter_cmds(node, "AT_AlterColumnType"):
-        if _coercible(ctx, node, cmd):
-            continue
         found = _violation(ctx, node, cmd, type_change(stmt, ctx, table, cmd))
         if found is not None:
             yield found
