@@ -62,6 +62,12 @@ _HELP = (
 )
 
 
+_UNKNOWN = (
+    "if the change needs no rewrite, such as varchar(50) to text, give it with Alembic's "
+    "existing_type, --schema-file or --database-url"
+)
+
+
 def _violation(ctx: Context, node: Any, cmd: Any, change: tuple[Any, ...]) -> Violation | None:
     old, new, kind, reads = change
     column = f"{rel_key(node.relation)}.{cmd.name}"
@@ -75,12 +81,15 @@ def _violation(ctx: Context, node: Any, cmd: Any, change: tuple[Any, ...]) -> Vi
             "with type, up and down",
             severity=Severity.WARNING,
         )
-    what = f"from {old} to {new} " if old is not None and new is not None else ""
+    if old is not None and new is not None:
+        what, help_ = f"from {old} to {new} ", _HELP
+    else:
+        what, help_ = "", f"{_HELP} (the old type is not known here: {_UNKNOWN})"
     return ctx.on_table(
         node.relation,
         f"changing the type of {column} {what}rewrites the table under ACCESS EXCLUSIVE and "
         "may break the old version of the app",
-        _HELP,
+        help_,
     )
 
 
