@@ -226,3 +226,15 @@ def test_parallel_runs_merge_what_each_learned(tmp_path: Path) -> None:
     assert [(f.path.rsplit("/", 1)[-1], f.line, f.rule) for f in one.findings] == [
         ("9999.sql", 4, "change-column-type")
     ]
+
+
+def test_the_not_null_recipe_with_alembic_check_constraint_ops(tmp_path: Path) -> None:
+    body = (
+        '    op.create_check_constraint("accounts_email_nn", "accounts", "email IS NOT NULL",\n'
+        "                               postgresql_not_valid=True)\n"
+        "    with op.get_context().autocommit_block():\n"
+        '        op.execute("ALTER TABLE accounts VALIDATE CONSTRAINT accounts_email_nn")\n'
+        '    op.alter_column("accounts", "email", nullable=False, existing_type=sa.Text())\n'
+    )
+    text = REVISION.format(doc="recipe", rev="0010", down="None", body=body)
+    assert _found(write(tmp_path, "0010_recipe.py", text)) == []

@@ -31,8 +31,9 @@ The safe recipe written by hand is recognised (PostgreSQL 12 and later): a
 column with a validated `CHECK (c IS NOT NULL)` is not reported, so
 `ADD CONSTRAINT c_not_null CHECK (c IS NOT NULL) NOT VALID`, then
 `VALIDATE CONSTRAINT c_not_null`, then `SET NOT NULL` is clean, whether the
-three are in one transaction, in several, in one Alembic revision or in
-earlier migrations of the linted set. (Validating in the transaction that
+three are in one transaction, in several, in one Alembic revision (where
+`op.create_check_constraint(..., postgresql_not_valid=True)` adds the check
+NOT VALID) or in earlier migrations of the linted set. (Validating in the transaction that
 added the check is reported by `validate-in-same-transaction`.) With
 `--database-url`, a validated check that already exists counts too.
 """
