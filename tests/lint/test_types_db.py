@@ -44,6 +44,7 @@ REWRITE = [
     ("int", "bigint"),
     ("timestamp(3)", "timestamp(0)"),
     ("varchar(10)[]", "varchar(20)[]"),
+    ("timestamp", "timestamptz"),  # the table is kept in UTC sessions, its index is not
 ]
 
 

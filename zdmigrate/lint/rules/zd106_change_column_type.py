@@ -14,6 +14,9 @@ m >= n or to unconstrained `varchar`, `varbit(n)` likewise, `numeric(p,s)` to
 precision of `timestamp`, `timestamptz`, `time`, `timetz` and `interval`.
 `cidr` to `inet` needs no rewrite either, but the old version reads `inet`
 values (a host address prints without `/32`): a warning says so.
+`timestamp` to `timestamptz` is reported: it rewrites the table unless the
+session's TimeZone is UTC, rebuilds the column's indexes either way, and
+changes what the old version's timestamps mean.
 
 ## Why
 
