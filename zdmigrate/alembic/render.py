@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from zdmigrate.errors import ConfigError
-from zdmigrate.lint._types import ExistingType
+from zdmigrate.lint.hints import ExistingType
 from zdmigrate.lint.source import Position, Source, SyntaxProblem
 from zdmigrate.lint.suppress import Suppressions, parse_suppressions
 

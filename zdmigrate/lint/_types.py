@@ -19,10 +19,10 @@ from enum import Enum
 from typing import Any
 
 from zdmigrate.lint._node import Node, const_value, parse_one
+from zdmigrate.lint.hints import ExistingType
 
 __all__ = [
     "ColType",
-    "ExistingType",
     "TypeChange",
     "compare",
     "existing_type",
@@ -132,24 +132,10 @@ def compare(old: ColType, new: ColType) -> tuple[TypeChange, str]:
     return TypeChange.REWRITE, ""
 
 
-@dataclass(frozen=True)
-class ExistingType:
-    """What a source knows of a column's type before a statement changes it.
-
-    Alembic's ``op.alter_column(..., existing_type=...)`` gives it: the SQL alone
-    does not. ``start``/``end`` are the source offsets of the SQL the call emitted.
-    """
-
-    start: int
-    end: int
-    table: str
-    column: str
-    type_sql: str
-
-
 def existing_type(source: Any, start: int, table: str, column: str) -> ColType | None:
     """The old type of ``table.column`` that ``source`` gives for a statement at ``start``."""
-    for hint in getattr(source, "existing_types", ()):
+    hints: tuple[ExistingType, ...] = tuple(getattr(source, "existing_types", ()))
+    for hint in hints:
         if not (hint.start <= start < hint.end and hint.column == column):
             continue
         if hint.table == table or hint.table.rsplit(".", 1)[-1] == table.rsplit(".", 1)[-1]:
