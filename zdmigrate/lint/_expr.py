@@ -14,7 +14,6 @@ __all__ = [
     "conjuncts",
     "constants",
     "function_calls",
-    "function_names",
     "has_option",
     "is_node",
     "not_null_columns",
@@ -95,12 +94,6 @@ def _raw(value: Any) -> Any:
     if isinstance(value, Node):
         return {value.tag: value.data} if value.tag else value.data
     return value
-
-
-def function_names(expr: Any) -> Iterator[str]:
-    """Names of the functions called anywhere in ``expr`` (schema dropped, as written)."""
-    for _schema, name in function_calls(expr):
-        yield name
 
 
 def function_calls(expr: Any) -> Iterator[tuple[str, str]]:
