@@ -1,4 +1,10 @@
-"""Rule cases as data: ``cases/<rule-name>.yaml`` with ``fail`` and ``pass`` lists."""
+"""Rule cases as data: ``cases/<rule-name>.yaml`` with ``fail`` and ``pass`` lists.
+
+Each case is ``sql`` (one migration), optionally ``deployed``: the SQL of an
+earlier migration, linted first in the same run (its tables exist and are in
+use; what it says of them, such as column types, is known). Only the findings
+in ``sql`` count.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,12 @@ from typing import Any
 
 import yaml
 
-from zdmigrate.lint import LintResult, LintSettings, lint_text
+from zdmigrate.lint import LintResult, LintSettings
+from zdmigrate.lint._context import Options
+from zdmigrate.lint.registry import select_rules
 from zdmigrate.lint.report import render
+from zdmigrate.lint.runner import lint_sources
+from zdmigrate.lint.source import Source, parse
 
 HERE = Path(__file__).parent
 CASES = HERE / "cases"
@@ -24,6 +34,7 @@ class Case:
     sql: str
     pg_version: int
     in_transaction: bool
+    deployed: str = ""
 
     @property
     def id(self) -> str:
@@ -35,7 +46,16 @@ class Case:
             pg_version=self.pg_version,
             assume_in_transaction=self.in_transaction,
         )
-        return lint_text(self.sql, settings, path=f"{self.rule}-{self.index}.sql")
+        path = f"{self.rule}-{self.index}.sql"
+        sources = [Source(path, self.sql)]
+        if self.deployed:
+            sources.insert(0, Source(f"{self.rule}-{self.index}-deployed.sql", self.deployed))
+        rules = select_rules(list(settings.select), [])
+        options = Options(settings.pg_version, settings.assume_in_transaction)
+        result = lint_sources(sources, rules, options, jobs=1)
+        mine = tuple(f for f in result.findings if f.path == path)
+        earlier = len(parse(sources[0])[0]) if self.deployed else 0
+        return LintResult(mine, result.rules, 1, result.statements - earlier)
 
     def hits(self) -> list[str]:
         return [f.rule for f in self.lint().findings if f.rule == self.rule]
@@ -49,6 +69,7 @@ def _case(rule: str, kind: str, index: int, data: dict[str, Any]) -> Case:
         data["sql"],
         int(data.get("pg_version", 15)),
         bool(data.get("in_transaction", False)),
+        str(data.get("deployed", "")),
     )
 
 

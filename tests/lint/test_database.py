@@ -40,20 +40,31 @@ def test_size_in_message(db: psycopg.Connection[Any], db_url: str, tmp_path: Pat
 def test_binary_coercible_type_change_is_not_reported(
     db: psycopg.Connection[Any], db_url: str, tmp_path: Path
 ) -> None:
-    db.execute("CREATE TABLE t (a varchar(50), b int, c numeric(10,2), d varchar(50))")
-    db.execute("INSERT INTO t VALUES ('x', 1, 1, 'y')")
+    db.execute(
+        "CREATE TABLE t (a varchar(50), b int, c numeric(10,2), d varchar(50), e cidr,"
+        " f int, g timestamp(0))"
+    )
+    db.execute("INSERT INTO t VALUES ('x', 1, 1, 'y', '10.0.0.1/32', 2, now())")
     sql = (
         "ALTER TABLE t ALTER COLUMN a TYPE text;\n"
         "ALTER TABLE t ALTER COLUMN c TYPE numeric(14,2);\n"
         "ALTER TABLE t ALTER COLUMN d TYPE varchar(100);\n"
         "ALTER TABLE t ALTER COLUMN b TYPE bigint;\n"
         "ALTER TABLE t ALTER COLUMN d TYPE varchar(10);\n"
+        "ALTER TABLE t ALTER COLUMN e TYPE inet;\n"
+        "ALTER TABLE t ALTER COLUMN f TYPE int8;\n"
+        "ALTER TABLE t ALTER COLUMN g TYPE timestamp(3);\n"
     )
     found = _run(db_url, tmp_path, sql, "--select", "change-column-type")
-    assert [(f["rule"], f["line"]) for f in found] == [
-        ("change-column-type", 5),
-        ("change-column-type", 6),
-    ]
+    # d was varchar(50) in the database: line 6 narrows it (the file's line 4 is not run)
+    assert [(f["rule"], f["line"], f["severity"]) for f in found] == [
+        ("change-column-type", 5, "error"),
+        ("change-column-type", 6, "error"),
+        ("change-column-type", 7, "warning"),
+        ("change-column-type", 8, "error"),
+    ]  # and g, timestamp(0) to timestamp(3), needs no rewrite
+    assert "from cidr to inet needs no rewrite" in found[2]["message"]
+    assert "from int4 to int8 rewrites" in found[3]["message"]
 
 
 def test_validated_not_null_check_allows_set_not_null(
@@ -115,3 +126,27 @@ def test_a_table_in_the_database_is_not_new(
     assert [f["rule"] for f in found] == ["create-index-not-concurrently"]
     res = lint(str(tmp_path / "m.sql"), "--format", "json")
     assert json.loads(res.stdout)["findings"] == []
+
+
+def test_functions_not_built_in_are_volatile_unless_the_database_says_otherwise(
+    db: psycopg.Connection[Any], db_url: str, tmp_path: Path
+) -> None:
+    db.execute("CREATE TABLE t (id bigint)")
+    db.execute("INSERT INTO t VALUES (1)")
+    db.execute("CREATE SCHEMA app")
+    db.execute("CREATE FUNCTION app.code() RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT 'x' $$")
+    db.execute(
+        "CREATE FUNCTION public.code() RETURNS text VOLATILE LANGUAGE sql AS $$ SELECT 'y' $$"
+    )
+    sql = (
+        "ALTER TABLE t ADD COLUMN a text DEFAULT app.code();\n"
+        "ALTER TABLE t ADD COLUMN b text DEFAULT public.code();\n"
+        "ALTER TABLE t ADD COLUMN c text DEFAULT nowhere.code();\n"
+    )
+    found = _run(db_url, tmp_path, sql, "--select", "volatile-default")
+    assert [f["line"] for f in found] == [3, 4]
+    assert "(volatile public.code())" in found[0]["message"]
+    assert "(nowhere.code(), not a built-in function, taken as volatile)" in found[1]["message"]
+    offline = lint(str(tmp_path / "m.sql"), "--select", "volatile-default", "--format", "json")
+    lines = [f["line"] for f in json.loads(offline.stdout)["findings"]]
+    assert lines == [2, 3, 4]

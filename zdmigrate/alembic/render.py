@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from zdmigrate.errors import ConfigError
+from zdmigrate.lint.hints import ExistingType
 from zdmigrate.lint.source import Position, Source, SyntaxProblem
 from zdmigrate.lint.suppress import Suppressions, parse_suppressions
 
@@ -71,6 +72,8 @@ class RevisionSource(Source):
         self.script_text = script.read_text(encoding="utf-8")
         self.script_lines = self.script_text.splitlines()
         self.anchors = anchors
+        # op.alter_column's existing_type, which its SQL does not show (lint rules read it)
+        self.existing_types: list[ExistingType] = []
 
     def _line_for(self, offset: int) -> int:
         keys = [a[0] for a in self.anchors]
@@ -94,6 +97,30 @@ def _failure_line(exc: BaseException, code_file: str) -> int:
     return 1
 
 
+def _record_existing_types(context: Any, capture: _Capture) -> list[ExistingType]:
+    """Wrap this context's ``impl.alter_column`` to keep the ``existing_type`` of each
+    type change, with the span of the SQL it emitted."""
+    impl = context.impl
+    original = impl.alter_column
+    found: list[ExistingType] = []
+
+    def alter_column(table_name: str, column_name: str, *args: Any, **kw: Any) -> Any:
+        start = capture.size
+        result = original(table_name, column_name, *args, **kw)
+        existing, schema = kw.get("existing_type"), kw.get("schema")
+        if existing is not None and kw.get("type_") is not None:
+            try:
+                type_sql = str(existing.compile(dialect=context.dialect))
+            except Exception:  # a type this dialect cannot compile: nothing to tell
+                return result
+            table = f"{schema}.{table_name}" if schema else table_name
+            found.append(ExistingType(start, capture.size, table, column_name, type_sql))
+        return result
+
+    impl.alter_column = alter_column
+    return found
+
+
 def render_module(module: ModuleType, script: Path) -> RevisionSource:
     """The offline SQL of ``module.upgrade()`` with BEGIN/COMMIT, mapped to ``script``."""
     from alembic.operations import Operations
@@ -110,6 +137,7 @@ def render_module(module: ModuleType, script: Path) -> RevisionSource:
         "transaction_per_migration": True,
     }
     context = MigrationContext.configure(dialect_name="postgresql", opts=opts)
+    existing_types = _record_existing_types(context, capture)
     problem: SyntaxProblem | None = None
     try:
         with context.begin_transaction(_per_migration=True), Operations.context(context):
@@ -118,6 +146,7 @@ def render_module(module: ModuleType, script: Path) -> RevisionSource:
         capture.anchors.append((capture.size, _failure_line(exc, capture.code_file)))
         problem = SyntaxProblem(capture.size, f"cannot render this revision offline: {exc}")
     source = RevisionSource(script, "".join(capture.parts), capture.anchors)
+    source.existing_types = existing_types
     if problem is not None:
         source.problems.append(problem)
     return source

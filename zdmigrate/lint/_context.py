@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from zdmigrate.lint._known import Known
 from zdmigrate.lint.violation import Severity, Violation
 
 if TYPE_CHECKING:
@@ -22,6 +24,12 @@ class Options:
     pg_version: int = DEFAULT_PG_VERSION
     assume_in_transaction: bool = False
     db: DbFacts | None = None
+    # what a --schema-file says of the tables before the first migration
+    schema: Known | None = None
+
+    def start_known(self) -> Known:
+        """A fresh copy of what is known before the first source."""
+        return copy.deepcopy(self.schema) if self.schema is not None else Known()
 
 
 @dataclass(frozen=True)
@@ -50,22 +58,34 @@ def _bare(key: str) -> str:
 
 @dataclass
 class Context:
-    """State the runner keeps while it walks the statements of a linted set, in order."""
+    """State the runner keeps while it walks the statements of a linted set, in order.
+
+    New objects are those created by the migration (source) being linted: the
+    earlier migrations of the linted set are deployed, so their tables are used
+    by the app, but what they say about those tables is kept in ``known``.
+    """
 
     options: Options = field(default_factory=Options)
     new_tables: set[str] = field(default_factory=set)
     new_indexes: set[str] = field(default_factory=set)
     new_schemas: set[str] = field(default_factory=set)
+    # tables created in the open transaction (no one else can have rows in them)
+    tx_tables: set[str] = field(default_factory=set)
+    known: Known = field(default_factory=Known)
     in_transaction: bool = False
     lock_timeout_session: bool = False
     lock_timeout_local: bool = False
     strong_lock: LockHeld | None = None
     strong_lock_reported: bool = False
     lock_timeout_reported: bool = False
+    statement_timeout_session: bool = False
+    statement_timeout_local: bool = False
+    statement_timeout_reported: bool = False
     not_valid: set[tuple[str, str]] = field(default_factory=set)
-    # Every name looked up among the new objects: a run that started without the
-    # objects of earlier sources is exact when none of these names is among them.
-    asked: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.options.schema is not None and not self.known.tables():
+            self.known = self.options.start_known()
 
     @property
     def pg_version(self) -> int:
@@ -75,14 +95,18 @@ class Context:
     def lock_timeout_set(self) -> bool:
         return self.lock_timeout_session or (self.lock_timeout_local and self.in_transaction)
 
+    @property
+    def statement_timeout_set(self) -> bool:
+        local = self.statement_timeout_local and self.in_transaction
+        return self.statement_timeout_session or local
+
     def is_new(self, rel: Any) -> bool:
-        """True for a table created earlier in the linted set (no one else can use it yet)."""
+        """True for a table created earlier in this migration (no one else can use it yet)."""
         return self.is_new_key(rel_key(rel))
 
     def is_new_key(self, key: str) -> bool:
-        """Created in the linted set, and (with a database) not there already."""
+        """Created earlier in this migration, and (with a database) not there already."""
         bare = _bare(key)
-        self.asked.update((key, bare))
         if not self.new_tables:
             return False
         if key not in self.new_tables and bare not in self.new_tables:
@@ -91,26 +115,24 @@ class Context:
         return db is None or db.table(key) is None
 
     def is_new_index(self, *names: str) -> bool:
-        """An index created in the linted set, by any of ``names``."""
-        self.asked.update(names)
+        """An index created earlier in this migration, by any of ``names``."""
         return any(name in self.new_indexes for name in names)
 
     def is_new_schema(self, name: str) -> bool:
-        """A schema created in the linted set."""
-        self.asked.add(name)
+        """A schema created earlier in this migration."""
         return name in self.new_schemas
 
-    def add_created(self, tables: set[str], indexes: set[str], schemas: set[str]) -> None:
-        """Start from objects that earlier sources, linted elsewhere, created."""
-        self.new_tables |= tables
-        self.new_indexes |= indexes
-        self.new_schemas |= schemas
+    def in_transaction_table(self, key: str) -> bool:
+        """A table created earlier in the open transaction."""
+        return key in self.tx_tables or _bare(key) in self.tx_tables
 
     def add_new_table(self, rel: Any) -> None:
         key = rel_key(rel)
         if not key:
             return
         self.new_tables.update((key, _bare(key)))
+        if self.in_transaction:
+            self.tx_tables.update((key, _bare(key)))
 
     def table(self, rel: Any) -> TableFacts | None:
         db = self.options.db
@@ -124,13 +146,20 @@ class Context:
         self.in_transaction = self.options.assume_in_transaction if wrapped is None else wrapped
         self.lock_timeout_session = False
         self.lock_timeout_reported = False
+        self.statement_timeout_session = False
+        self.statement_timeout_reported = False
+        self.new_tables = set()
+        self.new_indexes = set()
+        self.new_schemas = set()
         self.end_transaction()
 
     def end_transaction(self) -> None:
         self.lock_timeout_local = False
+        self.statement_timeout_local = False
         self.strong_lock = None
         self.strong_lock_reported = False
         self.not_valid.clear()
+        self.tx_tables = set()
 
     def on_table(
         self,

@@ -7,12 +7,87 @@ from typing import Any
 
 from zdmigrate.lint._node import Node, const_value
 
-__all__ = ["alter_groups", "function_names", "has_option", "is_node"]
+__all__ = [
+    "alter_groups",
+    "column_name",
+    "column_names",
+    "conjuncts",
+    "constants",
+    "function_calls",
+    "has_option",
+    "is_node",
+    "not_null_columns",
+]
 
 
 def is_node(value: Any, *tags: str) -> bool:
     """True when ``value`` is a node of one of ``tags``."""
     return isinstance(value, Node) and value.tag in tags
+
+
+def column_name(expr: Any) -> str | None:
+    """``col`` when ``expr`` is an unqualified column reference (``fields`` is read from
+    the JSON: on a Node that name holds what rules compute)."""
+    if not is_node(expr, "ColumnRef"):
+        return None
+    parts: list[dict[str, Any]] = expr.data.get("fields") or []
+    if len(parts) != 1 or "String" not in parts[0]:
+        return None
+    return str(parts[0]["String"].get("sval", ""))
+
+
+def constants(expr: Any) -> frozenset[str]:
+    """The constants written anywhere in ``expr``, as text (``1``, ``2024-01-01``)."""
+    found: set[str] = set()
+    stack: list[Any] = [_raw(expr)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            const = value.get("A_Const")
+            if isinstance(const, dict):
+                for key in ("ival", "sval", "fval", "boolval"):
+                    if key in const:
+                        inner = const[key]
+                        found.add(str(inner.get(key, 0 if key == "ival" else "")))
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return frozenset(found)
+
+
+def conjuncts(expr: Any) -> list[Any]:
+    """The terms of a top-level ``a AND b AND ...`` (``[expr]`` for anything else)."""
+    if is_node(expr, "BoolExpr") and expr.boolop == "AND_EXPR":
+        return [term for arg in expr.args or () for term in conjuncts(arg)]
+    return [expr]
+
+
+def not_null_columns(expr: Any) -> frozenset[str]:
+    """Columns that ``expr`` proves NOT NULL: ``col IS NOT NULL`` AND-ed at the top."""
+    found = set()
+    for term in conjuncts(expr):
+        if is_node(term, "NullTest") and term.nulltesttype == "IS_NOT_NULL":
+            name = column_name(term.arg)
+            if name is not None:
+                found.add(name)
+    return frozenset(found)
+
+
+def column_names(expr: Any) -> frozenset[str]:
+    """Unqualified columns referenced anywhere in ``expr``."""
+    found: set[str] = set()
+    stack: list[Any] = [_raw(expr)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            ref = value.get("ColumnRef")
+            parts = ref.get("fields") if isinstance(ref, dict) else None
+            if parts and len(parts) == 1 and "String" in parts[0]:
+                found.add(str(parts[0]["String"].get("sval", "")))
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return frozenset(found)
 
 
 def _raw(value: Any) -> Any:
@@ -21,15 +96,16 @@ def _raw(value: Any) -> Any:
     return value
 
 
-def function_names(expr: Any) -> Iterator[str]:
-    """Names of the functions called anywhere in ``expr`` (schema dropped, as written)."""
+def function_calls(expr: Any) -> Iterator[tuple[str, str]]:
+    """(schema or "", name) of the functions called anywhere in ``expr``."""
     stack: list[Any] = [_raw(expr)]
     while stack:
         value = stack.pop()
         if isinstance(value, dict):
             call = value.get("FuncCall")
             if isinstance(call, dict) and call.get("funcname"):
-                yield str(call["funcname"][-1]["String"].get("sval", ""))
+                parts = [str(p["String"].get("sval", "")) for p in call["funcname"]]
+                yield (parts[-2] if len(parts) > 1 else ""), parts[-1]
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from zdmigrate.lint._catalog import adds_no_run_time
 from zdmigrate.lint._context import Context, LockHeld, rel_key
 from zdmigrate.lint._expr import is_node
+from zdmigrate.lint._learn import learn
 from zdmigrate.lint._node import const_value
 from zdmigrate.lint.locks import SHARE, existing_lock, rank
 from zdmigrate.lint.source import Statement
 
-__all__ = ["QUIET", "track"]
+__all__ = ["track"]
 
 _BEGIN = frozenset({"TRANS_STMT_BEGIN", "TRANS_STMT_START"})
 _END = frozenset(
@@ -21,19 +23,6 @@ _END = frozenset(
         "TRANS_STMT_PREPARE",
         "TRANS_STMT_COMMIT_PREPARED",
         "TRANS_STMT_ROLLBACK_PREPARED",
-    }
-)
-# Statements that add no run time while a lock is held: transaction control, settings,
-# and catalog-only changes (comments, functions, triggers, renames).
-QUIET = frozenset(
-    {
-        "TransactionStmt",
-        "VariableSetStmt",
-        "VariableShowStmt",
-        "CommentStmt",
-        "CreateFunctionStmt",
-        "CreateTrigStmt",
-        "RenameStmt",
     }
 )
 
@@ -56,18 +45,25 @@ def _timeout_value(node: Any) -> bool:
     return value is None or bool(value)
 
 
+_TIMEOUTS = ("lock_timeout", "statement_timeout")
+
+
+def _set_timeout(ctx: Context, name: str, value: bool, local: bool) -> None:
+    """``ctx.<name>_local`` / ``_session`` after SET [LOCAL] name = value."""
+    if local:
+        setattr(ctx, f"{name}_local", value)
+    else:
+        setattr(ctx, f"{name}_session", value)
+        setattr(ctx, f"{name}_local", False)
+
+
 def _set(node: Any, ctx: Context) -> None:
     if node.kind == "VAR_RESET_ALL":
-        ctx.lock_timeout_session = ctx.lock_timeout_local = False
+        for name in _TIMEOUTS:
+            _set_timeout(ctx, name, False, False)
         return
-    if node.name != "lock_timeout":
-        return
-    value = _timeout_value(node)
-    if node.is_local:
-        ctx.lock_timeout_local = value
-    else:
-        ctx.lock_timeout_session = value
-        ctx.lock_timeout_local = False
+    if node.name in _TIMEOUTS:
+        _set_timeout(ctx, node.name, _timeout_value(node), bool(node.is_local))
 
 
 def _create(node: Any, ctx: Context) -> None:
@@ -117,12 +113,13 @@ def _set_config(node: Any, ctx: Context) -> None:
         if not is_node(call, "FuncCall") or call.funcname[-1].sval != "set_config":
             continue
         args = [const_value(a) for a in call.args or ()]
-        if len(args) == 3 and args[0] == "lock_timeout" and isinstance(args[1], str):
+        if len(args) == 3 and args[0] in _TIMEOUTS and isinstance(args[1], str):
             value = args[1].strip() not in ("0", "")
-            if args[2] in (True, "true", "t", "on"):
-                ctx.lock_timeout_local = value
+            local = args[2] in (True, "true", "t", "on")
+            if local:
+                setattr(ctx, f"{args[0]}_local", value)
             else:
-                ctx.lock_timeout_session = value
+                setattr(ctx, f"{args[0]}_session", value)
 
 
 _HANDLERS: dict[str, Callable[[Any, Context], None]] = {
@@ -139,10 +136,13 @@ _HANDLERS: dict[str, Callable[[Any, Context], None]] = {
 
 
 def _locks(stmt: Statement, ctx: Context) -> None:
-    if not ctx.in_transaction or stmt.tag in QUIET:
+    """The first strong lock of a transaction, and whether a statement that takes time
+    ran while it was held (catalog-only statements take a lock but add no time)."""
+    if not ctx.in_transaction:
         return
     if ctx.strong_lock is not None:
-        ctx.strong_lock_reported = True
+        if not adds_no_run_time(stmt, ctx):
+            ctx.strong_lock_reported = True
         return
     lock = existing_lock(stmt, ctx)
     if lock is not None and lock.rank >= rank(SHARE):
@@ -151,11 +151,14 @@ def _locks(stmt: Statement, ctx: Context) -> None:
 
 
 def _timeout_reported(stmt: Statement, ctx: Context) -> None:
-    if ctx.lock_timeout_set:
+    if ctx.lock_timeout_set and ctx.statement_timeout_set:
         return
     lock = existing_lock(stmt, ctx)
     if lock is not None and lock.rank >= rank(SHARE):
-        ctx.lock_timeout_reported = True
+        if not ctx.lock_timeout_set:
+            ctx.lock_timeout_reported = True
+        if not ctx.statement_timeout_set:
+            ctx.statement_timeout_reported = True
 
 
 def track(stmt: Statement, ctx: Context) -> None:
@@ -165,3 +168,4 @@ def track(stmt: Statement, ctx: Context) -> None:
     handler = _HANDLERS.get(stmt.tag)
     if handler is not None and stmt.node is not None:
         handler(stmt.node, ctx)
+    learn(stmt, ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from zdmigrate.lint._context import Options
 from zdmigrate.lint.inputs import collect_sources
@@ -20,6 +21,8 @@ def _run(
 ) -> LintResult:
     rules = select_rules(list(settings.select), list(settings.ignore))
     options = Options(settings.pg_version, settings.assume_in_transaction)
+    if settings.schema_file is not None:
+        options = replace(options, schema=_schema_file(settings))
     if database_url is None:
         return lint_sources(sources, rules, options, jobs)
     from zdmigrate.lint.dbfacts import DbFacts
@@ -29,6 +32,15 @@ def _run(
         return lint_sources(sources, rules, replace(options, db=db))
     finally:
         db.close()
+
+
+def _schema_file(settings: LintSettings) -> Any:
+    """What ``--schema-file`` says of the tables (column types, NOT NULL columns)."""
+    from zdmigrate.lint._known import from_catalog
+    from zdmigrate.model.snapshot import load_schema_file
+
+    assert settings.schema_file is not None
+    return from_catalog(load_schema_file(settings.schema_file, settings.schema))
 
 
 def lint_paths(

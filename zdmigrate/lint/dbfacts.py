@@ -6,13 +6,11 @@ linted set; a table that does not exist yet has no facts.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from zdmigrate.errors import DatabaseError
-from zdmigrate.lint._node import const_value
 from zdmigrate.lint.violation import Severity
 from zdmigrate.lint.volatility import Volatility
 
@@ -33,17 +31,23 @@ SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint,
 FROM rels JOIN pg_class c ON c.oid = rels.relid
 """
 _COLUMN_SQL = """
-SELECT a.atttypid, a.atttypmod FROM pg_attribute a
+SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
 WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped
 """
-_CAST_SQL = "SELECT castmethod FROM pg_cast WHERE castsource = %s AND casttarget = %s"
+_NOT_NULL_SQL = """
+SELECT a.attnotnull FROM pg_attribute a
+WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped
+"""
 _CHECKS_SQL = """
 SELECT pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid = to_regclass(%s) AND contype = 'c' AND convalidated
 """
-_FUNC_SQL = "SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc WHERE proname = %s"
+_FUNC_SQL = """
+SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc
+WHERE proname = %(name)s
+  AND (%(schema)s = '' OR pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s))
+"""
 _VOLATILITY = {"v": Volatility.VOLATILE, "s": Volatility.STABLE, "i": Volatility.IMMUTABLE}
-_VARLENA_TYPMOD = frozenset({"varchar", "numeric", "varbit"})
 
 
 def _size(n: int) -> str:
@@ -123,64 +127,48 @@ class DbFacts:
         rows = 0 if not any_row else max(int(tuples), 1)
         return TableFacts(rows, int(size), bool(partitioned))
 
-    def _function_volatility(self, name: str) -> Volatility:
-        codes = self._one(_FUNC_SQL, name)[0] or ""
+    def _function_volatility(self, name: str, schema: str = "") -> Volatility:
+        """The worst volatility of the functions ``name`` (in ``schema`` if given);
+        UNKNOWN when there is none."""
+        row = self.conn.execute(_FUNC_SQL, {"name": name, "schema": schema}).fetchone()
+        codes = row[0] or ""
         for code in "vsi":
             if code in codes:
                 return _VOLATILITY[code]
         return Volatility.UNKNOWN
 
-    def has_not_null_check(self, table: str, column: str) -> bool:
-        """A validated ``CHECK (column IS NOT NULL)`` exists on ``table``."""
-        pattern = re.compile(rf'^CHECK \(+"?{re.escape(column)}"? IS NOT NULL\)+$')
+    def _checks(self, table: str) -> list[Any]:
+        """The expressions of the validated CHECK constraints of ``table``."""
+        from zdmigrate.lint._node import parse_one
+
         rows = self.conn.execute(_CHECKS_SQL, (table,)).fetchall()
-        return any(pattern.match(r[0]) for r in rows)
+        return [parse_one(f"ALTER TABLE t ADD {r[0]}").cmds[0].def_.raw_expr for r in rows]
 
-    def binary_coercible(self, table: str, column: str, new_type: Any) -> bool:
-        """Changing ``table.column`` to ``new_type`` (a TypeName) needs no rewrite."""
-        current = self._one(_COLUMN_SQL, table, column)
-        target = self._type_of(new_type)
-        if current is None or target is None:
-            return False
-        (old_oid, old_mod), (new_oid, new_mod, new_name) = current, target
-        if old_oid == new_oid:
-            return new_name in _VARLENA_TYPMOD and _wider(new_name, old_mod, new_mod)
-        method = self._one(_CAST_SQL, old_oid, new_oid)
-        return method is not None and method[0] == "b" and new_mod == -1
+    def has_not_null_check(self, table: str, column: str) -> bool:
+        """A validated CHECK of ``table`` proves ``column`` NOT NULL (``column IS NOT
+        NULL``, alone or AND-ed with more)."""
+        from zdmigrate.lint._expr import not_null_columns
 
-    def _type_of(self, type_name: Any) -> tuple[int, int, str] | None:
-        import psycopg
+        return any(column in not_null_columns(expr) for expr in self._checks(table))
 
-        text = ".".join(str(n.sval) for n in type_name.names or ())
-        if type_name.arrayBounds:
-            text += "[]"
-        try:
-            row = self._one(
-                "SELECT t.oid, t.typname FROM pg_type t WHERE t.oid = %s::regtype", text
-            )
-        except psycopg.Error:
-            return None
-        if row is None:
-            return None
-        return int(row[0]), _typmod(str(row[1]), type_name), str(row[1])
+    def proves_bound(self, table: str, wanted: frozenset[str]) -> bool:
+        """A validated CHECK of ``table`` holds every constant in ``wanted`` and names a
+        column that is NOT NULL (or that it proves NOT NULL)."""
+        from zdmigrate.lint._expr import column_names, constants, not_null_columns
 
-
-def _typmod(name: str, type_name: Any) -> int:
-    mods = [const_value(m) for m in type_name.typmods or ()]
-    ints = [m for m in mods if isinstance(m, int) and not isinstance(m, bool)]
-    if not ints or len(ints) != len(mods):
-        return -1
-    if name == "numeric":
-        scale = ints[1] if len(ints) > 1 else 0
-        return ((ints[0] << 16) | scale) + 4
-    return ints[0] + (4 if name == "varchar" else 0)
-
-
-def _wider(name: str, old: int, new: int) -> bool:
-    if new == -1:
-        return True
-    if old == -1:
+        for expr in self._checks(table):
+            if not wanted <= constants(expr):
+                continue
+            columns = column_names(expr)
+            if not_null_columns(expr) & columns or any(self._not_null(table, c) for c in columns):
+                return True
         return False
-    if name == "numeric":
-        return (new & 0xFFFF) == (old & 0xFFFF) and (new >> 16) >= (old >> 16)
-    return new >= old
+
+    def _not_null(self, table: str, column: str) -> bool:
+        row = self._one(_NOT_NULL_SQL, table, column)
+        return bool(row and row[0]) or self.has_not_null_check(table, column)
+
+    def column_type(self, table: str, column: str) -> str | None:
+        """The SQL type of ``table.column`` (``character varying(50)``), if it exists."""
+        row = self._one(_COLUMN_SQL, table, column)
+        return str(row[0]) if row is not None else None

@@ -11,7 +11,18 @@ from zdmigrate.lint._expr import has_option, is_node
 if TYPE_CHECKING:
     from zdmigrate.lint.source import Statement
 
-__all__ = ["AEL", "SHARE", "SRE", "SUE", "Lock", "existing_lock", "rank", "statement_lock"]
+__all__ = [
+    "AEL",
+    "SHARE",
+    "SRE",
+    "SUE",
+    "Lock",
+    "existing_lock",
+    "rank",
+    "referenced_tables",
+    "statement_lock",
+    "statement_locks",
+]
 
 SUE = "SHARE UPDATE EXCLUSIVE"
 SHARE = "SHARE"
@@ -123,16 +134,58 @@ def statement_lock(node: Any) -> Lock | None:
     return None
 
 
+def _foreign_keys(constraints: Any) -> list[Any]:
+    return [
+        con.pktable
+        for con in constraints or ()
+        if is_node(con, "Constraint") and con.contype == "CONSTR_FOREIGN" and con.pktable
+    ]
+
+
+def referenced_tables(node: Any) -> list[Any]:
+    """RangeVars of the tables the FOREIGN KEYs that ``node`` adds reference."""
+    found: list[Any] = []
+    if is_node(node, "CreateStmt"):
+        for elt in node.tableElts or ():
+            found += _foreign_keys(elt.constraints if is_node(elt, "ColumnDef") else [elt])
+    elif is_node(node, "AlterTableStmt") and node.objtype in (None, "OBJECT_TABLE"):
+        for cmd in node.cmds or ():
+            if cmd.subtype == "AT_AddConstraint":
+                found += _foreign_keys([cmd.def_])
+            elif cmd.subtype == "AT_AddColumn" and is_node(cmd.def_, "ColumnDef"):
+                found += _foreign_keys(cmd.def_.constraints)
+    own = rel_key(node.relation) if found else ""
+    return [rel for rel in found if rel_key(rel) != own]
+
+
+def _attached(node: Any) -> list[Lock]:
+    """ATTACH PARTITION takes ACCESS EXCLUSIVE on the table it attaches."""
+    if not is_node(node, "AlterTableStmt") or node.objtype not in (None, "OBJECT_TABLE"):
+        return []
+    return [
+        _rel(AEL, cmd.def_.name)
+        for cmd in node.cmds or ()
+        if cmd.subtype == "AT_AttachPartition" and is_node(cmd.def_, "PartitionCmd")
+    ]
+
+
+def statement_locks(node: Any) -> list[Lock]:
+    """Every table lock ``node`` takes: its own, SHARE ROW EXCLUSIVE on the tables its
+    foreign keys reference, ACCESS EXCLUSIVE on a partition it attaches."""
+    own = statement_lock(node)
+    others = [_rel(SRE, rel) for rel in referenced_tables(node)] + _attached(node)
+    return [own, *others] if own is not None else others
+
+
 _UNSET = object()
 
 
 def existing_lock(stmt: Statement, ctx: Context) -> Lock | None:
-    """The statement's lock when it is on a table that existed before the linted set."""
+    """The strongest lock the statement takes on a table that is not new."""
     cached = stmt.facts.get("lock", _UNSET)
     if cached is _UNSET:
-        cached = statement_lock(stmt.node)
-        if cached is not None and _is_new(cached, ctx):
-            cached = None
+        locks = [lock for lock in statement_locks(stmt.node) if not _is_new(lock, ctx)]
+        cached = max(locks, key=lambda lock: lock.rank) if locks else None
         stmt.facts["lock"] = cached
     return cached  # type: ignore[no-any-return]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from zdmigrate.lint._context import Context, Options
 from zdmigrate.lint._expr import alter_groups
+from zdmigrate.lint._known import Known
 from zdmigrate.lint._model import Finding, Rule, Violation
 from zdmigrate.lint._track import track
 from zdmigrate.lint.registry import find_rule
@@ -126,15 +127,12 @@ class _SourceRun:
 
 @dataclass
 class _Chunk:
-    """What linting a run of consecutive sources found, and what it created and asked."""
+    """What linting a run of consecutive sources found, and what it learned of tables."""
 
     findings: list[Finding]
     files: int
     statements: int
-    tables: set[str]
-    indexes: set[str]
-    schemas: set[str]
-    asked: set[str]
+    known: Known
 
 
 class _Linter:
@@ -151,15 +149,7 @@ class _Linter:
             run = _SourceRun(source, ctx, self.dispatch)
             findings.extend(run.run(self.syntax_rule))
             statements += run.statements
-        return _Chunk(
-            findings,
-            len(sources),
-            statements,
-            ctx.new_tables,
-            ctx.new_indexes,
-            ctx.new_schemas,
-            ctx.asked,
-        )
+        return _Chunk(findings, len(sources), statements, ctx.known)
 
 
 # Below this much SQL, starting a second process costs more than it saves.
@@ -241,9 +231,10 @@ def lint_sources(
     """Findings of ``rules`` over ``sources``, linted in order with one shared context.
 
     Large inputs are split into runs of consecutive sources linted in ``jobs``
-    processes (0: one per core), each starting without the objects that earlier
-    runs create. A run that looked up any of those names is linted again, here,
-    from the right context, so the findings are exactly those of one pass.
+    processes (0: one per core), each starting without what earlier runs learned
+    of tables (column types, NOT NULL checks). A run that looked up or changed any
+    of those tables is linted again, here, from the right context, so the findings
+    are exactly those of one pass.
     """
     # Parse trees make many short-lived containers and no cycles: the cyclic
     # collector would walk them again and again for nothing (about 15% of the run).
@@ -268,17 +259,13 @@ def _lint_sources(
     results = _in_parallel(linter, chunks, options)
     findings: list[Finding] = []
     files = statements = 0
-    tables: set[str] = set()
-    indexes: set[str] = set()
-    schemas: set[str] = set()
+    known = options.start_known()
     for chunk, result in zip(chunks, results, strict=True):
-        if result.asked & (tables | indexes | schemas):
-            ctx = Context(options)
-            ctx.add_created(tables, indexes, schemas)
-            result = linter.chunk(chunk, ctx)
-        tables |= result.tables
-        indexes |= result.indexes
-        schemas |= result.schemas
+        if result.known.asked & known.tables():
+            result = linter.chunk(chunk, Context(options, known=known))
+            known = result.known
+        else:
+            known.merge(result.known)
         findings.extend(result.findings)
         files += result.files
         statements += result.statements

@@ -30,6 +30,7 @@ CONTRACT_IGNORES = (
     "drop-column",
     "drop-table",
     "drop-schema",
+    "drop-constraint",
     "rename-column",
     "rename-table",
     "change-column-type",

@@ -2,8 +2,8 @@
 
 ## Problem
 
-`ALTER TABLE ... ADD COLUMN c type NOT NULL` with no `DEFAULT` fails on a
-table that has rows, and on an empty table it makes every `INSERT` of the
+`ALTER TABLE ... ADD COLUMN c type NOT NULL` with no `DEFAULT` (or with
+`DEFAULT NULL`, which is the same) fails on a table that has rows, and on an empty table it makes every `INSERT` of the
 old version fail, because the old code does not know the column exists.
 
 ## Why
@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
+from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint.rules._util import (
     BREAKING,
@@ -46,11 +47,20 @@ _FILLED = ("CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED")
 _SERIALS = frozenset({"serial", "serial4", "serial8", "bigserial", "smallserial", "serial2"})
 
 
+def _fills(con: Any) -> bool:
+    """A default, identity or generation that gives old rows and inserts a value
+    (``DEFAULT NULL`` gives none)."""
+    if con.contype != "CONSTR_DEFAULT":
+        return True
+    expr = con.raw_expr
+    return not (is_node(expr, "A_Const") and bool(expr.isnull))
+
+
 def _required(col: Any) -> bool:
     not_null = col.is_not_null or any(column_constraints(col, "CONSTR_NOTNULL"))
     primary = any(column_constraints(col, "CONSTR_PRIMARY"))
-    filled = any(column_constraints(col, *_FILLED)) or type_name(col.typeName) in _SERIALS
-    return (not_null or primary) and not filled
+    filled = any(_fills(c) for c in column_constraints(col, *_FILLED))
+    return (not_null or primary) and not (filled or type_name(col.typeName) in _SERIALS)
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:

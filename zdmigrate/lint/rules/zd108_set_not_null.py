@@ -27,8 +27,15 @@ a scan and drops the check.
     up: coalesce(email, '')
 ```
 
-With `--database-url`, a column that already has a validated
-`CHECK (c IS NOT NULL)` is not reported (PostgreSQL 12 and later).
+The safe recipe written by hand is recognised (PostgreSQL 12 and later): a
+column with a validated `CHECK (c IS NOT NULL)` is not reported, so
+`ADD CONSTRAINT c_not_null CHECK (c IS NOT NULL) NOT VALID`, then
+`VALIDATE CONSTRAINT c_not_null`, then `SET NOT NULL` is clean, whether the
+three are in one transaction, in several, in one Alembic revision (where
+`op.create_check_constraint(..., postgresql_not_valid=True)` adds the check
+NOT VALID) or in earlier migrations of the linted set. (Validating in the transaction that
+added the check is reported by `validate-in-same-transaction`.) With
+`--database-url`, a validated check that already exists counts too.
 """
 
 from __future__ import annotations
@@ -42,8 +49,12 @@ from zdmigrate.lint.source import Statement
 
 
 def _proven(ctx: Context, table: str, column: str) -> bool:
+    if ctx.pg_version < 12:
+        return False
+    if ctx.known.proves_not_null(table, column):
+        return True
     db = ctx.options.db
-    return ctx.pg_version >= 12 and db is not None and db.has_not_null_check(table, column)
+    return db is not None and db.has_not_null_check(table, column)
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:

@@ -24,7 +24,7 @@ index that a failed build left INVALID.
     columns: [customer_id]
 ```
 
-Indexes on tables created earlier in the linted set are not reported: no one
+Indexes on tables created earlier in the same migration are not reported: no one
 else uses those tables yet. A partitioned parent cannot be indexed
 concurrently; build the index on each partition concurrently, create the
 parent's index `ON ONLY` and attach each partition's index.

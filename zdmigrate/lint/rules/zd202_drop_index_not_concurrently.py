@@ -20,7 +20,7 @@ Use `drop_index`, which runs `DROP INDEX CONCURRENTLY` outside a transaction
     name: orders_created_at_idx
 ```
 
-Indexes created earlier in the linted set are not reported.
+Indexes created earlier in the same migration are not reported.
 """
 
 from __future__ import annotations

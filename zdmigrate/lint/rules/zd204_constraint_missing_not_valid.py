@@ -5,15 +5,18 @@
 `ALTER TABLE ... ADD CONSTRAINT ... CHECK (...)` or `FOREIGN KEY` checks
 every existing row before the statement ends, while it holds its lock. So
 does `ADD COLUMN ... CHECK (...)` or `ADD COLUMN ... REFERENCES ...`, even
-though the new column holds only NULLs.
+though the new column holds only NULLs. `ALTER DOMAIN ... ADD CONSTRAINT`
+checks every column of every table that uses the domain.
 
 ## Why
 
 A CHECK is added under ACCESS EXCLUSIVE (no reads, no writes); a FOREIGN KEY
 under SHARE ROW EXCLUSIVE on both tables (no writes). Either is held for the
-whole scan. Added `NOT VALID`, the lock is held only for a catalog change, and
-`VALIDATE CONSTRAINT` later checks the rows under SHARE UPDATE EXCLUSIVE,
-which lets reads and writes go on.
+whole scan. A domain's new constraint holds SHARE (no writes) on each table
+with a column of the domain while it scans it. Added `NOT VALID`, the lock
+is held only for a catalog change, and `VALIDATE CONSTRAINT` later checks
+the rows (for a table, under SHARE UPDATE EXCLUSIVE, which lets reads and
+writes go on).
 
 ## Safe alternative
 
@@ -35,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from zdmigrate.lint._context import Context, rel_key
+from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint.rules._util import (
     LOCKING,
@@ -66,8 +70,24 @@ def _inline(stmt: Statement, ctx: Context) -> Iterator[Violation]:
             )
 
 
+def _domain(stmt: Statement) -> Iterator[Violation]:
+    node = stmt.node
+    con = node.def_
+    if node.subtype != "C" or not is_node(con, "Constraint") or con.skip_validation:
+        return
+    name = ".".join(str(n.sval) for n in node.typeName or ())
+    yield Violation(
+        f"adding a constraint to domain {name} without NOT VALID checks every column that "
+        "uses it, holding SHARE (no writes) on each table while it scans",
+        "add it NOT VALID, then ALTER DOMAIN ... VALIDATE CONSTRAINT in a later transaction",
+    )
+
+
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     node = stmt.node
+    if stmt.tag == "AlterDomainStmt":
+        yield from _domain(stmt)
+        return
     if ctx.is_new(node.relation):
         return
     yield from _inline(stmt, ctx)
@@ -90,5 +110,5 @@ RULE = define(
     category=LOCKING,
     severity=Severity.WARNING,
     check=check,
-    nodes=("AlterTableStmt:AT_AddConstraint", "AlterTableStmt:AT_AddColumn"),
+    nodes=("AlterTableStmt:AT_AddConstraint", "AlterTableStmt:AT_AddColumn", "AlterDomainStmt"),
 )

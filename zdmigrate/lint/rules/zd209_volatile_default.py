@@ -13,8 +13,11 @@ every non-NULL default rewrites the table.
 The rewrite blocks reads and writes for as long as copying the table takes.
 Volatility is looked up in the complete list of PostgreSQL's built-in
 functions (`pg_proc.provolatile`), so `now()` and `CURRENT_TIMESTAMP`
-(stable) are not reported; with `--database-url`, user functions are looked
-up too.
+(stable) are not reported. Any other function (`uuid_generate_v4()` of the
+uuid-ossp extension, `app.next_code()`) is as its `CREATE FUNCTION` in the
+linted set declares it, else as the database of `--database-url` says, and
+is otherwise taken as volatile, as PostgreSQL makes a function unless it is
+declared otherwise.
 
 ## Safe alternative
 
@@ -36,22 +39,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from zdmigrate.lint._context import Context, rel_key
-from zdmigrate.lint._expr import function_names, is_node
+from zdmigrate.lint._expr import is_node
 from zdmigrate.lint._model import Severity, Violation
+from zdmigrate.lint._volatile import volatile_call
 from zdmigrate.lint.rules._util import LOCKING, added_columns, column_constraints, define
 from zdmigrate.lint.source import Statement
-from zdmigrate.lint.volatility import Volatility, builtin_volatility
-
-
-def _volatile_call(ctx: Context, expr: Any) -> str | None:
-    db = ctx.options.db
-    for name in function_names(expr):
-        found = builtin_volatility(name)
-        if found is Volatility.UNKNOWN and db is not None:
-            found = db.function_volatility(name)
-        if found is Volatility.VOLATILE:
-            return f"{name}()"
-    return None
 
 
 def _is_null(expr: Any) -> bool:
@@ -63,8 +55,7 @@ def _reason(ctx: Context, expr: Any) -> str | None:
         return None
     if ctx.pg_version < 11:
         return None if _is_null(expr) else "any default before PostgreSQL 11"
-    call = _volatile_call(ctx, expr)
-    return f"volatile {call}" if call else None
+    return volatile_call(ctx, expr)
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:

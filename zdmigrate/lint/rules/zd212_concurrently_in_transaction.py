@@ -6,12 +6,14 @@
 CONCURRENTLY` and `DETACH PARTITION ... CONCURRENTLY` cannot run inside a
 transaction block. Inside `BEGIN` (or a runner that wraps each file in a
 transaction, as Alembic does) the statement errors out and the migration
-stops.
+stops. Neither can `REINDEX SCHEMA`, `REINDEX DATABASE` and `REINDEX SYSTEM`,
+concurrent or not.
 
 ## Why
 
 A concurrent build commits several times internally and waits for older
 transactions; it cannot do that inside a transaction the caller controls.
+A schema- or database-wide REINDEX commits after each table.
 
 ## Safe alternative
 
@@ -38,12 +40,20 @@ from zdmigrate.lint._model import Severity, Violation
 from zdmigrate.lint.rules._util import LOCKING, alter_cmds, define, has_option
 from zdmigrate.lint.source import Statement
 
+_WIDE_REINDEX = {
+    "REINDEX_OBJECT_SCHEMA": "REINDEX SCHEMA",
+    "REINDEX_OBJECT_DATABASE": "REINDEX DATABASE",
+    "REINDEX_OBJECT_SYSTEM": "REINDEX SYSTEM",
+}
+
 
 def _concurrent_kind(node: Any) -> str | None:
     if is_node(node, "IndexStmt") and node.concurrent:
         return "CREATE INDEX CONCURRENTLY"
     if is_node(node, "DropStmt") and node.concurrent:
         return "DROP INDEX CONCURRENTLY"
+    if is_node(node, "ReindexStmt") and node.kind in _WIDE_REINDEX:
+        return _WIDE_REINDEX[node.kind]
     if is_node(node, "ReindexStmt") and has_option(node.params, "concurrently"):
         return "REINDEX CONCURRENTLY"
     if is_node(node, "AlterTableStmt"):

@@ -13,7 +13,10 @@ SHARE and stronger locks conflict with the locks that ordinary writes
 (ROW EXCLUSIVE) and, for ACCESS EXCLUSIVE, reads (ACCESS SHARE) take. With a
 short `lock_timeout` the statement gives up quickly and can be retried, so
 the queue never grows. Reported once per file, on the first such statement
-on a table that existed before the linted set.
+on a table that this migration did not create. A new table is no excuse
+when it references an existing one: `CREATE TABLE ... REFERENCES users`
+(or a FOREIGN KEY added to the new table) takes SHARE ROW EXCLUSIVE on
+`users`, which waits behind, and then blocks, the app's writes to it.
 
 ## Safe alternative
 

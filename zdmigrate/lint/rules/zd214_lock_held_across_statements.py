@@ -12,9 +12,21 @@ that needed the lock.
 Each later statement (another ALTER, a data UPDATE, an index build) adds its
 run time to the time writers, or even readers, are blocked. Runners such as
 Alembic wrap the whole revision in one transaction, so this happens without
-an explicit `BEGIN`. Reported once per transaction. Statements that only
-change the catalog (CREATE FUNCTION, CREATE TRIGGER, COMMENT, RENAME) add no
-run time and are not reported.
+an explicit `BEGIN`. Reported once per transaction.
+
+Statements that only change the catalog add no run time and are not
+reported (they still take their own locks, which `missing-lock-timeout`
+is about): CREATE FUNCTION, CREATE TRIGGER, COMMENT, RENAME, GRANT, CREATE
+TABLE (not `AS`, not `PARTITION OF`), CREATE VIEW/SEQUENCE/TYPE, DROP;
+`ADD COLUMN` without a volatile default (without any default before
+PostgreSQL 11), not serial, identity or stored generated and without CHECK,
+REFERENCES, UNIQUE or PRIMARY KEY; `DROP COLUMN`, `DROP CONSTRAINT`,
+`SET`/`DROP DEFAULT`, `DROP NOT NULL`, `ADD CONSTRAINT ... NOT VALID`,
+`ADD ... USING INDEX`, statistics, storage and options; a type change that
+needs no rewrite (see `change-column-type`). So is any statement on a table
+created earlier in the same transaction. What still counts: data changes
+(UPDATE, INSERT ... SELECT), index builds, scans (VALIDATE, SET NOT NULL, a
+CHECK or FOREIGN KEY without NOT VALID) and rewrites.
 
 ## Safe alternative
 
@@ -32,16 +44,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from zdmigrate.lint._catalog import adds_no_run_time
 from zdmigrate.lint._context import Context
 from zdmigrate.lint._model import Severity, Violation
-from zdmigrate.lint._track import QUIET
 from zdmigrate.lint.rules._util import LOCKING, define
 from zdmigrate.lint.source import Statement
 
 
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     held = ctx.strong_lock
-    if held is None or ctx.strong_lock_reported or stmt.tag in QUIET:
+    if held is None or ctx.strong_lock_reported or adds_no_run_time(stmt, ctx):
         return
     yield Violation(
         f"the {held.lock} lock on {held.table} taken at line {held.line} is still held "

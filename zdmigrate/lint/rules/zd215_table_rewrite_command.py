@@ -1,9 +1,10 @@
-"""VACUUM FULL, CLUSTER and SET LOGGED/UNLOGGED rewrite the table under ACCESS EXCLUSIVE.
+"""VACUUM FULL, CLUSTER, SET LOGGED/UNLOGGED and SET TABLESPACE rewrite the table under lock.
 
 ## Problem
 
-`VACUUM FULL`, `CLUSTER` and `ALTER TABLE ... SET LOGGED | UNLOGGED` copy
-the whole table into new files.
+`VACUUM FULL`, `CLUSTER`, `ALTER TABLE ... SET LOGGED | UNLOGGED`,
+`ALTER TABLE ... SET TABLESPACE` (and `ALTER TABLE ALL IN TABLESPACE ...`)
+and `ALTER TABLE ... SET ACCESS METHOD` copy the whole table into new files.
 
 ## Why
 
@@ -15,7 +16,7 @@ for a second copy of the table and its indexes.
 
 Keep table maintenance out of migrations: plain `VACUUM` (which takes SHARE
 UPDATE EXCLUSIVE) reclaims space for reuse, and an online repacking tool
-rebuilds a table without the long lock. In a migration, use a `sql`
+rebuilds a table (or moves it to another tablespace) without the long lock. In a migration, use a `sql`
 operation with a plain `VACUUM` when that is what is needed:
 
 ```yaml
@@ -36,6 +37,7 @@ from zdmigrate.lint.rules._util import LOCKING, alter_cmds, define, has_option
 from zdmigrate.lint.source import Statement
 
 _PERSISTENCE = ("AT_SetLogged", "AT_SetUnLogged")
+_MOVES = {"AT_SetTableSpace": "SET TABLESPACE", "AT_SetAccessMethod": "SET ACCESS METHOD"}
 
 
 def _command(node: Any) -> tuple[str, Any] | None:
@@ -46,6 +48,12 @@ def _command(node: Any) -> tuple[str, Any] | None:
         return "CLUSTER", node.relation
     if is_node(node, "AlterTableStmt") and any(alter_cmds(node, *_PERSISTENCE)):
         return "SET LOGGED/UNLOGGED", node.relation
+    if is_node(node, "AlterTableStmt"):
+        for sub, command in _MOVES.items():
+            if alter_cmds(node, sub):
+                return command, node.relation
+    if is_node(node, "AlterTableMoveAllStmt") and node.objtype == "OBJECT_TABLE":
+        return f"ALTER TABLE ALL IN TABLESPACE {node.orig_tablespacename}", None
     return None
 
 
@@ -75,5 +83,8 @@ RULE = define(
         "ClusterStmt",
         "AlterTableStmt:AT_SetLogged",
         "AlterTableStmt:AT_SetUnLogged",
+        "AlterTableStmt:AT_SetTableSpace",
+        "AlterTableStmt:AT_SetAccessMethod",
+        "AlterTableMoveAllStmt",
     ),
 )
