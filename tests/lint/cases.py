@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from zdmigrate.lint import LintResult, LintSettings, lint_text
+from zdmigrate.lint import LintResult, LintSettings, lint_paths, lint_text
 from zdmigrate.lint.report import render
 
 HERE = Path(__file__).parent
@@ -24,6 +25,7 @@ class Case:
     sql: str
     pg_version: int
     in_transaction: bool
+    revision: str | None = None
 
     @property
     def id(self) -> str:
@@ -35,7 +37,19 @@ class Case:
             pg_version=self.pg_version,
             assume_in_transaction=self.in_transaction,
         )
+        if self.revision is not None:
+            return self._lint_revision(settings)
         return lint_text(self.sql, settings, path=f"{self.rule}-{self.index}.sql")
+
+    def _lint_revision(self, settings: LintSettings) -> LintResult:
+        """An Alembic revision script (``revision:`` in the cases file), linted from a
+        temporary folder; findings name it ``<rule>-<index>.py``."""
+        name = f"{self.rule}-{self.index}.py"
+        with tempfile.TemporaryDirectory() as folder:
+            script = Path(folder) / name
+            script.write_text(self.revision or "", encoding="utf-8")
+            result = lint_paths([str(script)], settings, jobs=1)
+        return replace(result, findings=tuple(replace(f, path=name) for f in result.findings))
 
     def hits(self) -> list[str]:
         return [f.rule for f in self.lint().findings if f.rule == self.rule]
@@ -46,9 +60,10 @@ def _case(rule: str, kind: str, index: int, data: dict[str, Any]) -> Case:
         rule,
         kind,
         index,
-        data["sql"],
+        data.get("sql", ""),
         int(data.get("pg_version", 15)),
         bool(data.get("in_transaction", False)),
+        data.get("revision"),
     )
 
 
