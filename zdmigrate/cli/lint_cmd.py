@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn
 from zdmigrate.errors import ConfigError, ZdmError
 
 if TYPE_CHECKING:
-    from zdmigrate.lint import LintSettings
+    from zdmigrate.lint import LintResult, LintSettings
 
 __all__ = ["SUMMARY", "LintGlobals", "build_parser", "run"]
 
@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes for large inputs (default 0: one per core)",
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 when any revision (or part of one) could not be rendered and linted "
+        "(default: only when nothing could be linted)",
+    )
     p.add_argument("--explain", metavar="RULE", help="print the documentation of a rule and exit")
     p.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     return p
@@ -219,7 +225,24 @@ def _lint(argv: list[str], glob: LintGlobals) -> int:
     url = args.database_url or glob.database_url
     result = replace(lint_paths(args.paths, settings, url, jobs=args.jobs), color=_color(args.fmt))
     sys.stdout.write(render(result, args.fmt))
+    _check_coverage(result, args.strict)
     return 1 if result.failed(settings.fail_on) else 0
+
+
+def _check_coverage(result: LintResult, strict: bool) -> None:
+    """Exit 2 (after the report) when nothing could be linted, or, with --strict, any part."""
+    if result.nothing_linted:
+        raise ConfigError(
+            f"nothing could be linted: none of the {result.files} revisions could be "
+            "imported and rendered",
+            "see the not-linted findings above for why",
+        )
+    if strict and result.incomplete:
+        raise ConfigError(
+            f"{result.incomplete} revision{'s' if result.incomplete != 1 else ''} not linted "
+            "in full (--strict)",
+            "see the not-linted findings above for why",
+        )
 
 
 def run(argv: list[str], glob: LintGlobals | None = None) -> int:

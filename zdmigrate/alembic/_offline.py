@@ -1,0 +1,209 @@
+"""``op.get_bind()`` while a revision renders offline: it writes SQL, it reads nothing.
+
+Alembic's offline bind (a SQLAlchemy mock connection) has ``execute`` and
+nothing else, so a revision that commits (``op.get_bind().commit()`` before an
+``autocommit_block``), opens an ORM ``Session`` on it, or reads a result stops
+rendering there. This bind writes every statement to the migration output,
+like ``op.execute``; ``commit()`` shows up as COMMIT then BEGIN (SQLAlchemy
+begins again on the next statement); results have no rows. A revision that
+needs a row (``.one()``) still cannot render, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+__all__ = ["NeedsRows", "OfflineBind", "install"]
+
+
+class NeedsRows(RuntimeError):
+    """The revision asked for a row; offline there are none."""
+
+
+class _Result:
+    """The result of a statement run offline: no rows."""
+
+    rowcount = 0
+    returns_rows = False
+    inserted_primary_key = None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        return []
+
+    def all(self) -> list[Any]:
+        return []
+
+    def fetchone(self) -> None:
+        return None
+
+    def first(self) -> None:
+        return None
+
+    def scalar(self) -> None:
+        return None
+
+    def one_or_none(self) -> None:
+        return None
+
+    def scalar_one_or_none(self) -> None:
+        return None
+
+    def one(self) -> Any:
+        raise NeedsRows("it reads a row (.one()), and offline there are no rows")
+
+    def scalar_one(self) -> Any:
+        raise NeedsRows("it reads a row (.scalar_one()), and offline there are no rows")
+
+    def scalars(self, index: int = 0) -> _Result:
+        return self
+
+    def mappings(self) -> _Result:
+        return self
+
+    def keys(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        return None
+
+
+class _Transaction:
+    """``bind.begin()``; ``commit()`` commits only when ``commits`` (the outer one)."""
+
+    is_active = True
+
+    def __init__(self, bind: OfflineBind, commits: bool) -> None:
+        self.bind = bind
+        self.commits = commits
+
+    def commit(self) -> None:
+        if self.commits:
+            self.bind.commit()
+
+    def rollback(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> _Transaction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.commit()
+
+
+class OfflineBind:
+    """A connection that renders what it is asked to run into the migration output."""
+
+    closed = False
+    invalidated = False
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+        self._mock = context.impl.connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._mock, name)
+
+    @property
+    def engine(self) -> OfflineBind:
+        return self
+
+    def _emit(self, statement: Any, params: Mapping[str, Any] | None) -> None:
+        from sqlalchemy import text
+
+        if isinstance(statement, str):
+            statement = text(statement)
+        if params and hasattr(statement, "bindparams"):
+            statement = statement.bindparams(**params)
+        self._context.impl._exec(statement)
+
+    def execute(
+        self,
+        statement: Any,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> _Result:
+        if isinstance(parameters, Sequence) and parameters:
+            for params in parameters:
+                self._emit(statement, params)
+        else:
+            self._emit(statement, parameters if isinstance(parameters, Mapping) else None)
+        return _Result()
+
+    def exec_driver_sql(self, statement: str, parameters: Any = None, **kw: Any) -> _Result:
+        return self.execute(statement)
+
+    def scalar(self, statement: Any, parameters: Any = None, **kw: Any) -> None:
+        self.execute(statement, parameters)
+        return None
+
+    def scalars(self, statement: Any, parameters: Any = None, **kw: Any) -> _Result:
+        return self.execute(statement, parameters)
+
+    def commit(self) -> None:
+        impl = self._context.impl
+        impl.emit_commit()
+        impl.emit_begin()
+
+    def rollback(self) -> None:
+        impl = self._context.impl
+        impl.static_output("ROLLBACK" + impl.command_terminator)
+        impl.emit_begin()
+
+    def begin(self) -> _Transaction:
+        return _Transaction(self, commits=True)
+
+    def begin_nested(self) -> _Transaction:
+        return _Transaction(self, commits=False)
+
+    def get_transaction(self) -> _Transaction:
+        return _Transaction(self, commits=False)
+
+    def get_nested_transaction(self) -> None:
+        return None
+
+    def in_transaction(self) -> bool:
+        return True
+
+    def in_nested_transaction(self) -> bool:
+        return False
+
+    def connect(self) -> OfflineBind:
+        return self
+
+    def close(self) -> None:
+        return None
+
+    def invalidate(self, exception: BaseException | None = None) -> None:
+        return None
+
+    def execution_options(self, **options: Any) -> OfflineBind:
+        return self
+
+    def get_isolation_level(self) -> str:
+        return "READ COMMITTED"
+
+    def __enter__(self) -> OfflineBind:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def install(context: Any) -> OfflineBind:
+    """Make ``op.get_bind()`` (and ``context.bind``) this bind for ``context``."""
+    bind = OfflineBind(context)
+    context.impl.connection = bind
+    context.connection = bind
+    return bind
