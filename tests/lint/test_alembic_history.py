@@ -290,3 +290,63 @@ def test_alembic_ini_without_script_location_or_env_py_is_one_line_exit_2(
     assert res.exit_code == 2
     (line,) = res.stderr.strip().splitlines()
     assert "no script_location, and no env.py and versions/ beside it" in line
+
+
+# 4. patterns that used to stop rendering
+
+
+def _lint_one(tmp_path: Path, *body: str) -> tuple[int, list[tuple[int, str]], str]:
+    script = tmp_path / "0001_rev.py"
+    script.write_text(revision("0001", None, *body, head="from sqlalchemy.orm import Session"))
+    res = lint(str(script), "--format", "json")
+    data = json.loads(res.stdout)
+    return res.exit_code, [(f["line"], f["rule"]) for f in data["findings"]], res.stdout
+
+
+def test_commit_on_the_bind_before_an_autocommit_block_renders_to_the_end(
+    tmp_path: Path,
+) -> None:
+    code, found, _ = _lint_one(
+        tmp_path,
+        SAFE,
+        'op.add_column("users", sa.Column("note", sa.Text()))',
+        "op.get_bind().commit()",
+        "op.execute(\"UPDATE users SET note = '' WHERE id < 100\")",
+        "with op.get_context().autocommit_block():",
+        '    op.execute("CREATE INDEX CONCURRENTLY users_note ON users (note)")',
+        'op.drop_column("users", "legacy")',
+    )
+    # the commit released the lock of add_column: no lock-held-across-statements on the
+    # UPDATE; the concurrent build is outside a transaction; the drop after it is seen
+    assert (code, found) == (1, [(16, "drop-column")])
+
+
+def test_an_orm_session_on_the_bind_renders_to_the_end(tmp_path: Path) -> None:
+    code, found, _ = _lint_one(
+        tmp_path,
+        SAFE,
+        "session = Session(bind=op.get_bind())",
+        "session.execute(sa.text(\"UPDATE users SET note = 'x' WHERE id = :id\"), {'id': 7})",
+        'for row in session.execute(sa.text("SELECT id FROM users")).fetchall():',
+        "    raise AssertionError('offline there are no rows')",
+        "session.commit()",
+        "session.close()",
+        'op.drop_column("users", "legacy")',
+    )
+    assert (code, found) == (1, [(17, "drop-column")])
+
+
+def test_upgrade_raising_part_way_lints_what_came_before(tmp_path: Path) -> None:
+    code, found, out = _lint_one(
+        tmp_path,
+        SAFE,
+        'op.drop_column("users", "a")',
+        'raise RuntimeError("needs the production data")',
+        'op.drop_column("users", "b")',
+    )
+    assert (code, found) == (1, [(11, "drop-column"), (12, "not-linted")])
+    (message,) = [f["message"] for f in json.loads(out)["findings"] if f["rule"] == "not-linted"]
+    assert message == (
+        "not linted from line 12 on: upgrade() stopped rendering: "
+        "RuntimeError: needs the production data"
+    )
