@@ -202,6 +202,15 @@ def _color(fmt: str) -> bool:
     return fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+def _width() -> int:
+    """The terminal's width (or $COLUMNS); 120 when the report goes to a file or a pipe."""
+    if "COLUMNS" in os.environ or sys.stdout.isatty():
+        import shutil
+
+        return max(40, shutil.get_terminal_size((120, 24)).columns)
+    return 120
+
+
 def _lint(argv: list[str], glob: LintGlobals) -> int:
     parser = build_parser()
     try:
@@ -223,7 +232,11 @@ def _lint(argv: list[str], glob: LintGlobals) -> int:
 
     settings = _settings(glob.config, args)
     url = args.database_url or glob.database_url
-    result = replace(lint_paths(args.paths, settings, url, jobs=args.jobs), color=_color(args.fmt))
+    result = replace(
+        lint_paths(args.paths, settings, url, jobs=args.jobs),
+        color=_color(args.fmt),
+        width=_width(),
+    )
     sys.stdout.write(render(result, args.fmt))
     _check_coverage(result, args.strict)
     return 1 if result.failed(settings.fail_on) else 0

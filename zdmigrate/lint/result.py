@@ -20,6 +20,7 @@ class LintResult:
     files: int
     statements: int
     color: bool = False
+    width: int = 120  # of the text report's source lines (the terminal's, when on one)
     unlinted: int = 0
     incomplete: int = 0
 
