@@ -227,8 +227,11 @@ def _lint(argv: list[str], glob: LintGlobals) -> int:
         raise ConfigError("no paths to lint", "give .sql files, folders, Alembic projects or -")
     from dataclasses import replace
 
-    from zdmigrate.lint import lint_paths
-    from zdmigrate.lint.report import render
+    from zdmigrate._imports import paused_gc
+
+    with paused_gc():
+        from zdmigrate.lint import lint_paths
+        from zdmigrate.lint.report import render
 
     settings = _settings(glob.config, args)
     url = args.database_url or glob.database_url
