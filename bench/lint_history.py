@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -135,18 +137,36 @@ def make_project(root: Path, revisions: int) -> list[Path]:
 ZDM = [sys.executable, "-m", "zdmigrate", "lint", "--format", "json"]
 
 
-def timed(cmd: list[str], repeat: int) -> tuple[float, float, int]:
-    """(best, median) wall time of ``cmd``, and the findings of its JSON report."""
-    times = []
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], repeat: int, src: str | None = None) -> dict[str, float | int]:
+    """Best and median wall time of ``cmd``, its best CPU time (user + system: less
+    moved by other work on the machine), and the findings of its JSON report.
+    ``src``: run the zdmigrate in that source folder instead (PYTHONPATH)."""
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    walls, cpus = [], []
     findings = 0
     for _ in range(repeat):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - start)
+        start, cpu = time.perf_counter(), _cpu()
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        walls.append(time.perf_counter() - start)
+        cpus.append(_cpu() - cpu)
         if done.returncode not in (0, 1):
             raise SystemExit(f"zdmigrate lint failed ({done.returncode}): {done.stderr[-500:]}")
         findings = len(json.loads(done.stdout)["findings"])
-    return min(times), statistics.median(times), findings
+    return {
+        "s": min(walls),
+        "median_s": statistics.median(walls),
+        "cpu_s": min(cpus),
+        "findings": findings,
+    }
+
+
+def _named(prefix: str, figures: dict[str, float | int]) -> dict[str, float | int]:
+    return {f"{prefix}_{key}": value for key, value in figures.items()}
 
 
 PHASES = """
@@ -213,27 +233,31 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one revision's run")
+    parser.add_argument(
+        "--compare", metavar="SRC", help="also time the zdmigrate in this source folder"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="zdm-lint-history-") as tmp:
         root = Path(tmp) / "migrations"
         scripts = make_project(root, args.revisions)
         one = scripts[len(scripts) // 2 + 1]  # not one of the create_table revisions
-        one_best, one_median, one_findings = timed([*ZDM, str(one)], args.repeat)
-        all_best, all_median, all_findings = timed([*ZDM, str(root)], args.repeat)
         figures: dict[str, float | int] = {
             "revisions": len(scripts),
-            "one_revision_s": one_best,
-            "one_revision_median_s": one_median,
-            "folder_s": all_best,
-            "folder_median_s": all_median,
-            "one_revision_findings": one_findings,
-            "folder_findings": all_findings,
+            **_named("one_revision", timed([*ZDM, str(one)], args.repeat)),
+            **_named("folder", timed([*ZDM, str(root)], args.repeat)),
             **phases(one, args.repeat),
         }
+        if args.compare:
+            figures.update(
+                _named("compare_one_revision", timed([*ZDM, str(one)], args.repeat, args.compare))
+            )
+            figures.update(
+                _named("compare_folder", timed([*ZDM, str(root)], args.repeat, args.compare))
+            )
         if args.profile:
             profile(one)
     for key, value in figures.items():
-        print(f"{key:>24}: {value:,.3f}" if isinstance(value, float) else f"{key:>24}: {value}")
+        print(f"{key:>30}: {value:,.3f}" if isinstance(value, float) else f"{key:>30}: {value}")
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
 
 
