@@ -205,7 +205,7 @@ def _noisy(root: Path) -> Path:
 
 
 def _zdmigrate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    code = "import sys; from zdmigrate.cli.main import main; main(sys.argv[1:])"
+    code = "from zdmigrate.cli.main import main; main()"  # as the console script runs
     return subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, check=False
     )
