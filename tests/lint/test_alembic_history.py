@@ -350,3 +350,20 @@ def test_upgrade_raising_part_way_lints_what_came_before(tmp_path: Path) -> None
         "not linted from line 12 on: upgrade() stopped rendering: "
         "RuntimeError: needs the production data"
     )
+
+
+def test_version_locations_and_recursive_folders_of_alembic_ini(tmp_path: Path) -> None:
+    ini = (
+        "[alembic]\nscript_location = %(here)s/alembic\n"
+        "version_locations = %(here)s/alembic/versions %(here)s/more\n"
+        "recursive_version_locations = true\n"
+    )
+    project(tmp_path / "alembic", {"0001_a.py": revision("0001", None)})
+    (tmp_path / "alembic.ini").write_text(ini)
+    (tmp_path / "more" / "2026").mkdir(parents=True)
+    (tmp_path / "more" / "2026" / "0002_b.py").write_text(
+        revision("0002", "0001", SAFE, 'op.drop_column("users", "x")')
+    )
+    res = lint(str(tmp_path), "--format", "json")
+    assert findings(res.stdout) == [("0002_b.py", 11, "drop-column")]
+    assert json.loads(res.stdout)["summary"]["files"] == 2

@@ -128,10 +128,17 @@ class Project:
 
     versions: tuple[Path, ...]
     sys_path: tuple[Path, ...]
+    recursive: bool = False
 
     def scripts(self) -> list[Path]:
+        pattern = "**/*.py" if self.recursive else "*.py"
         return sorted(
-            (p for folder in self.versions for p in folder.glob("*.py") if p.name != "__init__.py"),
+            (
+                p
+                for folder in self.versions
+                for p in folder.glob(pattern)
+                if p.name != "__init__.py" and p.is_file()
+            ),
             key=lambda p: (p.name, str(p)),
         )
 
@@ -199,4 +206,5 @@ def find_project(folder: Path) -> Project:
     extra = [_under(folder, v) for v in _split(_option(parser, "version_locations"))]
     versions = tuple(extra) or (location / "versions",)
     prepend = tuple(_under(folder, v) for v in _split(_option(parser, "prepend_sys_path")))
-    return Project(versions, prepend)
+    recursive = (_option(parser, "recursive_version_locations") or "").lower() in ("true", "1")
+    return Project(versions, prepend, recursive)
