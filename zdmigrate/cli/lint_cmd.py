@@ -247,18 +247,13 @@ def _lint(argv: list[str], glob: LintGlobals) -> int:
 
 def _check_coverage(result: LintResult, strict: bool) -> None:
     """Exit 2 (after the report) when nothing could be linted, or, with --strict, any part."""
+    why = "the not-linted findings in the report say why"
     if result.nothing_linted:
-        raise ConfigError(
-            f"nothing could be linted: none of the {result.files} revisions could be "
-            "imported and rendered",
-            "see the not-linted findings above for why",
-        )
+        what = "the revision" if result.files == 1 else f"none of the {result.files} revisions"
+        raise ConfigError(f"nothing could be linted: {what} could be imported and rendered", why)
     if strict and result.incomplete:
-        raise ConfigError(
-            f"{result.incomplete} revision{'s' if result.incomplete != 1 else ''} not linted "
-            "in full (--strict)",
-            "see the not-linted findings above for why",
-        )
+        many = "s" if result.incomplete != 1 else ""
+        raise ConfigError(f"{result.incomplete} revision{many} not linted in full (--strict)", why)
 
 
 def run(argv: list[str], glob: LintGlobals | None = None) -> int:
