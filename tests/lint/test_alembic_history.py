@@ -374,3 +374,19 @@ def test_version_locations_and_recursive_folders_of_alembic_ini(tmp_path: Path) 
     res = lint(str(tmp_path), "--format", "json")
     assert findings(res.stdout) == [("0002_b.py", 11, "drop-column")]
     assert json.loads(res.stdout)["summary"]["files"] == 2
+
+
+def test_a_script_without_upgrade_is_not_linted_and_an_empty_project_is_exit_2(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "helpers.py"
+    script.write_text('revision = "h"\ndown_revision = None\n')
+    res = lint(str(script), "--format", "json")
+    assert res.exit_code == 2
+    (finding,) = json.loads(res.stdout)["findings"]
+    assert finding["message"] == "revision not linted: it has no upgrade() function"
+    empty = project(tmp_path / "empty", {})
+    res = lint(str(empty))
+    assert res.exit_code == 2
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith(f"error: {empty}: no revision scripts in {empty / 'versions'}")

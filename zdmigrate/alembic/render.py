@@ -214,8 +214,8 @@ def render_module(module: ModuleType, script: Path) -> RevisionSource:
 
     upgrade = getattr(module, "upgrade", None)
     if not callable(upgrade):
-        return _not_linted(script, 1, "revision not linted: it has no upgrade() function",
-                           "is this an Alembic revision? Alembic needs upgrade() too")  # fmt: skip
+        message = "revision not linted: it has no upgrade() function"
+        return _not_linted(script, 1, message, "is this an Alembic revision? Alembic needs one")
     capture = _Capture(upgrade.__code__.co_filename)
     context = _context(capture)
     failure: BaseException | None = None
@@ -277,8 +277,8 @@ def render_script(path: Path) -> RevisionSource:
             module = _load(path)
     except (Exception, SystemExit) as exc:
         line = _failure_line(exc, str(path))
-        return _not_linted(path, line, f"revision not linted: cannot import it: {_reason(exc)}",
-                           _IMPORT_HELP)  # fmt: skip
+        message = f"revision not linted: cannot import it: {_reason(exc)}"
+        return _not_linted(path, line, message, _IMPORT_HELP)
     return render_module(module, path)
 
 
@@ -315,8 +315,8 @@ def project_sources(folder: Path) -> Iterator[RevisionSource]:
     scripts = project.scripts()
     if not scripts:
         where = ", ".join(str(v) for v in project.versions)
-        raise ConfigError(f"{folder}: no revision scripts in {where}",
-                          "give the folder that holds alembic.ini, or env.py and versions/")  # fmt: skip
+        hint = "give the folder that holds alembic.ini, or env.py and versions/"
+        raise ConfigError(f"{folder}: no revision scripts in {where}", hint)
     _prepend_sys_path(project.sys_path)
     for header in in_revision_order(read_header(s) for s in scripts):
         yield render_script(header.path)
