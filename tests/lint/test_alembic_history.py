@@ -390,3 +390,53 @@ def test_a_script_without_upgrade_is_not_linted_and_an_empty_project_is_exit_2(
     assert res.exit_code == 2
     (line,) = res.stderr.strip().splitlines()
     assert line.startswith(f"error: {empty}: no revision scripts in {empty / 'versions'}")
+
+
+ORM_REVISION = """\
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import Session, declarative_base
+
+revision = "0001"
+down_revision = None
+Base = declarative_base()
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+    id = sa.Column(sa.Integer, primary_key=True)
+
+
+def upgrade() -> None:
+    op.execute("SET lock_timeout = '1s'")
+    users = sa.table("users", sa.column("id", sa.Integer), sa.column("flag", sa.Boolean))
+    bind = op.get_bind()
+    bind.execute(users.insert(), [{"id": 1, "flag": True}, {"id": 2, "flag": False}])
+    bind.execute(users.update().where(users.c.id == sa.bindparam("uid")), {"uid": 1, "flag": 0})
+    session = Session(bind=bind)
+    assert session.query(Setting).all() == [] and session.get(Setting, 1) is None
+    session.close()
+    op.drop_column("users", "legacy")
+    session = Session(bind=bind)
+    session.add(Setting(id=3))
+    session.commit()
+    op.drop_column("users", "later")
+"""
+
+
+def test_core_statements_with_parameters_and_orm_reads_render(tmp_path: Path) -> None:
+    script = tmp_path / "0001_orm.py"
+    script.write_text(ORM_REVISION)
+    res = lint(str(script), "--format", "json")
+    found = [(f["line"], f["rule"], f["message"]) for f in json.loads(res.stdout)["findings"]]
+    # the ORM's INSERT at commit() is rendered (and holds on to the drop's lock), then
+    # the flush needs the keys the server would send back
+    assert [f[:2] for f in found] == [
+        (24, "drop-column"),
+        (27, "not-linted"),
+        (27, "lock-held-across-statements"),
+    ]
+    assert found[1][2] == (
+        "not linted from line 27 on: upgrade() stopped rendering: NeedsRows: it reads "
+        "result.context (what the server answered): offline there is none"
+    )

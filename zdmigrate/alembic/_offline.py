@@ -4,9 +4,11 @@ Alembic's offline bind (a SQLAlchemy mock connection) has ``execute`` and
 nothing else, so a revision that commits (``op.get_bind().commit()`` before an
 ``autocommit_block``), opens an ORM ``Session`` on it, or reads a result stops
 rendering there. This bind writes every statement to the migration output,
-like ``op.execute``; ``commit()`` shows up as COMMIT then BEGIN (SQLAlchemy
-begins again on the next statement); results have no rows. A revision that
-needs a row (``.one()``) still cannot render, and says so.
+like ``op.execute``, with its parameters as literals; ``commit()`` shows up as
+COMMIT then BEGIN (SQLAlchemy begins again on the next statement); results
+have no rows, and ORM sessions bound to it query nothing. A revision that
+needs a row (``.one()``) or the server's answer (an ORM flush reads the
+inserted keys) still cannot render, and says so.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 __all__ = ["NeedsRows", "OfflineBind", "install"]
 
 
-class NeedsRows(RuntimeError):
-    """The revision asked for a row; offline there are none."""
+class NeedsRows(AttributeError):
+    """The revision asked for a row, or for what the server answered; offline there is
+    no server. (An AttributeError, so that ``hasattr`` probes say no.)"""
 
 
 class _Result:
@@ -73,6 +76,9 @@ class _Result:
     def close(self) -> None:
         return None
 
+    def __getattr__(self, name: str) -> Any:
+        raise NeedsRows(f"it reads result.{name} (what the server answered): offline there is none")
+
 
 class _Transaction:
     """``bind.begin()``; ``commit()`` commits only when ``commits`` (the outer one)."""
@@ -101,6 +107,30 @@ class _Transaction:
             self.commit()
 
 
+def _bound(statement: Any, params: Mapping[str, Any]) -> Any:
+    """``statement`` with ``params`` as the values of its parameters (so it renders with
+    literals); for INSERT and UPDATE, the others are values of their columns."""
+    from sqlalchemy import Insert, Update, literal
+    from sqlalchemy.sql import visitors
+    from sqlalchemy.types import NullType
+
+    used: set[str] = set()
+
+    def visit(bind: Any) -> None:
+        if bind.key in params:
+            value = params[bind.key]
+            bind.value, bind.required, bind.callable = value, False, None
+            if isinstance(bind.type, NullType):  # text(): typed by the value, to render it
+                bind.type = literal(value).type
+            used.add(bind.key)
+
+    statement = visitors.cloned_traverse(statement, {"maintain_key": True}, {"bindparam": visit})
+    rest = {k: v for k, v in params.items() if k not in used}
+    if rest and isinstance(statement, (Insert, Update)):
+        statement = statement.values(**rest)
+    return statement
+
+
 class OfflineBind:
     """A connection that renders what it is asked to run into the migration output."""
 
@@ -123,9 +153,7 @@ class OfflineBind:
 
         if isinstance(statement, str):
             statement = text(statement)
-        if params and hasattr(statement, "bindparams"):
-            statement = statement.bindparams(**params)
-        self._context.impl._exec(statement)
+        self._context.impl._exec(_bound(statement, params) if params else statement)
 
     def execute(
         self,
@@ -201,9 +229,31 @@ class OfflineBind:
         return None
 
 
+def _orm_execute(state: Any) -> Any:
+    """An ORM statement on a Session bound to the offline bind: rendered, no rows."""
+    bind = state.session.bind
+    if not isinstance(bind, OfflineBind):
+        return None
+    from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
+
+    bind.execute(state.statement, state.parameters or None)
+    keys = list(getattr(state.statement, "selected_columns", {}).keys()) if state.is_select else []
+    return IteratorResult(SimpleResultMetaData(keys), iter(()))
+
+
+_ORM: list[bool] = []
+
+
 def install(context: Any) -> OfflineBind:
-    """Make ``op.get_bind()`` (and ``context.bind``) this bind for ``context``."""
+    """Make ``op.get_bind()`` (and ``context.bind``) this bind for ``context``, and let
+    ORM sessions bound to it query (no rows)."""
     bind = OfflineBind(context)
     context.impl.connection = bind
     context.connection = bind
+    if not _ORM:
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+
+        event.listen(Session, "do_orm_execute", _orm_execute)
+        _ORM.append(True)
     return bind
