@@ -333,14 +333,15 @@ def test_an_orm_session_on_the_bind_renders_to_the_end(tmp_path: Path) -> None:
         tmp_path,
         SAFE,
         "session = Session(bind=op.get_bind())",
-        "session.execute(sa.text(\"UPDATE users SET note = 'x' WHERE id = :id\"), {'id': 7})",
+        "done = session.execute(sa.text(\"UPDATE users SET note = 'x' WHERE id = :id\"), {'id': 7})",
+        "assert done.rowcount == 0",
         'for row in session.execute(sa.text("SELECT id FROM users")).fetchall():',
         "    raise AssertionError('offline there are no rows')",
         "session.commit()",
         "session.close()",
         'op.drop_column("users", "legacy")',
     )
-    assert (code, found) == (1, [(17, "drop-column")])
+    assert (code, found) == (1, [(18, "drop-column")])
 
 
 def test_upgrade_raising_part_way_lints_what_came_before(tmp_path: Path) -> None:

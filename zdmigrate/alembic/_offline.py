@@ -236,8 +236,10 @@ def _orm_execute(state: Any) -> Any:
         return None
     from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 
-    bind.execute(state.statement, state.parameters or None)
-    keys = list(getattr(state.statement, "selected_columns", {}).keys()) if state.is_select else []
+    result = bind.execute(state.statement, state.parameters or None)
+    if not state.is_select:
+        return result  # rowcount 0
+    keys = list(getattr(state.statement, "selected_columns", {}).keys())
     return IteratorResult(SimpleResultMetaData(keys), iter(()))
 
 
