@@ -13,10 +13,11 @@ inserted keys) still cannot render, and says so.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["NeedsRows", "OfflineBind", "install"]
+__all__ = ["NeedsRows", "OfflineBind", "hook_orm", "install"]
 
 
 class NeedsRows(AttributeError):
@@ -247,15 +248,21 @@ _ORM: list[bool] = []
 
 
 def install(context: Any) -> OfflineBind:
-    """Make ``op.get_bind()`` (and ``context.bind``) this bind for ``context``, and let
-    ORM sessions bound to it query (no rows)."""
+    """Make ``op.get_bind()`` (and ``context.bind``) this bind for ``context``."""
     bind = OfflineBind(context)
     context.impl.connection = bind
     context.connection = bind
-    if not _ORM:
-        from sqlalchemy import event
-        from sqlalchemy.orm import Session
-
-        event.listen(Session, "do_orm_execute", _orm_execute)
-        _ORM.append(True)
     return bind
+
+
+def hook_orm() -> None:
+    """Let ORM sessions bound to the offline bind query (no rows), once the ORM is
+    imported: by a revision, before its upgrade() runs. (Importing it here for every
+    run would cost a third of linting one revision that does not use it.)"""
+    if _ORM or "sqlalchemy.orm" not in sys.modules:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    event.listen(Session, "do_orm_execute", _orm_execute)
+    _ORM.append(True)

@@ -216,8 +216,11 @@ def render_module(module: ModuleType, script: Path) -> RevisionSource:
     if not callable(upgrade):
         message = "revision not linted: it has no upgrade() function"
         return _not_linted(script, 1, message, "is this an Alembic revision? Alembic needs one")
+    from zdmigrate.alembic._offline import hook_orm
+
     capture = _Capture(upgrade.__code__.co_filename)
     context = _context(capture)
+    hook_orm()
     failure: BaseException | None = None
     try:
         with _quiet(), context.begin_transaction(_per_migration=True), Operations.context(context):
