@@ -290,12 +290,12 @@ def _revision_order(paths: list[Path]) -> list[Path]:
     headers of every script beside them)."""
     if len(paths) < 2:
         return list(paths)
-    wanted = {p.resolve(): p for p in paths}
-    folders = {p.parent for p in wanted}
-    headers = [read_header(s) for f in folders for s in f.glob("*.py")]
-    known = {h.path.resolve() for h in headers}
-    headers.extend(read_header(p) for p in wanted if p not in known)
-    ordered = (h.path.resolve() for h in in_revision_order(headers))
+    wanted = {os.path.abspath(p): p for p in paths}
+    folders = {os.path.dirname(p) for p in wanted}
+    headers = [read_header(s) for f in folders for s in Path(f).glob("*.py")]
+    known = {os.path.abspath(h.path) for h in headers}
+    headers.extend(read_header(Path(p)) for p in wanted if p not in known)
+    ordered = (os.path.abspath(h.path) for h in in_revision_order(headers))
     return [wanted[p] for p in ordered if p in wanted]
 
 
