@@ -135,6 +135,10 @@ def make_project(root: Path, revisions: int) -> list[Path]:
 
 
 ZDM = [sys.executable, "-m", "zdmigrate", "lint", "--format", "json"]
+# Every command runs from the temporary folder: ``python -m`` puts the working
+# directory first on sys.path, so run from a checkout it would import that
+# checkout's zdmigrate whatever --compare says (and read its pyproject.toml).
+NEUTRAL = tempfile.gettempdir()
 
 
 def _cpu() -> float:
@@ -151,7 +155,9 @@ def timed(cmd: list[str], repeat: int, src: str | None = None) -> dict[str, floa
     findings = 0
     for _ in range(repeat):
         start, cpu = time.perf_counter(), _cpu()
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, check=False, env=env, cwd=NEUTRAL
+        )
         walls.append(time.perf_counter() - start)
         cpus.append(_cpu() - cpu)
         if done.returncode not in (0, 1):
@@ -197,10 +203,14 @@ def phases(script: Path, repeat: int) -> dict[str, float]:
     runs = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run([sys.executable, "-c", "pass"], check=True, cwd=NEUTRAL)
         python = time.perf_counter() - start
         out = subprocess.run(
-            [sys.executable, "-c", PHASES, str(script)], capture_output=True, text=True, check=True
+            [sys.executable, "-c", PHASES, str(script)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=NEUTRAL,
         ).stdout.split()
         runs.append([python, *(float(v) for v in out)])
     names = ["python_start_s", "import_linter_s", "import_alembic_s", "render_s", "lint_s"]
