@@ -41,7 +41,7 @@ def repository_root(start: Path | None = None) -> Path:
     return here
 
 
-def _artifact(path: str, root: Path) -> dict[str, str]:
+def _artifact(path: str, root: Path) -> dict[str, Any]:
     """Where a finding is: relative to the repository root (``%SRCROOT%``) when it is
     under it, so code scanning places it whatever folder lint ran from."""
     if path.startswith("<"):  # <stdin>, <string>
@@ -55,7 +55,7 @@ def _artifact(path: str, root: Path) -> dict[str, str]:
     return {"uri": quote(relative.as_posix()), "uriBaseId": SRCROOT}
 
 
-def _result(f: Finding, index: dict[str, int], root: Path) -> dict[str, Any]:
+def _result(f: Finding, index: dict[str, int], artifact: dict[str, Any]) -> dict[str, Any]:
     return {
         "ruleId": f.code,
         "ruleIndex": index[f.code],
@@ -64,7 +64,7 @@ def _result(f: Finding, index: dict[str, int], root: Path) -> dict[str, Any]:
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": _artifact(f.path, root),
+                    "artifactLocation": artifact,
                     "region": {"startLine": f.line, "startColumn": f.column},
                 }
             }
@@ -76,6 +76,7 @@ def render(result: LintResult) -> str:
     rules = list(result.rules)
     index = {r.code: i for i, r in enumerate(rules)}
     root = repository_root()
+    artifacts = {path: _artifact(path, root) for path in {f.path for f in result.findings}}
     run = {
         "tool": {
             "driver": {
@@ -85,7 +86,7 @@ def render(result: LintResult) -> str:
             }
         },
         "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri() + "/"}},
-        "results": [_result(f, index, root) for f in result.findings],
+        "results": [_result(f, index, artifacts[f.path]) for f in result.findings],
         "columnKind": "unicodeCodePoints",
     }
     doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
