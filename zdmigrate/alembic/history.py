@@ -50,7 +50,7 @@ def _from_tree(path: Path, text: str) -> Header:
     found: dict[str, Any] = {}
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):
         return Header(path, None, ())
     for stmt in tree.body:
         target = stmt.targets[0] if isinstance(stmt, ast.Assign) else None
@@ -60,7 +60,7 @@ def _from_tree(path: Path, text: str) -> Header:
         if isinstance(target, ast.Name) and value is not None:
             try:
                 found[target.id] = ast.literal_eval(value)
-            except ValueError:
+            except (ValueError, TypeError, RecursionError):  # not a literal
                 continue
     rev = found.get("revision")
     return Header(
@@ -78,7 +78,7 @@ def read_header(path: Path) -> Header:
     if rev is not None and down is not None:
         try:
             downs = _downs(ast.literal_eval(down.group(1)))
-        except (ValueError, SyntaxError):
+        except (ValueError, TypeError, SyntaxError, RecursionError):
             downs = None
         if downs is not None:
             return Header(path, rev.group(2), downs)
