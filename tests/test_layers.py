@@ -11,12 +11,13 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "zdmigrate"
 
-BASE = {"errors", "_version", "redact", "_pyproject"}
+BASE = {"errors", "_version", "redact", "_pyproject", "_imports"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "_version": set(),
     "redact": set(),
     "_pyproject": {"errors"},
+    "_imports": set(),
     "config": BASE,
     "spec": BASE,
     "model": BASE | {"spec"},
@@ -42,7 +43,7 @@ ALLOWED_MODULES = {
 }
 
 
-SHARED_PRIVATE = ("zdmigrate._version", "zdmigrate._pyproject")
+SHARED_PRIVATE = ("zdmigrate._version", "zdmigrate._pyproject", "zdmigrate._imports")
 
 
 def _layer(module: str) -> str:

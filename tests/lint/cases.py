@@ -8,13 +8,14 @@ in ``sql`` count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from zdmigrate.lint import LintResult, LintSettings
+from zdmigrate.lint import LintResult, LintSettings, lint_paths
 from zdmigrate.lint._context import Options
 from zdmigrate.lint.registry import select_rules
 from zdmigrate.lint.report import render
@@ -35,6 +36,7 @@ class Case:
     pg_version: int
     in_transaction: bool
     deployed: str = ""
+    revision: str | None = None
 
     @property
     def id(self) -> str:
@@ -46,6 +48,8 @@ class Case:
             pg_version=self.pg_version,
             assume_in_transaction=self.in_transaction,
         )
+        if self.revision is not None:
+            return self._lint_revision(settings)
         path = f"{self.rule}-{self.index}.sql"
         sources = [Source(path, self.sql)]
         if self.deployed:
@@ -57,6 +61,16 @@ class Case:
         earlier = len(parse(sources[0])[0]) if self.deployed else 0
         return LintResult(mine, result.rules, 1, result.statements - earlier)
 
+    def _lint_revision(self, settings: LintSettings) -> LintResult:
+        """An Alembic revision script (``revision:`` in the cases file), linted from a
+        temporary folder; findings name it ``<rule>-<index>.py``."""
+        name = f"{self.rule}-{self.index}.py"
+        with tempfile.TemporaryDirectory() as folder:
+            script = Path(folder) / name
+            script.write_text(self.revision or "", encoding="utf-8")
+            result = lint_paths([str(script)], settings, jobs=1)
+        return replace(result, findings=tuple(replace(f, path=name) for f in result.findings))
+
     def hits(self) -> list[str]:
         return [f.rule for f in self.lint().findings if f.rule == self.rule]
 
@@ -66,10 +80,11 @@ def _case(rule: str, kind: str, index: int, data: dict[str, Any]) -> Case:
         rule,
         kind,
         index,
-        data["sql"],
+        data.get("sql", ""),
         int(data.get("pg_version", 15)),
         bool(data.get("in_transaction", False)),
         str(data.get("deployed", "")),
+        data.get("revision"),
     )
 
 

@@ -66,13 +66,13 @@ def test_revision_that_cannot_render_offline_is_a_finding(tmp_path: Path) -> Non
         'revision = "0009"\ndown_revision = None\n\n\n'
         "def upgrade() -> None:\n"
         "    op.execute(\"SET lock_timeout = '1s'\")\n"
-        '    op.get_bind().execute("SELECT 1").fetchall()\n',
+        '    op.get_bind().execute("SELECT 1").one()\n',
     )
     res = lint(script, "--format", "json")
     assert res.exit_code == 1
     (finding,) = json.loads(res.stdout)["findings"]
-    assert (finding["rule"], finding["line"]) == ("syntax-error", 10)
-    assert finding["message"].startswith("cannot render this revision offline")
+    assert (finding["rule"], finding["line"]) == ("not-linted", 10)
+    assert finding["message"].startswith("not linted from line 10 on: upgrade() stopped")
 
 
 def test_hash_suppression_in_scripts(tmp_path: Path) -> None:

@@ -6,12 +6,19 @@ MigrationContext in ``as_sql`` mode for PostgreSQL, the revision's
 (Alembic runs each revision in a transaction on PostgreSQL; an
 ``autocommit_block()`` shows up as COMMIT ... BEGIN). The project's
 ``env.py`` is not run, so no database is needed.
+
+One revision never stops the others: a revision that cannot be imported, or
+whose ``upgrade()`` raises (or calls ``sys.exit``), is reported as not linted
+(from the line where it stopped; what it rendered before is linted). What a
+revision prints is kept out of the report.
 """
 
 from __future__ import annotations
 
-import ast as pyast
 import bisect
+import contextlib
+import importlib.util
+import io
 import os
 import sys
 import traceback
@@ -20,12 +27,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from zdmigrate.alembic.history import find_project, in_revision_order, read_header
 from zdmigrate.errors import ConfigError
 from zdmigrate.lint.hints import ExistingType
 from zdmigrate.lint.source import Position, Source, SyntaxProblem
 from zdmigrate.lint.suppress import Suppressions, parse_suppressions
 
-__all__ = ["RevisionSource", "project_sources", "revision_sources"]
+__all__ = ["RevisionSource", "project_sources", "render_script", "revision_sources"]
+
+NOT_LINTED = "ZD002"
 
 
 class _Capture:
@@ -57,11 +67,16 @@ class _Capture:
 
 
 def _shown(path: Path) -> str:
-    """``path`` relative to the working directory when it is under it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    """``path`` relative to the working directory when it is under it.
+
+    ``os.path`` string work, not ``Path.resolve()``: resolving every component of
+    every path was a tenth of linting a long history.
+    """
+    cwd = os.getcwd()
+    full = os.path.abspath(path)
+    if full.startswith(cwd.rstrip(os.sep) + os.sep):
+        return Path(os.path.relpath(full, cwd)).as_posix()
+    return str(path)
 
 
 class RevisionSource(Source):
@@ -69,15 +84,18 @@ class RevisionSource(Source):
 
     def __init__(self, script: Path, sql: str, anchors: list[tuple[int, int]]) -> None:
         super().__init__(_shown(script), sql, wrapped=False)
-        self.script_text = script.read_text(encoding="utf-8")
+        try:
+            self.script_text = script.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            self.script_text = ""
         self.script_lines = self.script_text.splitlines()
         self.anchors = anchors
+        self._keys = [a[0] for a in anchors]
         # op.alter_column's existing_type, which its SQL does not show (lint rules read it)
         self.existing_types: list[ExistingType] = []
 
     def _line_for(self, offset: int) -> int:
-        keys = [a[0] for a in self.anchors]
-        index = bisect.bisect_right(keys, offset) - 1
+        index = bisect.bisect_right(self._keys, offset) - 1
         return self.anchors[index][1] if index >= 0 else 0
 
     def position(self, offset: int) -> Position:
@@ -91,20 +109,92 @@ class RevisionSource(Source):
 
 
 def _failure_line(exc: BaseException, code_file: str) -> int:
+    if isinstance(exc, SyntaxError) and exc.filename == code_file and exc.lineno:
+        return exc.lineno
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename == code_file and frame.lineno:
             return frame.lineno
     return 1
 
 
-def _record_existing_types(context: Any, capture: _Capture) -> list[ExistingType]:
-    """Wrap this context's ``impl.alter_column`` to keep the ``existing_type`` of each
-    type change, with the span of the SQL it emitted."""
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """What the revision prints (stdout and stderr) stays out of the report: Python's
+    streams and, for what child processes or C code write, file descriptors 1 and 2."""
+    sink = io.StringIO()
+    with _null_fds(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield
+
+
+@contextlib.contextmanager
+def _null_fds() -> Iterator[None]:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no such descriptors: nothing to protect
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (null, *saved):
+            os.close(fd)
+
+
+def _not_linted(script: Path, line: int, message: str, help_: str) -> RevisionSource:
+    source = RevisionSource(script, "", [(0, line)])
+    source.problems.append(SyntaxProblem(0, message, NOT_LINTED, help_))
+    source.linted = False
+    return source
+
+
+_IMPORT_HELP = (
+    "make `alembic upgrade --sql` work for it: fix the error, or set prepend_sys_path in "
+    "alembic.ini so the project's modules are found"
+)
+_RENDER_HELP = (
+    "the rest of upgrade() was not checked: make it render offline (`alembic upgrade --sql`), "
+    "e.g. keep data changes that read rows out of the revision, or suppress this"
+)
+
+
+def _load(path: Path) -> ModuleType:
+    name = f"_zdmigrate_rev_{abs(hash(os.path.abspath(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_CONTEXTS: list[Any] = []
+# the existing_type of each type change of the revision being rendered
+_EXISTING: list[ExistingType] = []
+
+
+def _record_existing_types(context: Any) -> None:
+    """Wrap the context's ``impl.alter_column`` to keep the ``existing_type`` of each
+    type change, with the span of the SQL it emitted (into the current capture)."""
     impl = context.impl
     original = impl.alter_column
-    found: list[ExistingType] = []
 
     def alter_column(table_name: str, column_name: str, *args: Any, **kw: Any) -> Any:
+        capture = impl.output_buffer
         start = capture.size
         result = original(table_name, column_name, *args, **kw)
         existing, schema = kw.get("existing_type"), kw.get("schema")
@@ -114,141 +204,155 @@ def _record_existing_types(context: Any, capture: _Capture) -> list[ExistingType
             except Exception:  # a type this dialect cannot compile: nothing to tell
                 return result
             table = f"{schema}.{table_name}" if schema else table_name
-            found.append(ExistingType(start, capture.size, table, column_name, type_sql))
+            _EXISTING.append(ExistingType(start, capture.size, table, column_name, type_sql))
         return result
 
     impl.alter_column = alter_column
-    return found
+
+
+def _context(capture: _Capture) -> Any:
+    """The offline PostgreSQL MigrationContext, writing to ``capture``.
+
+    One for the whole run: in ``as_sql`` mode it keeps no state between
+    revisions but its output buffer, and configuring one (it builds the
+    ``alembic_version`` table each time) was a seventh of linting a long history.
+    """
+    if not _CONTEXTS:
+        from alembic.runtime.migration import MigrationContext
+
+        from zdmigrate.alembic._offline import install
+
+        opts: dict[str, Any] = {
+            "as_sql": True,
+            "output_buffer": capture,
+            "literal_binds": True,
+            "transaction_per_migration": True,
+        }
+        context = MigrationContext.configure(dialect_name="postgresql", opts=opts)
+        install(context)
+        _record_existing_types(context)
+        _CONTEXTS.append(context)
+    context = _CONTEXTS[0]
+    context.output_buffer = context.impl.output_buffer = capture
+    return context
 
 
 def render_module(module: ModuleType, script: Path) -> RevisionSource:
     """The offline SQL of ``module.upgrade()`` with BEGIN/COMMIT, mapped to ``script``."""
     from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
 
     upgrade = getattr(module, "upgrade", None)
     if not callable(upgrade):
-        raise ConfigError(f"{script}: no upgrade() function", "is this an Alembic revision?")
+        message = "revision not linted: it has no upgrade() function"
+        return _not_linted(script, 1, message, "is this an Alembic revision? Alembic needs one")
+    from zdmigrate.alembic._offline import hook_orm
+
     capture = _Capture(upgrade.__code__.co_filename)
-    opts: dict[str, Any] = {
-        "as_sql": True,
-        "output_buffer": capture,
-        "literal_binds": True,
-        "transaction_per_migration": True,
-    }
-    context = MigrationContext.configure(dialect_name="postgresql", opts=opts)
-    existing_types = _record_existing_types(context, capture)
-    problem: SyntaxProblem | None = None
+    context = _context(capture)
+    hook_orm()
+    failure: BaseException | None = None
+    _EXISTING.clear()
     try:
-        with context.begin_transaction(_per_migration=True), Operations.context(context):
+        with _quiet(), context.begin_transaction(_per_migration=True), Operations.context(context):
             upgrade()
-    except Exception as exc:
-        capture.anchors.append((capture.size, _failure_line(exc, capture.code_file)))
-        problem = SyntaxProblem(capture.size, f"cannot render this revision offline: {exc}")
-    source = RevisionSource(script, "".join(capture.parts), capture.anchors)
-    source.existing_types = existing_types
-    if problem is not None:
-        source.problems.append(problem)
+    except (Exception, SystemExit) as exc:
+        failure = exc
+    if failure is None:
+        source = RevisionSource(script, "".join(capture.parts), capture.anchors)
+    else:
+        source = _partial(script, capture, failure)
+    source.existing_types = list(_EXISTING)
     return source
 
 
-def _load(path: Path) -> ModuleType:
-    from alembic.util.pyfiles import load_module_py
+def _partial(script: Path, capture: _Capture, exc: BaseException) -> RevisionSource:
+    """What rendered before ``exc``, and a not-linted finding where it stopped."""
+    line = _failure_line(exc, capture.code_file)
+    emitted = any(at for _, at in capture.anchors)
+    capture.anchors.append((capture.size, line))
+    source = RevisionSource(script, "".join(capture.parts), capture.anchors)
+    message = f"not linted from line {line} on: upgrade() stopped rendering: {_reason(exc)}"
+    source.problems.append(SyntaxProblem(capture.size, message, NOT_LINTED, _RENDER_HELP))
+    source.linted = emitted
+    return source
 
-    name = f"_zdmigrate_rev_{abs(hash(str(path.resolve())))}"
+
+def _import_alembic() -> None:
+    """Import Alembic, leaving out mako's pygments plugin.
+
+    Alembic imports mako (its templates), and mako imports pygments when it is
+    installed (rich brings it) to colour its HTML tracebacks, which lint never
+    shows: about 45 ms of the 250 ms that importing Alembic and SQLAlchemy takes,
+    in a command whose whole run on one revision is a few hundred ms. A None in
+    sys.modules makes that import fail, and mako falls back to no colouring.
+    """
+    if "alembic.runtime.migration" in sys.modules:
+        return
+    from zdmigrate._imports import paused_gc
+
+    plugin = "mako.ext.pygmentplugin"
+    blocked = plugin not in sys.modules
+    if blocked:
+        sys.modules[plugin] = None  # type: ignore[assignment]
     try:
-        return load_module_py(name, str(path))
-    except Exception as exc:
-        raise ConfigError(f"{path}: cannot import the revision: {exc}") from None
+        with paused_gc():
+            import alembic.operations
+            import alembic.runtime.migration  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(f"cannot lint Alembic revisions: {exc}", "pip install alembic") from None
+    finally:
+        if blocked and sys.modules.get(plugin) is None:
+            del sys.modules[plugin]
 
 
-def _literal_assignments(path: Path) -> dict[str, Any]:
-    """Top-level ``name = <literal>`` assignments of a script, read without running it."""
-    found: dict[str, Any] = {}
+def render_script(path: Path) -> RevisionSource:
+    """One revision script, imported and rendered; never raises for the script's faults."""
+    _import_alembic()
     try:
-        tree = pyast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError):
-        return found
-    for stmt in tree.body:
-        target = stmt.targets[0] if isinstance(stmt, pyast.Assign) else None
-        if isinstance(stmt, pyast.AnnAssign):
-            target = stmt.target
-        value = getattr(stmt, "value", None)
-        if isinstance(target, pyast.Name) and value is not None:
-            try:
-                found[target.id] = pyast.literal_eval(value)
-            except ValueError:
-                continue
-    return found
-
-
-def _parents(folder: Path) -> dict[str, tuple[str, ...]]:
-    """revision -> its down revisions, for every script in ``folder``."""
-    graph: dict[str, tuple[str, ...]] = {}
-    for script in folder.glob("*.py"):
-        found = _literal_assignments(script)
-        down = found.get("down_revision")
-        downs = tuple(down) if isinstance(down, (tuple, list)) else ((down,) if down else ())
-        if isinstance(found.get("revision"), str):
-            graph[found["revision"]] = tuple(str(d) for d in downs)
-    return graph
-
-
-def _depth(rev: str, graph: dict[str, tuple[str, ...]], seen: frozenset[str] = frozenset()) -> int:
-    parents = [p for p in graph.get(rev, ()) if p not in seen]
-    return 1 + max((_depth(p, graph, seen | {rev}) for p in parents), default=0)
+        with _quiet():
+            module = _load(path)
+    except (Exception, SystemExit) as exc:
+        line = _failure_line(exc, str(path))
+        message = f"revision not linted: cannot import it: {_reason(exc)}"
+        return _not_linted(path, line, message, _IMPORT_HELP)
+    return render_module(module, path)
 
 
 def _revision_order(paths: list[Path]) -> list[Path]:
-    """Scripts sorted so that every revision comes after its ancestors."""
-    graph: dict[str, tuple[str, ...]] = {}
-    for folder in {p.resolve().parent for p in paths}:
-        graph.update(_parents(folder))
-
-    def key(path: Path) -> tuple[int, str]:
-        rev = _literal_assignments(path).get("revision")
-        return (_depth(str(rev), graph) if isinstance(rev, str) else 0, path.name)
-
-    return sorted(paths, key=key)
+    """Scripts sorted so that every revision comes after its ancestors (read from the
+    headers of every script beside them)."""
+    if len(paths) < 2:
+        return list(paths)
+    wanted = {os.path.abspath(p): p for p in paths}
+    folders = {os.path.dirname(p) for p in wanted}
+    headers = [read_header(s) for f in folders for s in Path(f).glob("*.py")]
+    known = {os.path.abspath(h.path) for h in headers}
+    headers.extend(read_header(Path(p)) for p in wanted if p not in known)
+    ordered = (os.path.abspath(h.path) for h in in_revision_order(headers))
+    return [wanted[p] for p in ordered if p in wanted]
 
 
 def revision_sources(paths: list[Path]) -> Iterator[RevisionSource]:
     """Revision scripts given by path, rendered in revision order."""
     for path in _revision_order(paths):
-        yield render_module(_load(path), path)
+        yield render_script(path)
 
 
-def _prepend_sys_path(option: str | None, folder: Path) -> None:
+def _prepend_sys_path(entries: tuple[Path, ...]) -> None:
     """Honour ``prepend_sys_path`` so revisions can import the project's modules."""
-    for entry in reversed((option or "").replace(os.pathsep, " ").split()):
-        path = Path(entry) if Path(entry).is_absolute() else folder / entry
+    for path in reversed(entries):
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
 
 
-def _script_directory(folder: Path) -> Any:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    ini = folder / "alembic.ini"
-    if not ini.is_file():
-        return ScriptDirectory(str(folder))
-    config = Config(str(ini))
-    _prepend_sys_path(config.get_main_option("prepend_sys_path"), folder)
-    location = config.get_main_option("script_location")
-    if not location:
-        raise ConfigError(f"{ini}: no script_location", "set it under [alembic]")
-    where = Path(location)
-    return ScriptDirectory(str(where if where.is_absolute() else folder / where))
-
-
 def project_sources(folder: Path) -> Iterator[RevisionSource]:
     """Every revision of an Alembic project, from base to head."""
-    from alembic.util.exc import CommandError
-
-    try:
-        scripts = list(reversed(list(_script_directory(folder).walk_revisions())))
-    except CommandError as exc:
-        raise ConfigError(f"{folder}: cannot read the Alembic revisions: {exc}") from None
-    for script in scripts:
-        yield render_module(script.module, Path(script.path))
+    project = find_project(folder)
+    scripts = project.scripts()
+    if not scripts:
+        where = ", ".join(str(v) for v in project.versions)
+        hint = "give the folder that holds alembic.ini, or env.py and versions/"
+        raise ConfigError(f"{folder}: no revision scripts in {where}", hint)
+    _prepend_sys_path(project.sys_path)
+    for header in in_revision_order(read_header(s) for s in scripts):
+        yield render_script(header.path)

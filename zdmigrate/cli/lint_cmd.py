@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn
 from zdmigrate.errors import ConfigError, ZdmError
 
 if TYPE_CHECKING:
-    from zdmigrate.lint import LintSettings
+    from zdmigrate.lint import LintResult, LintSettings
 
 __all__ = ["SUMMARY", "LintGlobals", "build_parser", "run"]
 
@@ -157,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes for large inputs (default 0: one per core)",
     )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 when any revision (or part of one) could not be rendered and linted "
+        "(default: only when nothing could be linted)",
+    )
     p.add_argument("--explain", metavar="RULE", help="print the documentation of a rule and exit")
     p.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     return p
@@ -196,6 +202,15 @@ def _color(fmt: str) -> bool:
     return fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+def _width() -> int:
+    """The terminal's width (or $COLUMNS); 120 when the report goes to a file or a pipe."""
+    if "COLUMNS" in os.environ or sys.stdout.isatty():
+        import shutil
+
+        return max(40, shutil.get_terminal_size((120, 24)).columns)
+    return 120
+
+
 def _lint(argv: list[str], glob: LintGlobals) -> int:
     parser = build_parser()
     try:
@@ -212,14 +227,33 @@ def _lint(argv: list[str], glob: LintGlobals) -> int:
         raise ConfigError("no paths to lint", "give .sql files, folders, Alembic projects or -")
     from dataclasses import replace
 
-    from zdmigrate.lint import lint_paths
-    from zdmigrate.lint.report import render
+    from zdmigrate._imports import paused_gc
+
+    with paused_gc():
+        from zdmigrate.lint import lint_paths
+        from zdmigrate.lint.report import render
 
     settings = _settings(glob.config, args)
     url = args.database_url or glob.database_url
-    result = replace(lint_paths(args.paths, settings, url, jobs=args.jobs), color=_color(args.fmt))
+    result = replace(
+        lint_paths(args.paths, settings, url, jobs=args.jobs),
+        color=_color(args.fmt),
+        width=_width(),
+    )
     sys.stdout.write(render(result, args.fmt))
+    _check_coverage(result, args.strict)
     return 1 if result.failed(settings.fail_on) else 0
+
+
+def _check_coverage(result: LintResult, strict: bool) -> None:
+    """Exit 2 (after the report) when nothing could be linted, or, with --strict, any part."""
+    why = "the not-linted findings in the report say why"
+    if result.nothing_linted:
+        what = "the revision" if result.files == 1 else f"none of the {result.files} revisions"
+        raise ConfigError(f"nothing could be linted: {what} could be imported and rendered", why)
+    if strict and result.incomplete:
+        many = "s" if result.incomplete != 1 else ""
+        raise ConfigError(f"{result.incomplete} revision{many} not linted in full (--strict)", why)
 
 
 def run(argv: list[str], glob: LintGlobals | None = None) -> int:

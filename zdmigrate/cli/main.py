@@ -7,8 +7,11 @@ linting a file, so ``zdmigrate [global options] lint ...`` skips them.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from zdmigrate.cli.lint_cmd import LintGlobals, run
 
@@ -52,12 +55,30 @@ def lint_invocation(argv: list[str]) -> tuple[LintGlobals, list[str]] | None:
     return None
 
 
+def _exit_now(code: int) -> NoReturn:
+    """End the process without tearing the interpreter down.
+
+    After linting Alembic revisions, Python frees every module and object of
+    Alembic and SQLAlchemy at exit: about 0.2 s, as long as importing them, in
+    a command that takes well under a second on one revision. Lint's output is
+    all written by now (flushed here), and it registers no exit handlers.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """The console script; ``argv`` (default: the process's) for tests."""
     args = sys.argv[1:] if argv is None else list(argv)
     found = lint_invocation(args)
     if found is not None:
         glob, rest = found
-        sys.exit(run(rest, glob))
+        code = run(rest, glob)
+        if argv is None and "sqlalchemy" in sys.modules:  # Alembic revisions were read
+            _exit_now(code)
+        sys.exit(code)
     from zdmigrate.cli.app import app
 
     if argv is None:

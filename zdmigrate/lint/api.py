@@ -15,6 +15,8 @@ from zdmigrate.lint.source import Source
 
 __all__ = ["lint_paths", "lint_text"]
 
+NOT_LINTED = "ZD002"
+
 
 def _run(
     sources: list[Source], settings: LintSettings, database_url: str | None, jobs: int = 1
@@ -52,7 +54,9 @@ def lint_paths(
     The findings are the same whatever it is.
     """
     sources = list(collect_sources(paths, settings, database_url))
-    return _run(sources, settings, database_url, jobs)
+    result = _run(sources, settings, database_url, jobs)
+    incomplete = sum(1 for s in sources if any(p.rule == NOT_LINTED for p in s.problems))
+    return replace(result, unlinted=sum(1 for s in sources if not s.linted), incomplete=incomplete)
 
 
 def lint_text(

@@ -12,11 +12,21 @@ __all__ = ["LintResult"]
 
 @dataclass(frozen=True)
 class LintResult:
+    """``unlinted``: sources none of which could be read (a revision that does not
+    import); ``incomplete``: sources of which some part was not linted, those included."""
+
     findings: tuple[Finding, ...]
     rules: tuple[Rule, ...]
     files: int
     statements: int
     color: bool = False
+    width: int = 120  # of the text report's source lines (the terminal's, when on one)
+    unlinted: int = 0
+    incomplete: int = 0
+
+    @property
+    def nothing_linted(self) -> bool:
+        return self.files > 0 and self.unlinted >= self.files
 
     def counts(self) -> Counter[Severity]:
         return Counter(f.severity for f in self.findings)
@@ -33,6 +43,8 @@ class LintResult:
         ]
         files = f"{self.files} file{'s' if self.files != 1 else ''}"
         scope = f"{files}, {self.statements} statement{'s' if self.statements != 1 else ''}"
+        if self.incomplete:
+            scope += f", {self.incomplete} not linted in full"
         if not parts:
             return f"no problems ({scope})"
         total = len(self.findings)

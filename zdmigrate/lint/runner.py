@@ -16,14 +16,15 @@ from zdmigrate.lint._expr import alter_groups
 from zdmigrate.lint._known import Known
 from zdmigrate.lint._model import Finding, Rule, Violation
 from zdmigrate.lint._track import track
-from zdmigrate.lint.registry import find_rule
 from zdmigrate.lint.result import LintResult
 from zdmigrate.lint.source import Source, Statement, SyntaxProblem, parse
 from zdmigrate.lint.suppress import Suppressions
 
 __all__ = ["lint_sources"]
 
-_SYNTAX = "ZD001"
+# Reported by the runner from the sources' problems, not by checking statements:
+# ZD001 syntax-error, ZD002 not-linted.
+_REPORTED = ("ZD001", "ZD002")
 
 
 class _Dispatch:
@@ -105,19 +106,20 @@ class _SourceRun:
                 self._keep(_finding(rule, v, self.source, offset), stmt_line)
         track(stmt, self.ctx)
 
-    def syntax(self, rule: Rule | None, problem: SyntaxProblem) -> None:
+    def syntax(self, reported: dict[str, Rule], problem: SyntaxProblem) -> None:
+        rule = reported.get(problem.rule)
         if rule is None:
             return
-        help_ = "fix the statement; nothing in it was checked"
+        help_ = problem.help or "fix the statement; nothing in it was checked"
         finding = _finding(rule, Violation(problem.message, help_), self.source, problem.offset)
         self._keep(finding, finding.line)
 
-    def run(self, syntax_rule: Rule | None) -> list[Finding]:
+    def run(self, reported: dict[str, Rule]) -> list[Finding]:
         self.ctx.begin_source(self.source.wrapped)
         statements, problems = parse(self.source)
         problems.extend(self.source.problems)
         for problem in problems:
-            self.syntax(syntax_rule, problem)
+            self.syntax(reported, problem)
         self.statements = len(statements)
         for stmt in statements:
             self.statement(stmt)
@@ -139,15 +141,15 @@ class _Linter:
     """The chosen rules, ready to lint runs of sources."""
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
-        self.syntax_rule = find_rule(_SYNTAX) if any(r.code == _SYNTAX for r in rules) else None
-        self.dispatch = _Dispatch(r for r in rules if r.code != _SYNTAX)
+        self.reported = {r.code: r for r in rules if r.code in _REPORTED}
+        self.dispatch = _Dispatch(r for r in rules if r.code not in _REPORTED)
 
     def chunk(self, sources: list[Source], ctx: Context) -> _Chunk:
         findings: list[Finding] = []
         statements = 0
         for source in sources:
             run = _SourceRun(source, ctx, self.dispatch)
-            findings.extend(run.run(self.syntax_rule))
+            findings.extend(run.run(self.reported))
             statements += run.statements
         return _Chunk(findings, len(sources), statements, ctx.known)
 

@@ -30,6 +30,7 @@ class Source:
     """Text to lint and where its offsets point to. Subclasses map to another file.
 
     ``wrapped``: whether the runner wraps it in a transaction; None means 'as configured'.
+    ``linted``: False when none of it could be read (a revision that cannot be imported).
     """
 
     def __init__(self, path: str, sql: str, *, wrapped: bool | None = None) -> None:
@@ -37,6 +38,7 @@ class Source:
         self.sql = sql
         self.wrapped = wrapped
         self.problems: list[SyntaxProblem] = []
+        self.linted = True
         self._starts: list[int] | None = None
         self._lines: list[str] | None = None
 
@@ -93,8 +95,13 @@ class Statement:
 
 @dataclass(frozen=True)
 class SyntaxProblem:
+    """A part of a source that could not be checked; ``rule``: ZD001 syntax-error, or
+    ZD002 not-linted (a revision that could not be rendered), with its own ``help``."""
+
     offset: int
     message: str
+    rule: str = "ZD001"
+    help: str = ""
 
 
 _WORD = re.compile(r"[A-Za-z_]+")

@@ -12,15 +12,15 @@ __all__ = ["render"]
 
 def render(result: LintResult) -> str:
     counts = result.counts()
-    doc = {
-        "findings": [f.to_json() for f in result.findings],
-        "summary": {
-            "files": result.files,
-            "statements": result.statements,
-            "findings": len(result.findings),
-            **{sev.label: n for sev, n in sorted(counts.items())},
-        },
+    summary: dict[str, int] = {
+        "files": result.files,
+        "statements": result.statements,
+        "findings": len(result.findings),
+        **{sev.label: n for sev, n in sorted(counts.items())},
     }
+    if result.incomplete:
+        summary["not_linted"] = result.incomplete
+    doc = {"findings": [f.to_json() for f in result.findings], "summary": summary}
     return _lines(doc) + "\n"
 
 

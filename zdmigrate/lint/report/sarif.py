@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -10,7 +11,9 @@ from zdmigrate._version import __version__
 from zdmigrate.lint._model import Finding, Rule, Severity
 from zdmigrate.lint.result import LintResult
 
-__all__ = ["SCHEMA_URI", "render"]
+__all__ = ["SCHEMA_URI", "SRCROOT", "render", "repository_root"]
+
+SRCROOT = "%SRCROOT%"
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -28,11 +31,31 @@ def _rule(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _uri(path: str) -> str:
-    return quote(path.replace("\\", "/").removeprefix("./"))
+def repository_root(start: Path | None = None) -> Path:
+    """The top folder of the git repository holding ``start`` (default: the working
+    directory), found by its ``.git``; the working directory when there is none."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
 
 
-def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+def _artifact(path: str, root: Path) -> dict[str, Any]:
+    """Where a finding is: relative to the repository root (``%SRCROOT%``) when it is
+    under it, so code scanning places it whatever folder lint ran from."""
+    if path.startswith("<"):  # <stdin>, <string>
+        return {"uri": quote(path)}
+    full = Path(path)
+    full = (full if full.is_absolute() else Path.cwd() / full).resolve()
+    try:
+        relative = full.relative_to(root)
+    except ValueError:
+        return {"uri": full.as_uri()}
+    return {"uri": quote(relative.as_posix()), "uriBaseId": SRCROOT}
+
+
+def _result(f: Finding, index: dict[str, int], artifact: dict[str, Any]) -> dict[str, Any]:
     return {
         "ruleId": f.code,
         "ruleIndex": index[f.code],
@@ -41,7 +64,7 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(f.path)},
+                    "artifactLocation": artifact,
                     "region": {"startLine": f.line, "startColumn": f.column},
                 }
             }
@@ -52,6 +75,8 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
 def render(result: LintResult) -> str:
     rules = list(result.rules)
     index = {r.code: i for i, r in enumerate(rules)}
+    root = repository_root()
+    artifacts = {path: _artifact(path, root) for path in {f.path for f in result.findings}}
     run = {
         "tool": {
             "driver": {
@@ -60,7 +85,8 @@ def render(result: LintResult) -> str:
                 "rules": [_rule(r) for r in rules],
             }
         },
-        "results": [_result(f, index) for f in result.findings],
+        "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri() + "/"}},
+        "results": [_result(f, index, artifacts[f.path]) for f in result.findings],
         "columnKind": "unicodeCodePoints",
     }
     doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
