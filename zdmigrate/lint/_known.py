@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from zdmigrate.lint._privileges import Privileges
 from zdmigrate.lint._types import ColType, parse_type
 
 __all__ = ["Known", "from_catalog", "table_key"]
@@ -43,6 +44,9 @@ class Known:
     )
     # "function <schema>.<name>" -> its volatility (functions created in the linted set)
     functions: dict[str, str] = field(default_factory=dict)
+    # what GRANT, REVOKE and ALTER DEFAULT PRIVILEGES gave (keys "grants <schema>",
+    # "default privileges")
+    privileges: Privileges = field(default_factory=Privileges)
     asked: set[str] = field(default_factory=set)
 
     def _ask(self, table: str) -> str:
@@ -57,7 +61,11 @@ class Known:
     def tables(self) -> set[str]:
         """Every table (and function) the model knows something of."""
         return (
-            set(self.columns) | set(self.not_null_checks) | set(self.checks) | set(self.functions)
+            set(self.columns)
+            | set(self.not_null_checks)
+            | set(self.checks)
+            | set(self.functions)
+            | self.privileges.keys()
         )
 
     @staticmethod
@@ -167,6 +175,7 @@ class Known:
             for table, entries in theirs.items():
                 mine.setdefault(table, {}).update(entries)
         self.functions.update(later.functions)
+        self.privileges.merge(later.privileges)
 
 
 def from_catalog(catalog: Any) -> Known:

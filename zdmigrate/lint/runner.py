@@ -115,6 +115,7 @@ class _SourceRun:
     def run(self, syntax_rule: Rule | None) -> list[Finding]:
         self.ctx.begin_source(self.source.wrapped)
         statements, problems = parse(self.source)
+        self.ctx.statements = statements
         problems.extend(self.source.problems)
         for problem in problems:
             self.syntax(syntax_rule, problem)
