@@ -115,6 +115,38 @@ def test_alembic_create_table_after_a_revision_that_granted(tmp_path: Path) -> N
     )
 
 
+def test_parallel_runs_know_the_grants_of_earlier_runs(tmp_path: Path) -> None:
+    """Grants and default privileges from runs linted in other processes are known to the
+    last run: it finds the same as one process."""
+    from zdmigrate.lint import LintSettings, lint_paths
+    from zdmigrate.lint.runner import PARALLEL_MIN_CHARS
+
+    pad = f"-- {'padding ' * 60}\n" * 20
+    write(tmp_path, "0000.sql", GRANTED + "GRANT SELECT ON billing.customers TO app_ro;\n" + pad)
+    for n in range(1, 60):
+        write(tmp_path, f"{n:04d}.sql", f"SELECT {n};\n" + pad)
+    write(
+        tmp_path,
+        "0030_defaults.sql",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA billing GRANT SELECT ON TABLES TO app_ro, app_rw;\n",
+    )
+    write(
+        tmp_path,
+        "0040_revoke.sql",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA billing REVOKE SELECT ON TABLES FROM app_rw;\n",
+    )
+    write(tmp_path, "9999.sql", "CREATE TABLE billing.invoices (id bigint);\n")
+    assert sum(p.stat().st_size for p in tmp_path.iterdir()) > PARALLEL_MIN_CHARS
+    settings = LintSettings(select=("new-table-without-grants",))
+    one = lint_paths([str(tmp_path)], settings, jobs=1)
+    several = lint_paths([str(tmp_path)], settings, jobs=3)
+    assert several.findings == one.findings
+    mine = [f for f in one.findings if f.rule == "new-table-without-grants"]
+    assert [(Path(f.path).name, f.message.split(",")[0]) for f in mine] == [
+        ("9999.sql", "table billing.invoices gets no privileges for app_rw")
+    ]
+
+
 # With a database: the app's roles and the default privileges are read from it.
 
 
