@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.cli_helpers import zdm
 from tests.conftest import drop_login_roles, login_role
 from tests.lint.helpers import lint, write
 from tests.pgserver import Server
@@ -147,6 +148,22 @@ def test_parallel_runs_know_the_grants_of_earlier_runs(tmp_path: Path) -> None:
     ]
 
 
+def test_the_grants_of_a_schema_file_name_the_app_roles(tmp_path: Path) -> None:
+    """A database whose tables predate the linted migrations: its dump's GRANTs count."""
+    schema = write(
+        tmp_path,
+        "schema.sql",
+        "CREATE TABLE public.accounts (id bigint NOT NULL);\n"
+        "GRANT SELECT,INSERT ON TABLE public.accounts TO app_rw;\n",
+    )
+    path = write(tmp_path, "m.sql", "CREATE TABLE ledger (id bigint);\n")
+    (finding,) = _found("--schema-file", schema, path)
+    assert finding["message"] == (
+        "table public.ledger gets no privileges for app_rw, which has SELECT, INSERT on the "
+        "other tables of schema public"
+    )
+
+
 # With a database: the app's roles and the default privileges are read from it.
 
 
@@ -270,3 +287,23 @@ def test_a_migration_files_create_table_against_the_database(
     res = lint("--database-url", db_url, path, *RULE)
     assert res.exit_code == 0, res.stdout
     assert res.stdout.startswith("no problems (1 file, ")
+
+
+def test_a_snapshot_keeps_the_default_privileges_for_offline_lint(
+    db: psycopg.Connection[Any], db_url: str, tmp_path: Path, roles: tuple[str, str]
+) -> None:
+    """``zdmigrate snapshot`` in CI, then lint without the database: same findings."""
+    app, _ = roles
+    db.execute("CREATE TABLE customers (id bigint PRIMARY KEY)")
+    db.execute(sql.SQL("GRANT SELECT ON customers TO {}").format(sql.Identifier(app)))
+    path = _create_table_file(tmp_path)
+    snapshot = str(tmp_path / "schema.json")
+    assert zdm("--database-url", db_url, "snapshot", "-o", snapshot).exit_code == 0
+    assert [f["rule"] for f in _found("--schema-file", snapshot, path)] == [
+        "new-table-without-grants"
+    ]
+    db.execute(
+        sql.SQL("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {}").format(sql.Identifier(app))
+    )
+    assert zdm("--database-url", db_url, "snapshot", "-o", snapshot).exit_code == 0
+    assert _found("--schema-file", snapshot, path) == []

@@ -180,14 +180,22 @@ class Known:
 
 def from_catalog(catalog: Any) -> Known:
     """What a schema file (``pg_dump --schema-only`` or snapshot, read as a Catalog) says:
-    column types and NOT NULL columns. Its checks are left out: whether they are
-    validated is not kept."""
+    column types, NOT NULL columns, table grants and (a snapshot's) default privileges
+    of the migration role. Its checks are left out: whether they are validated is not
+    kept."""
     known = Known()
+    privileges = known.privileges
     for name, table in catalog.tables.items():
         key = name if catalog.schema == "public" else f"{catalog.schema}.{name}"
         for col in table.columns:
             known.set_column(key, col.name, parse_type(col.type))
             if not col.nullable:
                 known.set_not_null(key, col.name, True)
+        roles = privileges.tables.setdefault(catalog.schema, {}).setdefault(name, {})
+        for grant in table.grants:
+            roles.setdefault(grant.grantee, set()).add(grant.privilege)
+    for grant in catalog.default_grants or ():
+        roles = privileges.defaults.setdefault(("", catalog.schema), {})
+        roles.setdefault(grant.grantee, set()).add(grant.privilege)
     known.asked.clear()
     return known
