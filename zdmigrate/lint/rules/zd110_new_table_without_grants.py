@@ -12,22 +12,24 @@ denied for table ...`.
 ## Why
 
 The app's roles are the roles other than the owner that hold privileges on
-other tables of the new table's schema: read with `--database-url` from the
-database (table and column grants), from the grants of a `--schema-file`,
-and from the `GRANT` statements of the linted set (earlier migrations are
-taken as deployed, and grants on other tables in the same migration count
-too). A role is covered when the same
-migration grants it anything on the table after creating it (`GRANT ... ON
-t` or `ON ALL TABLES IN SCHEMA`), when it is `PUBLIC`-granted, or when default
-privileges give it something on new tables of the schema: `ALTER DEFAULT
-PRIVILEGES [FOR ROLE r] [IN SCHEMA s] GRANT ... ON TABLES` run before the
-`CREATE TABLE` in the linted set, those of a `zdmigrate snapshot` file, or,
-with `--database-url`, the default privileges in the database of the role
-lint connects as (give lint the migration role's URL). With a database, a member of a covered role that
-inherits its privileges is covered too; offline, role membership is not
-followed, and `FOR ROLE` is taken to name the role that runs the migration.
-Without a database and without `GRANT` statements on the schema's tables in
-the linted set, the app's roles are unknown and nothing is reported.
+other tables of the new table's schema, as the database says (with
+`--database-url`: table and column grants), as a `--schema-file` says, and as
+the `GRANT` statements of the linted set say (earlier migrations are taken
+as deployed; grants on other tables in the same migration count too).
+
+A role is covered when the same migration grants it anything on the table
+after creating it (`GRANT ... ON t` or `ON ALL TABLES IN SCHEMA`), when the
+table is granted to `PUBLIC`, or when default privileges give it something
+on new tables of the schema: `ALTER DEFAULT PRIVILEGES [FOR ROLE r] [IN
+SCHEMA s] GRANT ... ON TABLES` before the `CREATE TABLE` in the linted set,
+those of a `zdmigrate snapshot` file, or, with `--database-url`, those in the
+database of the role lint connects as (give lint the migration role's URL).
+With a database, a member of a covered role that inherits its privileges is
+covered too; offline, role membership is not followed, and `FOR ROLE` is
+taken to name the role that runs the migration.
+
+Without a database, a schema file or a `GRANT` on the schema's tables in the
+linted set, the app's roles are unknown and nothing is reported.
 `CREATE TABLE ... AS`, Alembic's `op.create_table` and the `create_table`
 steps of zdmigrate migration files are checked; temporary tables and
 partitions (privileges are checked on the partitioned table) are not.
