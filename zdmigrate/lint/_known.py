@@ -84,6 +84,10 @@ class Known:
     def _parts(self) -> tuple[dict[str, Any], ...]:
         return (self.columns, self.not_null_checks, self.checks)
 
+    def column_names(self, table: str) -> set[str]:
+        """The columns the linted set gave ``table`` (none: a table it did not create)."""
+        return set(self.columns.get(self._ask(table), {}))
+
     def column_type(self, table: str, column: str) -> ColType | None:
         return self.columns.get(self._ask(table), {}).get(column)
 

@@ -180,6 +180,10 @@ class Privileges:
                 roles = self.defaults.setdefault((for_role, schema), {})
                 _change(roles, facts.roles, facts.privileges, facts.grant)
 
+    def has_table(self, schema: str, table: str) -> bool:
+        """Whether ``schema.table`` was granted anything."""
+        return any(self.tables.get(schema, {}).get(table, {}).values())
+
     def forget(self, schema: str, table: str) -> Roles:
         """Drop (and return) what ``schema.table`` was granted."""
         return self.tables.get(schema, {}).pop(table, {})
@@ -234,6 +238,8 @@ def _learn_table(stmt: Statement, ctx: Context) -> None:
     from zdmigrate.lint._context import rel_key
 
     node, model = stmt.node, ctx.known.privileges
+    if stmt.tag in ("CreateStmt", "CreateTableAsStmt") and node.if_not_exists:
+        return  # a table that is there keeps its grants; a new one has none anyway
     if stmt.tag == "CreateStmt":
         model.forget(*_split(rel_key(node.relation), ctx))
     elif stmt.tag == "CreateTableAsStmt" and node.into is not None:

@@ -186,14 +186,25 @@ def _violation(schema: str, table: str, missing: Roles, offset: int | None) -> V
     return Violation(message, f"{grants} in the same migration, or {defaults} once", offset)
 
 
+def _there(stmt: Statement, ctx: Context, schema: str, table: str) -> bool:
+    """CREATE TABLE IF NOT EXISTS of a table that exists: in the database, or created or
+    granted on by the linted set."""
+    if not stmt.node.if_not_exists:
+        return False
+    db = ctx.options.db
+    if db is not None and db.table(f"{schema}.{table}") is not None:
+        return True
+    key = table if schema == "public" else f"{schema}.{table}"
+    return bool(ctx.known.column_names(key)) or ctx.known.privileges.has_table(schema, table)
+
+
 def check(stmt: Statement, ctx: Context) -> Iterator[Violation]:
     rel = _created(stmt)
     if rel is None:
         return
     schema, table = ctx.schema_of(rel.schemaname), str(rel.relname)
-    db = ctx.options.db
-    if db is not None and db.table(f"{schema}.{table}") is not None:
-        return  # CREATE TABLE IF NOT EXISTS of a table that is there
+    if _there(stmt, ctx, schema, table):
+        return
     wanted = _app_roles(ctx, schema, table)
     if not wanted:
         return
