@@ -11,6 +11,7 @@ from zdmigrate.lint.violation import Severity, Violation
 
 if TYPE_CHECKING:
     from zdmigrate.lint.dbfacts import DbFacts, TableFacts
+    from zdmigrate.lint.source import Statement
 
 __all__ = ["Context", "LockHeld", "Options", "rel_key"]
 
@@ -82,6 +83,10 @@ class Context:
     statement_timeout_local: bool = False
     statement_timeout_reported: bool = False
     not_valid: set[tuple[str, str]] = field(default_factory=set)
+    # the statements of the source being linted (for rules that look ahead in the
+    # migration), and what rules computed from them
+    statements: list[Statement] = field(default_factory=list)
+    source_facts: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.options.schema is not None and not self.known.tables():
@@ -99,6 +104,14 @@ class Context:
     def statement_timeout_set(self) -> bool:
         local = self.statement_timeout_local and self.in_transaction
         return self.statement_timeout_session or local
+
+    def schema_of(self, schema: str | None) -> str:
+        """The schema of a name qualified with ``schema``: unqualified, the database's
+        current schema, else ``public``."""
+        if schema:
+            return schema
+        db = self.options.db
+        return db.current_schema() if db is not None else "public"
 
     def is_new(self, rel: Any) -> bool:
         """True for a table created earlier in this migration (no one else can use it yet)."""
@@ -151,6 +164,8 @@ class Context:
         self.new_tables = set()
         self.new_indexes = set()
         self.new_schemas = set()
+        self.statements = []
+        self.source_facts = {}
         self.end_transaction()
 
     def end_transaction(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from zdmigrate.lint._privileges import Privileges
 from zdmigrate.lint._types import ColType, parse_type
 
 __all__ = ["Known", "from_catalog", "table_key"]
@@ -43,6 +44,9 @@ class Known:
     )
     # "function <schema>.<name>" -> its volatility (functions created in the linted set)
     functions: dict[str, str] = field(default_factory=dict)
+    # what GRANT, REVOKE and ALTER DEFAULT PRIVILEGES gave (keys "grants <schema>",
+    # "default privileges")
+    privileges: Privileges = field(default_factory=Privileges)
     asked: set[str] = field(default_factory=set)
 
     def _ask(self, table: str) -> str:
@@ -57,7 +61,11 @@ class Known:
     def tables(self) -> set[str]:
         """Every table (and function) the model knows something of."""
         return (
-            set(self.columns) | set(self.not_null_checks) | set(self.checks) | set(self.functions)
+            set(self.columns)
+            | set(self.not_null_checks)
+            | set(self.checks)
+            | set(self.functions)
+            | self.privileges.keys()
         )
 
     @staticmethod
@@ -75,6 +83,10 @@ class Known:
 
     def _parts(self) -> tuple[dict[str, Any], ...]:
         return (self.columns, self.not_null_checks, self.checks)
+
+    def column_names(self, table: str) -> set[str]:
+        """The columns the linted set gave ``table`` (none: a table it did not create)."""
+        return set(self.columns.get(self._ask(table), {}))
 
     def column_type(self, table: str, column: str) -> ColType | None:
         return self.columns.get(self._ask(table), {}).get(column)
@@ -167,18 +179,27 @@ class Known:
             for table, entries in theirs.items():
                 mine.setdefault(table, {}).update(entries)
         self.functions.update(later.functions)
+        self.privileges.merge(later.privileges)
 
 
 def from_catalog(catalog: Any) -> Known:
     """What a schema file (``pg_dump --schema-only`` or snapshot, read as a Catalog) says:
-    column types and NOT NULL columns. Its checks are left out: whether they are
-    validated is not kept."""
+    column types, NOT NULL columns, table grants and (a snapshot's) default privileges
+    of the migration role. Its checks are left out: whether they are validated is not
+    kept."""
     known = Known()
+    privileges = known.privileges
     for name, table in catalog.tables.items():
         key = name if catalog.schema == "public" else f"{catalog.schema}.{name}"
         for col in table.columns:
             known.set_column(key, col.name, parse_type(col.type))
             if not col.nullable:
                 known.set_not_null(key, col.name, True)
+        roles = privileges.tables.setdefault(catalog.schema, {}).setdefault(name, {})
+        for grant in table.grants:
+            roles.setdefault(grant.grantee, set()).add(grant.privilege)
+    for grant in catalog.default_grants or ():
+        roles = privileges.defaults.setdefault(("", catalog.schema), {})
+        roles.setdefault(grant.grantee, set()).add(grant.privilege)
     known.asked.clear()
     return known

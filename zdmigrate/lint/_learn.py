@@ -8,6 +8,7 @@ from typing import Any
 from zdmigrate.lint._context import Context, rel_key
 from zdmigrate.lint._expr import column_names, constants, is_node, not_null_columns
 from zdmigrate.lint._node import parse_one
+from zdmigrate.lint._privileges import learn_privileges
 from zdmigrate.lint._types import type_of
 from zdmigrate.lint.source import Statement
 
@@ -132,7 +133,8 @@ def _function(text: str, ctx: Context) -> None:
 
 
 def learn(stmt: Statement, ctx: Context) -> None:
-    """Record what ``stmt`` did to the known tables and functions."""
+    """Record what ``stmt`` did to the known tables, functions and privileges."""
+    learn_privileges(stmt, ctx)
     if stmt.tag == "CreateFunctionStmt":
         _function(stmt.text, ctx)
         return

@@ -47,6 +47,36 @@ SELECT string_agg(DISTINCT provolatile::text, '') FROM pg_proc
 WHERE proname = %(name)s
   AND (%(schema)s = '' OR pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s))
 """
+# Role -> privilege on the tables of a schema other than one, from table and column
+# ACLs; the owners' own entries and those of the role lint runs as are left out.
+_SCHEMA_GRANTS_SQL = """
+WITH acl AS (
+  SELECT c.relowner, c.relacl AS acl FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname <> %(table)s
+  UNION ALL
+  SELECT c.relowner, a.attacl FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+   WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND c.relname <> %(table)s
+)
+SELECT DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
+       g.privilege_type
+  FROM acl, aclexplode(acl.acl) g
+ WHERE g.grantee <> acl.relowner AND g.grantee <> current_user::regrole
+"""
+# What default privileges give others on a table the role lint runs as creates in a
+# schema: its entries for that schema and its global ones.
+_DEFAULT_GRANTS_SQL = """
+SELECT DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
+       g.privilege_type
+  FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+       aclexplode(d.defaclacl) g
+ WHERE d.defaclrole = current_user::regrole AND d.defaclobjtype = 'r'
+   AND (d.defaclnamespace = 0 OR n.nspname = %s) AND g.grantee <> d.defaclrole
+"""
+_MEMBER_SQL = """
+SELECT EXISTS (SELECT 1 FROM pg_roles r, pg_roles g
+                WHERE r.rolname = %s AND g.rolname = %s AND pg_has_role(r.oid, g.oid, 'USAGE'))
+"""
 _VOLATILITY = {"v": Volatility.VOLATILE, "s": Volatility.STABLE, "i": Volatility.IMMUTABLE}
 
 
@@ -107,6 +137,10 @@ class DbFacts:
             ) from None
         self.table = cache(self._table)
         self.function_volatility = cache(self._function_volatility)
+        self.schema_grants = cache(self._schema_grants)
+        self.default_grants = cache(self._default_grants)
+        self.member_of = cache(self._member_of)
+        self._who: tuple[str, str] | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -136,6 +170,39 @@ class DbFacts:
             if code in codes:
                 return _VOLATILITY[code]
         return Volatility.UNKNOWN
+
+    def _whoami(self) -> tuple[str, str]:
+        if self._who is None:
+            user, schema = self._one("SELECT current_user, current_schema()")
+            self._who = (str(user), str(schema or "public"))
+        return self._who
+
+    def current_user(self) -> str:
+        """The role lint connects as, taken as the role that runs the migrations."""
+        return self._whoami()[0]
+
+    def current_schema(self) -> str:
+        """Where an unqualified CREATE TABLE puts the table."""
+        return self._whoami()[1]
+
+    def _roles(self, rows: list[Any]) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        for role, privilege in rows:
+            out.setdefault(str(role), set()).add(str(privilege))
+        return {role: frozenset(p) for role, p in out.items()}
+
+    def _schema_grants(self, schema: str, table: str) -> dict[str, frozenset[str]]:
+        """Role -> its privileges on the tables of ``schema`` other than ``table``."""
+        rows = self.conn.execute(_SCHEMA_GRANTS_SQL, {"schema": schema, "table": table})
+        return self._roles(rows.fetchall())
+
+    def _default_grants(self, schema: str) -> dict[str, frozenset[str]]:
+        """Role -> what a table the current user creates in ``schema`` is granted."""
+        return self._roles(self.conn.execute(_DEFAULT_GRANTS_SQL, (schema,)).fetchall())
+
+    def _member_of(self, role: str, granted: str) -> bool:
+        """``role`` has the privileges of ``granted`` (a member that inherits them)."""
+        return bool(self._one(_MEMBER_SQL, role, granted)[0])
 
     def _checks(self, table: str) -> list[Any]:
         """The expressions of the validated CHECK constraints of ``table``."""

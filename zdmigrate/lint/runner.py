@@ -117,6 +117,7 @@ class _SourceRun:
     def run(self, reported: dict[str, Rule]) -> list[Finding]:
         self.ctx.begin_source(self.source.wrapped)
         statements, problems = parse(self.source)
+        self.ctx.statements = statements
         problems.extend(self.source.problems)
         for problem in problems:
             self.syntax(reported, problem)

@@ -115,8 +115,6 @@ _CHEAP = {
     "DELETE": "DeleteStmt",
     "MERGE": "MergeStmt",
     "COMMENT": "CommentStmt",
-    "GRANT": "GrantStmt",
-    "REVOKE": "GrantStmt",
     "COPY": "CopyStmt",
     "DO": "DoStmt",
     "EXPLAIN": "ExplainStmt",
