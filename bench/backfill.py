@@ -14,7 +14,8 @@ object with every figure.
 The ``app`` section runs, on a fresh table each round: a plain UPDATE of a
 copy, the backfill with nothing else running (``backfill_vs_update_idle``),
 then a TPC-B-like application (pgbench, 4 clients, a read and a write by key
-on the table being migrated) for a while alone and then beside the backfill,
+on the table being migrated) for a while alone, then beside the backfill, and
+then after it (the trigger still installed: what the trigger alone costs),
 once at the default settings and once with ``priority = "high"`` (the throttle
 off). The application's figures come from pgbench's per-transaction log, cut
 at the moments the backfill started and ended.
@@ -383,7 +384,12 @@ def app_with_backfill(
     if end > max(at for at, _ in entries):
         log(f"  warning: the backfill outlasted the application ({priority})")
     tps, lat = app_window(entries, start, end)
+    # the app with the trigger installed and the backfill done: the trigger's own share
+    after_tps, after_p99 = app_window(entries, end + 2, max(at for at, _ in entries) - 1)
     return {
+        "app_tps_after": after_tps,
+        "app_p99_after_ms": after_p99,
+        "app_tps_after_ratio": after_tps / before_tps,
         "app_tps_before": before_tps,
         "app_tps_during": tps,
         "app_p99_before_ms": before_p99,
@@ -427,7 +433,8 @@ def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
     log(
         f"  UPDATE {update:,.0f} rows/s, idle backfill {idle:,.0f} ({idle / update:.2f}); "
         f"app tps {out['app_tps_before']:,.0f} -> {out['app_tps_during']:,.0f} "
-        f"({out['app_tps_ratio']:.2f}), p99 {out['app_p99_before_ms']:.1f} -> "
+        f"({out['app_tps_ratio']:.2f}; after it, with the trigger, "
+        f"{out['app_tps_after_ratio']:.2f}), p99 {out['app_p99_before_ms']:.1f} -> "
         f"{out['app_p99_during_ms']:.1f} ms ({out['app_p99_ratio']:.2f}), backfill "
         f"{out['backfill_rows_per_s_app']:,.0f} rows/s in {out['backfill_s_app']:.1f} s; "
         f"throttle off: tps {out['app_tps_ratio_high']:.2f}, p99 {out['app_p99_ratio_high']:.2f}, "
@@ -471,7 +478,12 @@ def main() -> None:
         rounds = [app_round(args.dsn, args.app_rows, folder) for _ in range(args.app_rounds)]
         for key in rounds[0]:
             figures[key] = round(statistics.median(r[key] for r in rounds), 3)
-        for key in ("app_tps_ratio", "app_p99_ratio", "backfill_vs_update_idle"):
+        for key in (
+            "app_tps_ratio",
+            "app_p99_ratio",
+            "app_tps_after_ratio",
+            "backfill_vs_update_idle",
+        ):
             for suffix in ("", "_high") if key.startswith("app") else ("",):
                 figures[f"{key}{suffix}_rounds"] = [round(r[key + suffix], 3) for r in rounds]
     if "sizes" in sections:

@@ -219,28 +219,43 @@ def test_a_crash_while_throttled_resumes_where_it_stopped(
     assert _filled(url) == ROWS
 
 
-def _paced(throttle: Throttle, inside_ms: float, outside_ms: float, at_work: int) -> float:
-    """The rest after a 100 ms batch, given what the probes measured."""
+def _paced(throttle: Throttle, latency_ms: float, baseline_ms: float, at_work: int) -> float:
+    """The rest after a 100 ms batch, once a second has passed since the last decision,
+    given what the probes measured (no session waits for a lock, no write rate known)."""
     now = time.monotonic()
-    throttle.active.extend((now, at_work, 0) for _ in range(5))
-    throttle.inside.clear()
-    throttle.outside.clear()
-    throttle.inside.extend([inside_ms / 1000] * 10)
-    throttle.outside.extend([outside_ms / 1000] * 10)
+    throttle.active.extend((now, at_work, 0, 0) for _ in range(5))
+    throttle.samples.clear()
+    throttle.samples.extend((now, latency_ms / 1000) for _ in range(10))
+    throttle.baseline = baseline_ms / 1000
+    throttle.decided_at = 0.0
     return throttle.pace(0.1).rest_s
 
 
-def test_the_rest_keeps_the_apps_average_slowdown_within_the_budget() -> None:
-    """3x slower during batches with a 0.2 budget: batches may run 0.2 / 2 = 10 % of the
-    time, a rest of 9 batches; reached step by step (smoothed), then eased off."""
+def test_the_rest_grows_while_the_app_is_over_budget_and_eases_off_under_it() -> None:
     settings = Settings(backfill=BackfillSettings(max_app_slowdown=0.2))
     throttle = Throttle("", settings, [])
-    rests = [_paced(throttle, 3.0, 1.0, at_work=4) for _ in range(8)]
-    assert rests == sorted(rests)  # it slows down step by step
-    assert rests[-1] == pytest.approx(0.9, rel=0.02)
-    easing = [_paced(throttle, 1.1, 1.0, at_work=4) for _ in range(8)]
-    assert easing == sorted(easing, reverse=True) and easing[-1] < 0.01
+    assert _paced(throttle, 1.1, 1.0, at_work=4) == 0.0  # within the budget: full speed
+    rests = [_paced(throttle, 3.0, 1.0, at_work=4) for _ in range(6)]
+    assert rests == sorted(rests) and rests[0] > 0  # it slows down step by step
+    assert rests[-1] == pytest.approx(2.0)  # up to resting 20 batches' time
+    assert _paced(throttle, 1.15, 1.0, at_work=4) == rests[-1]  # in the band: holds
+    easing = [_paced(throttle, 1.0, 1.0, at_work=4) for _ in range(20)]
+    assert easing == sorted(easing, reverse=True) and easing[-1] == 0.0
+    throttle.ratio = 5.0
     throttle.active.clear()
     assert _paced(throttle, 3.0, 1.0, at_work=0) == 0.0  # nobody else at work
     high = Throttle("", Settings(backfill=BackfillSettings(priority="high")), [])
     assert _paced(high, 3.0, 1.0, at_work=4) == 0.0
+
+
+def test_row_lock_waits_count_and_shorten_the_batches() -> None:
+    """Probes as fast as the baseline, but half the app's sessions wait for row locks:
+    the app is twice as slow, so the throttle rests, and cuts the batches' length."""
+    throttle = Throttle("", Settings(), [])
+    now = time.monotonic()
+    throttle.active.extend((now, 4, 0, 2) for _ in range(5))
+    throttle.samples.extend((now, 0.001) for _ in range(10))
+    throttle.baseline = 0.001
+    pace = throttle.pace(0.1)
+    assert pace.rest_s > 0 and throttle.batch_scale < 1
+    assert "2.00x its latency (1.0 ms, 50% waiting for row locks)" in pace.why

@@ -128,7 +128,8 @@ def scenario_between_batches(
     lets go and retries) cannot finish before the pause command, however slowly that starts.
     """
     proc = _apply(db_url, path, tmp_path, "apply-1")
-    wait_for(lambda: checkpoint(db, SC.migration) is not None, 30, "the backfill to start")
+    # a first batch committed (the throttle may first rest to measure the apps alone)
+    wait_for(lambda: _rows_done(db) > 0, 30, "the backfill to start")
     key = ROWS - rng.randint(0, ROWS // 4)
     with psycopg.connect(db_url) as holder:
         with book.key_lock(key):

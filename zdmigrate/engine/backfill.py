@@ -380,11 +380,14 @@ class Walk:
                 self._show(leaf, done, 0.0, sizer.size, paused=True, why=held)
                 time.sleep(0.5)
                 continue
+            if self.throttle.baseline_due():
+                self._show(leaf, done, 0.0, sizer.size, paused=True, why="measuring the app alone")
+                self.throttle.measure_baseline()
+                continue
             upper: list[Any] = mark["upper_key"]
             t0 = time.monotonic()
             try:
-                with self.throttle.batch():
-                    changed, seen, end, finished = self._batch(leaf, last, upper, sizer, per_page)
+                changed, seen, end, finished = self._batch(leaf, last, upper, sizer, per_page)
             except (pgerr.LockNotAvailable, pgerr.DeadlockDetected):
                 self.conn.rollback()
                 attempts += 1
@@ -404,6 +407,7 @@ class Walk:
             rate = (done - started_done) / max(time.monotonic() - started, 1e-6)
             status = "done" if finished else "running"
             file, member = self._mark(leaf, end, done, sizer.size, rate, status)
+            self.throttle.batch_committed()
             self.updated += changed
             if not member:
                 # detached during the walk: its rows are no longer the table's
@@ -421,6 +425,7 @@ class Walk:
                 self.done_before += done
                 return
             last = end
+            sizer.target = self.settings.target_batch_ms / 1000 * self.throttle.batch_share()
             sizer.observe(seen, elapsed)
             self._rest(elapsed)
 

@@ -4,18 +4,19 @@ A thread on a session of its own counts the other sessions of the database
 at work every 100 ms (``ACTIVE_SQL``) and, while there are any, commits a
 tiny transaction every 25 ms (``PROBE_SQL``: a commit waits for all WAL before
 it to reach disk, the backfill's too, as the application's commits do). While
-the backfill waits (paused, a replica lagging) it does neither. A probe that
-ran wholly inside a batch measures the application's latency with the
-backfill running; one that ran wholly inside a pause, without it: the
-baseline, refreshed in every pause.
+the backfill waits (paused, a replica lagging) it does neither.
 
-If the application slows down by a factor ``r`` while a batch runs and not
-at all in a pause, it slows down on average by ``duty * (r - 1)``, where
-``duty`` is the share of time batches run. The throttle keeps that within
-``max_app_slowdown`` by resting ``(r - 1) / budget - 1`` times as long as each
-batch took, never less than ``sleep_ratio``. With no other session at work it
-runs at full speed. ``critical_active_sessions`` stops the backfill (as
-``pause`` does) when that many sessions are at work at once.
+The probes' mean latency over the last 1.5 s, against the mean latency with
+no backfill running (the baseline: measured in a pause of its own before the
+first batch the app sees, and again every 30 s, leaving out the first 0.3 s
+in which the last batch's WAL is still being written), is how much slower the
+application is now. Twice a second the throttle compares it with
+``max_app_slowdown``: over the budget, it rests longer after each batch (by as
+much as it is over, 1.3 to 3 times); under half the budget, shorter (by 30 %,
+down to none). It starts, when the app appears, resting as long as each batch
+ran. The rest is never below ``sleep_ratio``. With
+no other session at work it runs at full speed. ``critical_active_sessions``
+stops the backfill (as ``pause`` does) when that many sessions are at work.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -38,11 +37,19 @@ __all__ = ["Pace", "Throttle"]
 
 PROBE_EVERY_S = 0.025
 COUNT_EVERY_S = 0.1
-# the baseline is refreshed at least this often, by a pause of REFRESH_S if need be
-REFRESH_EVERY_S = 30.0
-REFRESH_S = 0.3
+# the baseline: a rest of BASELINE_S, leaving out its first SETTLE_S, every BASELINE_EVERY_S
+BASELINE_S = 1.0
+SETTLE_S = 0.3
+BASELINE_EVERY_S = 30.0
+WINDOW_S = 1.5  # the probes that tell how the app is now
+DECIDE_EVERY_S = 0.5
+# while the app is first measured, batches run at most half the time
+START_RATIO = 1.0
+START_BATCH_SCALE = 0.5  # and half as long: each row lock a batch holds is an app's wait
 MIN_SAMPLES = 5
 MAX_REST_RATIO = 20.0
+MIN_BATCH_SCALE = 0.2
+MIN_APP_RATE = 20.0  # writing transactions per second below which the rate says nothing
 
 
 @dataclass(frozen=True)
@@ -51,10 +58,6 @@ class Pace:
 
     rest_s: float
     why: str
-
-
-def _p75(values: list[float]) -> float:
-    return statistics.quantiles(values, n=4)[2] if len(values) > 1 else values[0]
 
 
 class Throttle:
@@ -67,12 +70,20 @@ class Throttle:
         # the least rest after a batch: sleep_ratio always; low priority, while others work
         self.floor = settings.sleep_ratio
         self.busy_floor = max(self.floor, 1.0 if b.priority == "low" else 0.0)
-        self.ratio = 0.0  # the smoothed rest ratio the probes ask for
-        self._batch = 0  # odd while a batch runs: a probe counts only if it saw no change
-        self.inside: deque[float] = deque(maxlen=60)
-        self.outside: deque[float] = deque(maxlen=120)
-        self.active: deque[tuple[float, int, int]] = deque(maxlen=50)  # at, at work, unseen
-        self.refreshed = time.monotonic()
+        self.ratio = 0.0  # the rest after each batch, as a share of the batch's time
+        self.samples: deque[tuple[float, float]] = deque(maxlen=400)  # (at, latency s)
+        # (at, at work, unseen, waiting for a lock)
+        self.active: deque[tuple[float, int, int, int]] = deque(maxlen=50)
+        # (at, next transaction id, transaction ids zdmigrate used so far): the app's writes
+        self.xids: deque[tuple[float, int, int]] = deque(maxlen=100)
+        self.own_xids = 0
+        self.base_rate: float | None = None
+        self.batch_scale = 1.0  # of target_batch_ms: shorter batches hold row locks less long
+        self.lock_share = 0.0
+        self.baseline: float | None = None
+        self.baseline_at = 0.0
+        self.decided_at = 0.0
+        self.slowdown = 0.0
         self.holding = False  # the backfill waits (paused, replica lag): no probes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -100,18 +111,18 @@ class Throttle:
                         continue
                     took = 0.0
                     if self.others_at_work(COUNT_EVERY_S * 3) != 0:
-                        gen = self._batch
                         t0 = time.perf_counter()
                         c.execute(PROBE_SQL).fetchone()
                         took = time.perf_counter() - t0
-                        if gen == self._batch:
-                            (self.inside if gen % 2 else self.outside).append(took)
+                        self.own_xids += 1
+                        self.samples.append((time.monotonic(), took))
                     now = time.monotonic()
                     if now - counted >= COUNT_EVERY_S:
                         counted = now
                         row = c.execute(ACTIVE_SQL, (self.own,)).fetchone()
-                        at_work, unseen = (int(row[0]), int(row[1])) if row else (0, 0)
-                        self.active.append((now, at_work, unseen))
+                        counts = tuple(int(v) for v in row) if row else (0, 0, 0, 0)
+                        self.active.append((now, counts[0], counts[1], counts[2]))
+                        self.xids.append((now, counts[3], self.own_xids))
                     self._stop.wait(max(PROBE_EVERY_S - took, 0.001))
         except psycopg.Error as exc:
             # without its probe the throttle cannot see the app: it says so and holds
@@ -120,22 +131,13 @@ class Throttle:
 
     # -- what the backfill asks
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Mark the time a batch runs: probes in it measure the app with the backfill."""
-        self._batch += 1
-        try:
-            yield
-        finally:
-            self._batch += 1
-
     def others_at_work(self, within_s: float = 1.0) -> float | None:
         """Other sessions at work, on average over the last seconds (None: not counted).
 
         A session whose state this role cannot see counts as at work: without
         pg_read_all_stats the throttle cannot tell an idle app from a busy one."""
         now = time.monotonic()
-        recent = [n + unseen for at, n, unseen in list(self.active) if now - at <= within_s]
+        recent = [n + unseen for at, n, unseen, _ in list(self.active) if now - at <= within_s]
         return sum(recent) / len(recent) if recent else None
 
     def unseen(self) -> int:
@@ -149,12 +151,43 @@ class Throttle:
             return f"critical load: {at_work:.0f} other sessions at work >= {limit}"
         return ""
 
-    def baseline_needed(self) -> bool:
-        """Whether the next rest should be long enough to refresh the baseline."""
+    def _watching(self) -> bool:
+        """Whether the app is there to be watched (throttle on, probe alive, others at work)."""
         if self.settings.backfill.priority == "high" or self.error:
             return False
-        stale = time.monotonic() - self.refreshed >= REFRESH_EVERY_S
-        return stale or len(self.outside) < MIN_SAMPLES
+        at_work = self.others_at_work()
+        return at_work is not None and at_work >= 0.05
+
+    def baseline_due(self) -> bool:
+        """Whether the backfill should rest now to measure the app without it."""
+        stale = time.monotonic() - self.baseline_at >= BASELINE_EVERY_S
+        return self._watching() and (self.baseline is None or stale)
+
+    def batch_share(self) -> float:
+        """How long batches may run, as a share of target_batch_ms: all of it unless the
+        app is there and waits for the batches' row locks."""
+        return self.batch_scale if self._watching() else 1.0
+
+    def batch_committed(self) -> None:
+        self.own_xids += 1  # a batch and its checkpoint: one transaction
+
+    def app_rate(self, since: float) -> float | None:
+        """The app's writing transactions per second since ``since`` (zdmigrate's left out)."""
+        points = [p for p in list(self.xids) if p[0] >= since]
+        if len(points) < 2 or points[-1][0] - points[0][0] < 0.5:
+            return None
+        (t0, x0, o0), (t1, x1, o1) = points[0], points[-1]
+        return max((x1 - x0) - (o1 - o0), 0) / (t1 - t0)
+
+    def measure_baseline(self) -> None:
+        """Rest BASELINE_S; the probes after the first SETTLE_S are the app without us."""
+        start = time.monotonic()
+        time.sleep(BASELINE_S)
+        values = [lat for at, lat in list(self.samples) if at >= start + SETTLE_S]
+        self.baseline_at = time.monotonic()
+        if len(values) >= MIN_SAMPLES:
+            self.baseline = statistics.fmean(values)
+        self.base_rate = self.app_rate(start + SETTLE_S)
 
     def pace(self, batch_s: float) -> Pace:
         """How long to rest after a batch that took ``batch_s``, and why."""
@@ -163,28 +196,57 @@ class Throttle:
             return Pace(floor, "priority high: no throttle")
         if self.error:
             return Pace(floor, f"throttle off, its probe failed: {self.error}")
-        at_work = self.others_at_work()
-        if at_work is None or at_work < 0.05:  # None: not counted yet, or since a wait
-            self.ratio = 0.0
+        if not self._watching():
+            # full speed, and where to start from when the app comes
+            self.ratio, self.batch_scale = START_RATIO, START_BATCH_SCALE
             return Pace(floor, "no other session at work: full speed")
-        inside, outside = list(self.inside), list(self.outside)
-        if len(inside) < MIN_SAMPLES or len(outside) < MIN_SAMPLES:
+        now = time.monotonic()
+        recent = [lat for at, lat in list(self.samples) if at >= now - WINDOW_S]
+        if self.baseline is None or len(recent) < MIN_SAMPLES:
+            self.ratio = max(self.ratio, START_RATIO)
+            self.batch_scale = min(self.batch_scale, START_BATCH_SCALE)
             return self._rest(batch_s, "measuring the app")
-        base = _p75(outside)
-        slowdown = _p75(inside) / base if base > 0 else 1.0
-        want = max((slowdown - 1) / self.budget - 1, 0.0)
-        self.ratio = min(0.5 * self.ratio + 0.5 * want, MAX_REST_RATIO)
-        why = f"app {slowdown:.1f}x its latency ({base * 1000:.1f} ms)"
+        if now - self.decided_at >= DECIDE_EVERY_S:
+            self.decided_at = now
+            self._decide(statistics.fmean(recent) / self.baseline, now)
+        why = (
+            f"app {1 + self.slowdown:.2f}x its latency ({self.baseline * 1000:.1f} ms, "
+            f"{self.lock_share:.0%} waiting for row locks)"
+        )
         if self.unseen():
             why += f", {self.unseen()} sessions unseen (grant pg_read_all_stats)"
         return self._rest(batch_s, why)
 
+    def _decide(self, probe_ratio: float, now: float) -> None:
+        """The app's slowdown now, and the rest and batch length that answer it.
+
+        The probe's commits tell the cost in WAL and CPU; a session waiting for a row
+        lock (one a running batch updated) waits on top of that, so the share of the
+        app's sessions found waiting for locks counts too: ``ratio / (1 - share)``. And
+        the app's writing transactions per second, against their rate in the baseline,
+        tell what it lost in throughput."""
+        window = [(n, w) for at, n, _, w in list(self.active) if now - at <= WINDOW_S]
+        working = sum(n for n, _ in window)
+        self.lock_share = min(sum(w for _, w in window) / working, 0.9) if working else 0.0
+        self.slowdown = probe_ratio / (1 - self.lock_share) - 1
+        # an app that writes as fast as it can shows its loss in throughput: the larger
+        # of the two counts (one that writes little shows no loss there)
+        rate = self.app_rate(now - WINDOW_S)
+        if self.base_rate and self.base_rate >= MIN_APP_RATE and rate is not None:
+            self.slowdown = max(self.slowdown, self.base_rate / max(rate, 1.0) - 1)
+        over = self.slowdown / self.budget
+        if over > 1:
+            self.ratio = min(max(self.ratio * min(max(over, 1.3), 3.0), 0.25), MAX_REST_RATIO)
+        elif over < 0.5:
+            self.ratio = self.ratio * 0.7 if self.ratio >= 0.05 else 0.0
+        if self.lock_share > self.budget / 2:
+            self.batch_scale = max(self.batch_scale * 0.7, MIN_BATCH_SCALE)
+        elif self.lock_share < self.budget / 8:
+            self.batch_scale = min(self.batch_scale * 1.2, 1.0)
+
     def _rest(self, batch_s: float, why: str) -> Pace:
-        ratio = max(self.ratio, self.busy_floor)
-        rest = ratio * batch_s
-        if self.baseline_needed():
-            self.refreshed = time.monotonic()
-            self.outside.clear()
-            return Pace(max(rest, REFRESH_S), f"{why}: measuring without the backfill")
+        rest = max(self.ratio, self.busy_floor) * batch_s
         what = f"pausing {rest * 1000:.0f} ms per batch" if rest >= 0.001 else "full speed"
+        if self.batch_scale < 1:
+            what += f", batches {self.batch_scale:.0%} as long"
         return Pace(rest, f"{why}: {what}")

@@ -59,12 +59,16 @@ LEAF_SQL = (
 # The throttle's probe, on a session of its own: a commit like the application's, which
 # waits for the WAL before it (the backfill's too) to reach disk. It writes no row.
 PROBE_SQL = "SELECT pg_current_xact_id()"
-# Other sessions of this database at work now, and those whose state this role cannot see
-# (another role's, without pg_read_all_stats) (parameter: zdmigrate's own session ids).
+# Other sessions of this database at work now, those whose state this role cannot see
+# (another role's, without pg_read_all_stats), and those waiting for a lock (a row the
+# backfill's batch holds, most often), and the next transaction id: how many writing
+# transactions the server has begun (parameter: zdmigrate's own session ids).
 ACTIVE_SQL = (
     "SELECT count(*) FILTER (WHERE state IN ('active', 'idle in transaction')), "
-    "count(*) FILTER (WHERE state IS NULL) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> ALL(%s)"
+    "count(*) FILTER (WHERE state IS NULL), count(*) FILTER (WHERE wait_event_type = 'Lock'), "
+    "(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint) "
+    "FROM pg_stat_activity WHERE datname = current_database() "
+    "AND backend_type = 'client backend' AND pid <> ALL(%s)"
 )
 CHECKPOINT_INSERT_SQL = (
     "INSERT INTO zdmigrate.backfill_checkpoints (migration, table_name, part, walk, "
