@@ -1,0 +1,51 @@
+"""pglast helpers: parse statements, print expressions, type names and names back as SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
+from pglast.stream import RawStream, maybe_double_quote_name
+
+__all__ = [
+    "ParseError",
+    "expr_sql",
+    "ident",
+    "parse_statement",
+    "qualified",
+    "statement_sql",
+    "type_sql",
+]
+
+
+def parse_statement(sql: str) -> ast.Node | None:
+    """The parse tree of the one statement in ``sql`` (None when it holds none)."""
+    stmts = parse_sql(sql)
+    return stmts[0].stmt if stmts else None
+
+
+def expr_sql(node: Any) -> str:
+    """An expression node as SQL text."""
+    return str(RawStream()(node))
+
+
+def type_sql(node: Any) -> str:
+    """A type name as SQL text (``bigint``, ``varchar(255)``, ``text[]``)."""
+    return str(RawStream()(node))
+
+
+def ident(name: str) -> str:
+    """A column name as it must be written in an expression (quoted when needed)."""
+    return str(maybe_double_quote_name(name))
+
+
+def qualified(rel: Any) -> str:
+    """A table as a migration file names it: ``name`` or ``schema.name``."""
+    name = str(rel.relname)
+    return f"{rel.schemaname}.{name}" if rel.schemaname else name
+
+
+def statement_sql(node: Any) -> str:
+    """A statement tree printed back as SQL."""
+    return str(RawStream()(node))
