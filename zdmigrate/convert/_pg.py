@@ -10,6 +10,7 @@ from pglast.stream import RawStream, maybe_double_quote_name
 
 __all__ = [
     "ParseError",
+    "column_refs",
     "expr_sql",
     "ident",
     "parse_statement",
@@ -44,6 +45,24 @@ def qualified(rel: Any) -> str:
     """A table as a migration file names it: ``name`` or ``schema.name``."""
     name = str(rel.relname)
     return f"{rel.schemaname}.{name}" if rel.schemaname else name
+
+
+def column_refs(node: Any) -> list[str]:
+    """The unqualified columns an expression names, in order of appearance, once each."""
+    from pglast.visitors import Visitor
+
+    found: list[str] = []
+
+    class _Refs(Visitor):
+        def visit_ColumnRef(self, ancestors: object, ref: ast.ColumnRef) -> None:
+            fields = ref.fields or ()
+            if len(fields) == 1 and isinstance(fields[0], ast.String):
+                name = str(fields[0].sval)
+                if name not in found:
+                    found.append(name)
+
+    _Refs()(node)
+    return found
 
 
 def statement_sql(node: Any) -> str:

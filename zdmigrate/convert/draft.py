@@ -58,9 +58,15 @@ class Note:
 
 
 def _scalar(value: Any) -> str:
-    """``value`` as a YAML scalar safe in flow and block context."""
+    """``value`` as a YAML scalar safe in flow context (inside ``[...]`` or ``{...}``)."""
     text = yaml.safe_dump([value], default_flow_style=True, width=10**9, allow_unicode=True)
     return text.strip()[1:-1]
+
+
+def _block_scalar(value: Any) -> str:
+    """``value`` as a YAML scalar after ``key: `` (plain where YAML allows it)."""
+    text = yaml.safe_dump(value, width=10**9, allow_unicode=True).removesuffix("...\n").strip()
+    return _scalar(value) if "\n" in text else text
 
 
 def _flow(value: Any) -> str:
@@ -98,8 +104,10 @@ class _Writer:
             elif isinstance(value, str) and "\n" in value:
                 self.lines.append(f"{pad}{key}: |-")
                 self.lines.extend(f"{pad}  {line}" if line else "" for line in value.split("\n"))
-            else:
+            elif isinstance(value, list):
                 self.lines.append(f"{pad}{key}: {_flow(value)}")
+            else:
+                self.lines.append(f"{pad}{key}: {_block_scalar(value)}")
         absent = [
             key
             for key in {**self.draft.review, **self.draft.fill}
@@ -116,7 +124,7 @@ def render(drafts: list[Draft], header: list[str], description: str | None) -> s
     """The migration file: ``header`` lines as comments, then the operations."""
     lines = [f"# {h}" for h in header]
     if description:
-        lines.append(f"description: {_scalar(description)}")
+        lines.append(f"description: {_block_scalar(description)}")
     lines.append("operations:")
     for draft in drafts:
         writer = _Writer(draft)

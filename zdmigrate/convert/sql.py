@@ -24,7 +24,14 @@ from zdmigrate.convert._columns import (
     fk_target,
     names,
 )
-from zdmigrate.convert._pg import expr_sql, ident, parse_statement, qualified, statement_sql
+from zdmigrate.convert._pg import (
+    column_refs,
+    expr_sql,
+    ident,
+    parse_statement,
+    qualified,
+    statement_sql,
+)
 from zdmigrate.convert._pg import type_sql as type_text
 from zdmigrate.convert.draft import Draft
 from zdmigrate.errors import SpecError
@@ -171,7 +178,9 @@ class _Statement:
         review: dict[str, str] = {}
         fields: dict[str, Any]
         if kind == ConstrType.CONSTR_CHECK:
-            name = con.conname or _chosen(review, f"{bare}_check")
+            refs = column_refs(con.raw_expr)
+            chosen = f"{bare}_{refs[0]}_check" if len(refs) == 1 else f"{bare}_check"
+            name = con.conname or _chosen(review, chosen)
             fields = {
                 "table": table,
                 "name": name,
