@@ -13,6 +13,7 @@ __all__ = [
     "column_refs",
     "expr_sql",
     "ident",
+    "normal_type",
     "parse_statement",
     "qualified",
     "statement_sql",
@@ -32,8 +33,23 @@ def expr_sql(node: Any) -> str:
 
 
 def type_sql(node: Any) -> str:
-    """A type name as SQL text (``bigint``, ``varchar(255)``, ``text[]``)."""
-    return str(RawStream()(node))
+    """A type name as SQL text (``bigint``, ``varchar(255)``, ``text[]``); the parser's
+    ``pg_catalog.`` on keyword types (``json``) is left out, as the user wrote it."""
+    text = str(RawStream()(node))
+    return text.removeprefix("pg_catalog.")
+
+
+def normal_type(text: str) -> str:
+    """A type name as PostgreSQL prints it (``INTEGER`` -> ``integer``); as given if odd."""
+    try:
+        node = parse_statement("SELECT NULL::" + text)
+    except ParseError:
+        return text
+    if isinstance(node, ast.SelectStmt) and node.targetList:
+        value = node.targetList[0].val
+        if isinstance(value, ast.TypeCast) and value.typeName is not None:
+            return type_sql(value.typeName)
+    return text
 
 
 def ident(name: str) -> str:

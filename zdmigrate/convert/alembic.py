@@ -8,9 +8,12 @@ that casts back to that type. Positions point at the revision's lines.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from zdmigrate.alembic.render import render_script
+from zdmigrate.convert._pg import normal_type
 from zdmigrate.convert.sql import SqlResult, convert_source
 from zdmigrate.errors import SpecError
 
@@ -22,8 +25,13 @@ def convert_revision(path: Path) -> SqlResult:
     source = render_script(path)
     for problem in source.problems:
         where = source.position(problem.offset)
-        raise SpecError(f"{where.path}:{where.line}: {problem.message}", problem.help or None)
-    known = source.existing_types
+        reason = re.sub(r"^(revision )?not linted( from line \d+ on)?: ", "", problem.message)
+        raise SpecError(
+            f"{where.path}:{where.line}: cannot convert the revision: {reason}",
+            "convert reads what 'alembic upgrade --sql' renders: make upgrade() render "
+            "offline, or convert that SQL with --from sql",
+        )
+    known = [replace(e, type_sql=normal_type(e.type_sql)) for e in source.existing_types]
 
     def existing(start: int, table: str, column: str) -> str | None:
         for entry in known:
