@@ -79,3 +79,16 @@ def test_example_written_as_sql_converts_back(example: Path) -> None:
         found |= _differences(example.stem, g, w, index)
     assert {(i, f) for _, i, f in found} <= reviewed
     assert found == {d for d in DIFFERENCES if d[0] == example.stem}
+
+
+def test_converted_examples_plan_in_order(tmp_path: Path) -> None:
+    """The seven converted files, planned offline one after the other (validate --deep)."""
+    from tests.cli_helpers import zdm
+
+    for source in sorted(SQL.glob("*.sql")):
+        out = tmp_path / f"{source.stem}.yaml"
+        assert zdm("convert", str(source), "-o", str(out)).exit_code == 0
+    files = sorted(str(p) for p in tmp_path.glob("*.yaml"))
+    res = zdm("validate", "--deep", *files)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.count(": ok (") == 7
