@@ -217,6 +217,14 @@ def test_every_operation_kind_from_yaml() -> None:
             "operation 2 (create_index), field 'columns.c' sort orders",
         ),
         (
+            {"create_table": {"columns": [{"name": "id", "type": "int"}]}},
+            "operation 2 (create_table): field 'name' is missing",
+        ),
+        (
+            {"drop_index": "idx"},
+            "operation 2 (drop_index): a field has the wrong kind of value",
+        ),
+        (
             {"sql": {"up": "SELECT 1", "onComplete": True}},
             "operation 2 (sql), field 'onComplete' (SQL run at complete) has no equivalent",
         ),

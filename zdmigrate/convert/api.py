@@ -133,7 +133,7 @@ def convert(text: str, kind: str | None = None, where: str = "<stdin>") -> Conve
         if not fill:
             raise SpecError(
                 f"{where}: the converted migration does not validate: {exc.message}",
-                "report this with the input; meanwhile write that operation by hand",
+                "change the input there, or write that operation by hand",
             ) from None
     return Conversion(
         text=out,

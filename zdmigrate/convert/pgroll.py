@@ -339,15 +339,21 @@ def _operation(item: Any, index: int, where: str) -> list[Draft]:
             _HINT,
         )
     try:
-        drafts: list[Draft] = convert(dict(body or {}))
+        if not isinstance(body, dict):
+            raise TypeError(kind)
+        drafts: list[Draft] = convert(dict(body))
     except _Refused as exc:
         raise SpecError(
             f"{where}: operation {index} ({kind}), field '{exc.field}' {exc.why}", _HINT
         ) from None
-    except (KeyError, TypeError, AttributeError) as exc:
+    except KeyError as exc:
         raise SpecError(
-            f"{where}: operation {index} ({kind}): not a valid pgroll operation ({exc!r} missing "
-            "or of the wrong kind)",
+            f"{where}: operation {index} ({kind}): field '{exc.args[0]}' is missing",
+            "check it against pgroll's operation reference",
+        ) from None
+    except (TypeError, AttributeError, ValueError):
+        raise SpecError(
+            f"{where}: operation {index} ({kind}): a field has the wrong kind of value",
             "check it against pgroll's operation reference",
         ) from None
     for draft in drafts:

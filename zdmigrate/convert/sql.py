@@ -16,7 +16,7 @@ from typing import Any
 
 from pglast import ast
 from pglast.enums import AlterTableType as At
-from pglast.enums import ConstrType, ObjectType, SortByDir, SortByNulls
+from pglast.enums import ConstrType, DropBehavior, ObjectType, SortByDir, SortByNulls
 
 from zdmigrate.convert._columns import (
     Unsupported,
@@ -43,6 +43,7 @@ __all__ = ["ExistingTypes", "SqlResult", "convert_source", "raw_sql"]
 ExistingTypes = Callable[[int, str, str], "str | None"]
 
 RAW_REVIEW = "runs as written: check it is safe while the old version runs (see lint findings)"
+_CASCADE = "CASCADE is not kept: drop what depends on it (views, constraints) first, by hand"
 _METHODS = {"btree", "hash", "gist", "gin", "brin", "spgist"}
 _ALTER_ORDER = ("table", "column", "type", "nullable", "default", "drop_default", "up", "down")
 
@@ -113,7 +114,10 @@ class _Statement:
             self.add_column(table, cmd.def_)
         elif kind == At.AT_DropColumn:
             note = "give 'down' if the old version needs a value in rows the new version writes"
-            self.add("drop_column", {"table": table, "column": column}, review={"down": note})
+            review = {"down": note}
+            if cmd.behavior == DropBehavior.DROP_CASCADE:
+                review[""] = _CASCADE
+            self.add("drop_column", {"table": table, "column": column}, review=review)
         elif kind == At.AT_AlterColumnType:
             self.alter_type(table, column, cmd.def_)
         elif kind == At.AT_SetNotNull:
@@ -284,8 +288,9 @@ class _Statement:
             self.raw(None)
             return
         op, key = kinds[node.removeType]
+        review = {"": _CASCADE} if node.behavior == DropBehavior.DROP_CASCADE else {}
         for obj in node.objects or ():
-            self.add(op, {key: ".".join(names(obj))})
+            self.add(op, {key: ".".join(names(obj))}, review=dict(review))
 
     def create_table(self, node: Any) -> None:
         special = node.inhRelations or node.partspec or node.partbound or node.ofTypename
