@@ -24,6 +24,7 @@ from zdmigrate.convert._columns import (
     fk_target,
     names,
 )
+from zdmigrate.convert._combine import combine
 from zdmigrate.convert._pg import (
     column_refs,
     expr_sql,
@@ -45,7 +46,6 @@ ExistingTypes = Callable[[int, str, str], "str | None"]
 RAW_REVIEW = "runs as written: check it is safe while the old version runs (see lint findings)"
 _CASCADE = "CASCADE is not kept: drop what depends on it (views, constraints) first, by hand"
 _METHODS = {"btree", "hash", "gist", "gin", "brin", "spgist"}
-_ALTER_ORDER = ("table", "column", "type", "nullable", "default", "drop_default", "up", "down")
 
 
 @dataclass
@@ -106,7 +106,6 @@ class _Statement:
                     relation=node.relation, cmds=(cmd,), objtype=node.objtype
                 )
                 self.raw(alone, str(exc))
-        self.drafts = _merge(self.drafts)
 
     def subcommand(self, table: str, cmd: Any) -> None:
         kind, column = cmd.subtype, cmd.name
@@ -352,43 +351,6 @@ def _chosen(review: dict[str, str], name: str) -> str:
     return name[:63]
 
 
-def _merge(drafts: list[Draft]) -> list[Draft]:
-    """Changes of one column in one statement as one ``alter_column``."""
-    out: list[Draft] = []
-    for draft in drafts:
-        prev = next(
-            (
-                d
-                for d in out
-                if d.kind == draft.kind == "alter_column"
-                and (d.fields["table"], d.fields["column"])
-                == (draft.fields["table"], draft.fields["column"])
-            ),
-            None,
-        )
-        clash = set(prev.fields if prev else ()) & set(draft.fields) - {"table", "column"}
-        if prev is None or clash - {"up"} or (clash and not _placeholder(prev, draft)):
-            out.append(draft)
-            continue
-        merged = prev.fields | draft.fields
-        if clash:  # SET NOT NULL's placeholder 'up' gives way to the type change's
-            real = draft if prev.fields["up"] == ident(prev.fields["column"]) else prev
-            merged["up"] = real.fields["up"]
-        for key, other in (("default", "drop_default"), ("drop_default", "default")):
-            if key in draft.fields:  # the later subcommand wins, as in PostgreSQL
-                merged.pop(other, None)
-        prev.fields = {k: merged[k] for k in _ALTER_ORDER if k in merged}
-        prev.review |= draft.review
-        prev.fill |= draft.fill
-    return out
-
-
-def _placeholder(a: Draft, b: Draft) -> bool:
-    """Whether one of the two 'up' is SET NOT NULL's copy of the column."""
-    same = ident(a.fields["column"])
-    return same in (a.fields["up"], b.fields["up"])
-
-
 def _existing_for(existing: ExistingTypes | None, start: int) -> Callable[[str, str], str | None]:
     if existing is None:
         return lambda table, column: None
@@ -438,4 +400,5 @@ def convert_source(source: Source, existing: ExistingTypes | None = None) -> Sql
         stmt = _Statement(text, origin, _existing_for(existing, statement.start))
         _dispatch(stmt, node)
         result.drafts.extend(stmt.drafts)
+    result.drafts = combine(result.drafts)
     return result
