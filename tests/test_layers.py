@@ -27,11 +27,14 @@ ALLOWED: dict[str, set[str]] = {
     "gate": BASE | {"config", "model", "plan", "engine"},
     "commands": BASE | {"config", "spec", "model", "plan", "engine", "gate"},
     "alembic": BASE | {"lint"},
+    # convert writes migration files from SQL (lint's parser), Alembic revisions, pgroll
+    "convert": BASE | {"spec", "lint", "alembic"},
     # lint reads migration files through the public planning functions
     "lint": BASE | {"spec", "model", "plan", "alembic"},
     "embedded": BASE,
     "demo": BASE | {"config", "spec", "commands"},
-    "cli": BASE | {"config", "spec", "commands", "lint", "demo", "embedded", "zdmigrate"},
+    "cli": BASE
+    | {"config", "spec", "commands", "lint", "demo", "embedded", "zdmigrate", "convert"},
     "zdmigrate": BASE | {"config", "spec"},
     "__main__": {"cli"},
 }

@@ -657,6 +657,47 @@ def resume(
     _phase_result(run_command(ctx, lambda: commands.pause(state.settings(), name, False)), fmt)
 
 
+class ConvertFrom(str, enum.Enum):
+    sql = "sql"
+    alembic = "alembic"
+    pgroll = "pgroll"
+
+
+@app.command()
+def convert(
+    ctx: typer.Context,
+    file: Annotated[
+        str, typer.Argument(help="SQL file, Alembic revision (.py) or pgroll file; - for stdin.")
+    ] = "-",
+    source: Annotated[
+        Optional[ConvertFrom],  # noqa: UP045
+        typer.Option(
+            "--from",
+            help="What FILE is. Default: from its extension (.sql, .py, .json/.yaml), "
+            "else its content.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="The migration file to write (.yaml); default stdout."),
+    ] = None,
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Write a migration file from SQL, an Alembic revision or a pgroll migration.
+
+    Values to check are marked '# REVIEW', required values it cannot know
+    '# FILL IN' (then it exits 1: the file does not validate until they are
+    written). What has no operation stays a 'sql' operation, and its lint
+    findings are printed. See docs/migration-files.md.
+
+    Example: zdmigrate convert 0042_orders.sql -o migrations/0004_orders.yaml
+    """
+    from zdmigrate.cli.convert_cmd import run_convert
+
+    raise typer.Exit(run_convert(ctx, file, source.value if source else None, output, fmt))
+
+
 def _phase_result(result: PhaseResult, fmt: render.OutputFormat) -> None:
     if fmt is render.OutputFormat.json:
         emit_json(result.to_json())
