@@ -435,12 +435,12 @@ def test_core_statements_with_parameters_and_orm_reads_render(tmp_path: Path) ->
     script.write_text(ORM_REVISION)
     res = lint(str(script), "--format", "json")
     found = [(f["line"], f["rule"], f["message"]) for f in json.loads(res.stdout)["findings"]]
-    # the flush needs the keys the server would send back. With a recent SQLAlchemy the
-    # ORM's INSERT at commit() is rendered first (and holds on to the drop's lock:
-    # lock-held-across-statements); the lowest SQLAlchemy allowed stops before it.
-    assert [f[:2] for f in found if f[1] != "lock-held-across-statements"] == [
+    # the ORM's INSERT at commit() is rendered (and holds on to the drop's lock), then
+    # the flush needs the keys the server would send back
+    assert [f[:2] for f in found] == [
         (24, "drop-column"),
         (27, "not-linted"),
+        (27, "lock-held-across-statements"),
     ]
     assert found[1][2] == (
         "not linted from line 27 on: upgrade() stopped rendering: NeedsRows: it reads "

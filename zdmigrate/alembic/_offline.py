@@ -202,6 +202,14 @@ class OfflineBind:
     def get_nested_transaction(self) -> None:
         return None
 
+    # what a Session joining the bind's transaction asks for (SQLAlchemy 2.0; 2.1 asks
+    # get_transaction())
+    def _get_required_transaction(self) -> _Transaction:
+        return self.get_transaction()
+
+    def _get_required_nested_transaction(self) -> _Transaction:
+        return self.get_transaction()
+
     def in_transaction(self) -> bool:
         return True
 
