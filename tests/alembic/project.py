@@ -109,6 +109,8 @@ class Project:
 
     def alembic(self, *args: str, hooks: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "APP_SQLALCHEMY_URL": self.url, "ZDM_HOOKS": "1" if hooks else "0"}
+        # a deploy's connection, not the tests' own (which the gate is told to ignore)
+        env["PGAPPNAME"] = "deploy"
         env.pop("ZDMIGRATE_DATABASE_URL", None)
         env.pop("DATABASE_URL", None)
         return subprocess.run(

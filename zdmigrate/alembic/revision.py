@@ -46,9 +46,9 @@ __all__ = ["apply", "complete", "rollback"]
 
 OWN_APPLICATION = "zdmigrate-alembic"
 CONTRACT_HEADER = "-- == Contract"
-# the files ``apply`` planned in this process, by migration name (for ``complete``
-# in --sql mode, which is given a name)
-_FILES: dict[str, str] = {}
+# the file (and schema file) ``apply`` planned in this process, by migration name: for
+# ``complete`` in --sql mode, which is given a name
+_FILES: dict[str, tuple[str, str | None]] = {}
 
 
 def _context(op: Any) -> Any:
@@ -154,7 +154,7 @@ def apply(
     in ``connect_args``). Offline (``--sql``): writes the plan up to contract."""
     ctx = _context(op)
     config = _settings(ctx, database_url, settings)
-    _FILES[Path(path).stem] = str(path)
+    _FILES[Path(path).stem] = (str(path), schema_file)
     with _reported() as view:
         if ctx.as_sql:
             _emit(ctx, _plan_sql(config, str(path), schema_file)[0])
@@ -169,15 +169,19 @@ def apply(
         return result
 
 
-def _migration_file(name: str, file: str | None, folder: str) -> str:
+def _migration_file(
+    name: str, file: str | None, folder: str, schema_file: str | None
+) -> tuple[str, str | None]:
+    """The file to plan for ``complete`` offline, and the schema file to plan against."""
     if file is not None:
-        return file
+        return file, schema_file
     if name in _FILES:
-        return _FILES[name]
+        path, given = _FILES[name]
+        return path, schema_file or given
     for suffix in (".yaml", ".yml", ".json"):
         candidate = Path(folder) / f"{name}{suffix}"
         if candidate.is_file():
-            return str(candidate)
+            return str(candidate), schema_file
     raise ConfigError(
         f"complete('{name}') in --sql mode: the migration file is not known",
         f"pass file='{folder}/{name}.yaml' (the file apply() was given)",
@@ -202,14 +206,14 @@ def complete(
     """The gate, then contract, as ``zdmigrate complete NAME`` (the same options as its
     flags). While the gate is blocked the upgrade fails with the gate's report and
     nothing changes. Offline (``--sql``): writes the contract part of the plan of
-    ``file`` (default: the file ``apply`` was given in this run, else
-    ``migrations/NAME.yaml``)."""
+    ``file`` against ``schema_file`` (default: those ``apply`` was given in this run,
+    else ``<migrations_dir>/NAME.yaml``)."""
     ctx = _context(op)
     config = _settings(ctx, database_url, {})
     with _reported() as view:
         if ctx.as_sql:
-            path = _migration_file(name, file, config.migrations_dir)
-            _emit(ctx, _plan_sql(config, path, schema_file)[1])
+            path, against = _migration_file(name, file, config.migrations_dir, schema_file)
+            _emit(ctx, _plan_sql(config, path, against)[1])
             return None
         from zdmigrate import commands
         from zdmigrate.config import duration_s
