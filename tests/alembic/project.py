@@ -85,6 +85,7 @@ class Project:
     def __init__(self, root: Path, conninfo: str) -> None:
         self.root = root
         self.url = sqlalchemy_url(conninfo)
+        self.stderr = ""
         config = Config(str(root / "alembic.ini"))
         command.init(config, str(root / "alembic"))
         (root / "alembic" / "env.py").write_text(ENV_PY)
@@ -129,6 +130,7 @@ class Project:
         before = set(versions.glob("*.py"))
         done = self.alembic("revision", "--autogenerate", "-m", "check", hooks=hooks)
         assert done.returncode == 0, done.stderr
+        self.stderr = done.stderr
         (new,) = set(versions.glob("*.py")) - before
         text = new.read_text()
         new.unlink()

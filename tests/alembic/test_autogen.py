@@ -5,6 +5,7 @@ undo zdmigrate's work."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import psycopg
 import pytest
 
 from tests.alembic.project import Project
+from tests.conftest import drop_login_roles, login_role
+from tests.pgserver import Server
 from zdmigrate import commands
 from zdmigrate.config import load_settings
 
@@ -120,3 +123,24 @@ def test_after_complete_the_new_models_match_and_the_old_ones_do_not(
     assert project.autogenerate() == "pass"
     project.write("models.py", OLD_MODELS)
     assert "op.drop_column('users', 'email_address')" in project.autogenerate()
+
+
+def test_a_role_that_cannot_read_zdmigrate_state_is_warned(
+    project: Project, migrator_url: str, tmp_path: Path, pg_server: Server
+) -> None:
+    """Such a role gets the name rules only: zdmigrate's own columns are left out, but the
+    column the migration added under its final name is proposed, and it is told why."""
+    role = f"zdm_dev_{uuid.uuid4().hex[:8]}"
+    login_role(pg_server.admin_url, role)
+    with psycopg.connect(migrator_url, autocommit=True) as conn:  # for alembic_version
+        conn.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"')
+    try:
+        other = Project(tmp_path / "dev", psycopg.conninfo.make_conninfo(migrator_url, user=role))
+        other.write("models.py", OLD_MODELS)
+        proposed = other.autogenerate()
+        assert "_zdm_" not in proposed
+        assert "op.drop_column('users', 'country')" in proposed
+        assert f"zdmigrate: role {role} cannot read zdmigrate.migrations" in other.stderr
+    finally:
+        database = psycopg.conninfo.conninfo_to_dict(migrator_url)["dbname"]
+        drop_login_roles(pg_server.admin_url, str(database), role)

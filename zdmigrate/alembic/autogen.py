@@ -14,11 +14,12 @@ Two kinds of objects are left out:
 
 The last two are read once per autogenerate run from ``zdmigrate.migrations``,
 on the connection Alembic compares with (through ``alembic.context``); a role
-that cannot read that table gets the name rules only.
+that cannot read that table gets the name rules only, and a warning.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,8 @@ STATE_SCHEMA = "zdmigrate"
 LIVE_PHASES = ("expanding", "backfilling", "expanded", "completing", "rolling_back", "failed")
 
 _READABLE = """
-SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
+SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT'),
+       current_user
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = 'zdmigrate' AND c.relname = 'migrations'
 """
@@ -80,8 +82,16 @@ def read_in_flight(conn: Any) -> InFlight:
     from sqlalchemy import text
 
     found = InFlight(default_schema=conn.dialect.default_schema_name or "public")
-    readable = conn.execute(text(_READABLE)).scalar()
-    if not readable:
+    readable = conn.execute(text(_READABLE)).first()
+    if readable is None:  # zdmigrate never ran in this database
+        return found
+    if not readable[0]:
+        warnings.warn(
+            f"zdmigrate: role {readable[1]} cannot read zdmigrate.migrations, so autogenerate "
+            "may propose what an in-flight migration changes (GRANT USAGE ON SCHEMA "
+            f"zdmigrate, SELECT ON zdmigrate.migrations TO {readable[1]})",
+            stacklevel=2,
+        )
         return found
     from zdmigrate.model.schema import catalog_from_json
     from zdmigrate.plan import replay
