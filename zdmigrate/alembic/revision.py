@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from alembic.util import CommandError
 
+from zdmigrate.alembic.render import LINTING
 from zdmigrate.errors import ConfigError, GateRefused, ZdmError
 
 if TYPE_CHECKING:
@@ -125,6 +126,15 @@ def _plan_sql(settings: Settings, path: str, schema_file: str | None) -> tuple[s
     return script[: at + 1], script[at + 1 :]
 
 
+def _linted(ctx: Any, call: str) -> bool:
+    """Rendered for ``zdmigrate lint``: write a note instead of the plan (the plan is
+    the safe form of the migration file, which lint checks as such)."""
+    if not ctx.opts.get(LINTING):
+        return False
+    ctx.impl.static_output(f"-- {call}: the migration file is linted as such")
+    return True
+
+
 def _emit(ctx: Any, text: str) -> None:
     """Write ``text`` to Alembic's --sql output, outside the revision's transaction."""
     if not text:
@@ -153,6 +163,8 @@ def apply(
     ``database_url`` replaces the bind's URL (e.g. when env.py passes the password
     in ``connect_args``). Offline (``--sql``): writes the plan up to contract."""
     ctx = _context(op)
+    if _linted(ctx, f"zdmigrate apply {path}"):
+        return None
     config = _settings(ctx, database_url, settings)
     _FILES[Path(path).stem] = (str(path), schema_file)
     with _reported() as view:
@@ -209,6 +221,8 @@ def complete(
     ``file`` against ``schema_file`` (default: those ``apply`` was given in this run,
     else ``<migrations_dir>/NAME.yaml``)."""
     ctx = _context(op)
+    if _linted(ctx, f"zdmigrate complete {name}"):
+        return None
     config = _settings(ctx, database_url, {})
     with _reported() as view:
         if ctx.as_sql:
@@ -240,6 +254,8 @@ def rollback(op: Any, name: str, *, force: bool = False, database_url: str | Non
     ``zdmigrate rollback NAME``; new-version clients block it unless ``force``.
     Offline (``--sql``): writes the rollback steps as a comment naming the command."""
     ctx = _context(op)
+    if _linted(ctx, f"zdmigrate rollback {name}"):
+        return
     config = _settings(ctx, database_url, {})
     with _reported() as view:
         if ctx.as_sql:
