@@ -68,15 +68,19 @@ else:
 
 
 def sqlalchemy_url(conninfo: str) -> str:
-    """A SQLAlchemy URL (psycopg 3 driver) for a libpq URL or conninfo string."""
-    d = psycopg.conninfo.conninfo_to_dict(conninfo)
+    """A SQLAlchemy URL (psycopg 3 driver) for a libpq URL or conninfo string; a socket
+    folder (an embedded server's) goes in the query, as libpq takes it."""
+    d = {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(conninfo).items()}
+    host, port = d.get("host", "127.0.0.1"), d.get("port", "5432")
+    socket = host.startswith("/")
     url = URL.create(
         "postgresql+psycopg",
-        username=str(d.get("user")),
-        password=str(d["password"]) if d.get("password") else None,
-        host=str(d.get("host", "127.0.0.1")),
-        port=int(str(d.get("port", 5432))),
-        database=str(d.get("dbname")),
+        username=d.get("user"),
+        password=d.get("password"),
+        host=None if socket else host,
+        port=None if socket else int(port),
+        database=d.get("dbname"),
+        query={"host": host, "port": port} if socket else {},
     )
     return url.render_as_string(hide_password=False)
 
