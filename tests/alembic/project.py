@@ -59,7 +59,7 @@ else:
             connection=connection,
             target_metadata=metadata,
             include_schemas=True,
-            transaction_per_migration=True,
+            transaction_per_migration=os.environ.get("APP_TX_PER_MIGRATION", "1") == "1",
             **hooks,
         )
         with context.begin_transaction():
@@ -112,8 +112,11 @@ class Project:
         )
         (self.root / "alembic" / "versions" / f"{rev}.py").write_text(body)
 
-    def alembic(self, *args: str, hooks: bool = True) -> subprocess.CompletedProcess[str]:
+    def alembic(
+        self, *args: str, hooks: bool = True, per_migration: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "APP_SQLALCHEMY_URL": self.url, "ZDM_HOOKS": "1" if hooks else "0"}
+        env["APP_TX_PER_MIGRATION"] = "1" if per_migration else "0"
         # a deploy's connection, not the tests' own (which the gate is told to ignore)
         env["PGAPPNAME"] = "deploy"
         env.pop("ZDMIGRATE_DATABASE_URL", None)

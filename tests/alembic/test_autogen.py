@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+import zdmigrate.alembic
 from tests.alembic.project import Project
 from tests.conftest import drop_login_roles, login_role
 from tests.pgserver import Server
@@ -144,3 +145,23 @@ def test_a_role_that_cannot_read_zdmigrate_state_is_warned(
     finally:
         database = psycopg.conninfo.conninfo_to_dict(migrator_url)["dbname"]
         drop_login_roles(pg_server.admin_url, str(database), role)
+
+
+@pytest.mark.parametrize(
+    ("name", "type_"),
+    [
+        ("_zdm_trg_0004_x", "trigger"),
+        ("_zdm_0004_x_users", "function"),
+        ("_zdm_writes_0004_x", "sequence"),
+        ("_zdm_i_users_email_idx", "index"),
+        ("_zdm_nn_score", "check_constraint"),
+        ("zdmigrate", "schema"),
+    ],
+)
+def test_zdmigrate_names_are_left_out_whatever_their_type(name: str, type_: str) -> None:
+    """By name alone, outside an Alembic run too (as alembic_utils and other extensions
+    pass functions, triggers and sequences to the same hooks)."""
+    assert not zdmigrate.alembic.include_name(name, type_, {"schema_name": None})
+    if type_ != "schema":
+        assert not zdmigrate.alembic.include_object(None, name, type_, True, None)
+    assert zdmigrate.alembic.include_name("users_email_idx", "index", {"schema_name": None})
