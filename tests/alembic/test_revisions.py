@@ -109,6 +109,13 @@ def test_upgrade_runs_expand_then_complete(project: Project, migrator_url: str) 
     assert _one(migrator_url, "SELECT version_num FROM alembic_version") == "0003"
     assert _one(migrator_url, "SELECT sum(score) FROM users") == 3000 * 3001 // 2
 
+    # the revisions run again (a deploy from a fresh alembic_version): nothing to do
+    assert project.alembic("stamp", "0001").returncode == 0
+    done = project.alembic("upgrade", "head")
+    assert done.returncode == 0, done.stderr
+    assert f"{NAME}: already completed" in done.stderr
+    assert _columns(migrator_url) == {"id": "integer", "email_address": "text", "score": "bigint"}
+
 
 @pytest.mark.parametrize("per_migration", [True, False], ids=["per-revision", "one-transaction"])
 def test_one_upgrade_creates_expands_and_completes(

@@ -161,7 +161,9 @@ def apply(
     ``alembic`` runs in), as ``zdmigrate apply`` does. ``settings`` override the
     project's (``schema_name``, ``batch_size``, ``lock_timeout_ms``, ``verify``, ...);
     ``database_url`` replaces the bind's URL (e.g. when env.py passes the password
-    in ``connect_args``). Offline (``--sql``): writes the plan up to contract."""
+    in ``connect_args``). A migration already completed is reported and left alone (a
+    deploy may run the revisions again). Offline (``--sql``): writes the plan up to
+    contract."""
     ctx = _context(op)
     if _linted(ctx, f"zdmigrate apply {path}"):
         return None
@@ -174,6 +176,9 @@ def apply(
         from zdmigrate import commands
 
         with _outside_transaction(ctx):
+            if _phase(config, Path(path).stem) == "completed":
+                view.echo(f"{Path(path).stem}: already completed")
+                return None
             result = commands.apply(config, str(path), view.echo, view.progress)
         view.echo(f"{result.name}: expanded; old and new versions both work")
         if result.search_path:
