@@ -5,6 +5,7 @@ role is not a superuser and the application connects as a role of its own."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -19,10 +20,10 @@ from tests.alembic.project import Project
 from tests.conftest import drop_login_roles, login_role
 from tests.pgserver import Server
 from zdmigrate import commands
-from zdmigrate.cli.plan_render import plan_sql
 from zdmigrate.config import Settings
 
 NAME = "0002_users_email_address"
+PLAN_FLAGS = ("--schema-file", "schema.json", "--format", "sql")
 MIGRATION = """
 description: users.email becomes email_address, users.score becomes bigint
 operations:
@@ -167,13 +168,18 @@ def test_upgrade_sql_prints_the_plan(project: Project, migrator_url: str) -> Non
     done = project.alembic("upgrade", "0001:head", "--sql")
     assert done.returncode == 0, done.stderr
     # exactly what 'zdmigrate plan FILE --schema-file schema.json --format sql' prints
-    offline = Settings()
-    report = commands.plan(
-        offline,
-        str(project.root / "migrations" / f"{NAME}.yaml"),
-        str(project.root / "schema.json"),
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("ZDMIGRATE_DATABASE_URL", "DATABASE_URL")
+    }
+    plan = subprocess.run(
+        [sys.executable, "-m", "zdmigrate", "plan", f"migrations/{NAME}.yaml", *PLAN_FLAGS],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    script = plan_sql(report)
+    assert plan.returncode == 0, plan.stderr
+    script = plan.stdout
     at = script.index("\n-- == Contract")
     expand, contract = script[: at + 1].rstrip("\n"), script[at + 1 :].rstrip("\n")
     out = done.stdout
