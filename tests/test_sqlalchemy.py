@@ -5,6 +5,7 @@ and each sees the other's writes."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -12,6 +13,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 import zdmigrate.sqlalchemy
 from tests.alembic.project import sqlalchemy_url
 from tests.app_versions import NAME, SCHEMA, InFlight, in_flight, physical
+from tests.pgbouncer import pgbouncer
+from tests.pgserver import Server
 from zdmigrate import commands
 
 __all__ = ["in_flight"]
@@ -123,3 +126,35 @@ def test_a_bad_migration_name_is_refused_at_once() -> None:
     engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1/none")
     with pytest.raises(ValueError, match="is not a migration name"):
         zdmigrate.sqlalchemy.use_version(engine, "0004_x'; DROP TABLE users; --")
+
+
+@pytest.mark.parametrize("mode", ["session", "transaction"])
+def test_through_pgbouncer_each_write_is_attributed_to_its_version(
+    mode: str, in_flight: InFlight, pg_server: Server
+) -> None:
+    """PgBouncer passes no startup options; ``use_version`` sets the version with SQL
+    (once per connection in session pooling, first in each transaction in transaction
+    pooling, where the old and the new version take turns on one server connection)."""
+    app = str(psycopg.conninfo.conninfo_to_dict(in_flight.app_url)["user"])
+    with pgbouncer(pg_server.admin_url, mode, [app]) as port:
+        target = psycopg.conninfo.make_conninfo(in_flight.app_url, host="127.0.0.1", port=port)
+        url = sqlalchemy_url(target)
+        args = {"prepare_threshold": None}
+        new = sa.create_engine(url, connect_args=args, poolclass=sa.NullPool)
+        zdmigrate.sqlalchemy.use_version(new, NAME, schema=SCHEMA, pooling=mode)  # type: ignore[arg-type]
+        old = sa.create_engine(url, connect_args=args, poolclass=sa.NullPool)
+        with Session(new) as new_session, Session(old) as old_session:
+            for key in (11, 12, 13):
+                new_session.get(NewUser, key).score = key * 10  # type: ignore[union-attr]
+                new_session.commit()
+                old_session.get(OldUser, key + 10).score = key * 100  # type: ignore[union-attr]
+                old_session.commit()
+            assert new_session.get(NewUser, 21).score == 1100  # type: ignore[union-attr]
+            new_session.commit()
+        new.dispose()
+        old.dispose()
+    assert [physical(in_flight.migrator_url, k)[1:] for k in (11, 21)] == [(110, 110), (1100, 1100)]
+    with psycopg.connect(in_flight.migrator_url) as conn:
+        row = conn.execute(f"SELECT last_value FROM shop._zdm_writes_{NAME}").fetchone()
+    assert row == (3,)  # the old version's three writes, and only those
+    assert commands.verify(in_flight.settings, NAME).ok
