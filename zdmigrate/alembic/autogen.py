@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from zdmigrate.errors import ZdmError
+
 __all__ = ["InFlight", "in_flight", "include_name", "include_object"]
 
 PREFIX = "_zdm_"
@@ -104,8 +106,13 @@ def read_in_flight(conn: Any) -> InFlight:
         if row["phase"] not in LIVE_PHASES or row["catalog"] is None:
             continue
         before = catalog_from_json(row["catalog"])
-        migration = parse_migration(row["source"], row["name"], f"{row['name']} (as applied)")
-        _changes(found, row["schema_name"], before, replay(before, [migration]))
+        try:
+            migration = parse_migration(row["source"], row["name"], f"{row['name']} (as applied)")
+            after = replay(before, [migration])
+        except ZdmError as exc:  # applied by a zdmigrate that read files differently
+            warnings.warn(f"zdmigrate: {row['name']} left out: {exc.one_line()}", stacklevel=2)
+            continue
+        _changes(found, row["schema_name"], before, after)
     return found
 
 
