@@ -11,13 +11,14 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "zdmigrate"
 
-BASE = {"errors", "_version", "redact", "_pyproject", "_imports"}
+BASE = {"errors", "_version", "redact", "_pyproject", "_imports", "_versions"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "_version": set(),
     "redact": set(),
     "_pyproject": {"errors"},
     "_imports": set(),
+    "_versions": set(),
     "config": BASE,
     "spec": BASE,
     "model": BASE | {"spec"},
@@ -26,12 +27,17 @@ ALLOWED: dict[str, set[str]] = {
     "engine": BASE | {"config", "spec", "model", "plan"},
     "gate": BASE | {"config", "model", "plan", "engine"},
     "commands": BASE | {"config", "spec", "model", "plan", "engine", "gate"},
-    "alembic": BASE | {"lint"},
+    # alembic: render (lint's, light) and, above commands, the env.py hooks and the
+    # revision helpers (imported on first use, so lint never loads them)
+    "alembic": BASE | {"lint", "config", "spec", "model", "plan", "commands"},
     # convert writes migration files from SQL (lint's parser), Alembic revisions, pgroll
     "convert": BASE | {"spec", "lint", "alembic"},
     # lint reads migration files through the public planning functions
     "lint": BASE | {"spec", "model", "plan", "alembic"},
     "embedded": BASE,
+    # for applications: light, nothing of the planner
+    "sqlalchemy": BASE,
+    "psycopg": BASE,
     "demo": BASE | {"config", "spec", "commands"},
     "cli": BASE
     | {"config", "spec", "commands", "lint", "demo", "embedded", "zdmigrate", "convert"},
@@ -43,10 +49,18 @@ ALLOWED: dict[str, set[str]] = {
 ALLOWED_MODULES = {
     ("lint", "zdmigrate.engine.introspect"),
     ("lint", "zdmigrate.engine.db"),
+    # the revision helpers print the plan and progress as the command line does
+    ("alembic", "zdmigrate.cli.plan_render"),
+    ("alembic", "zdmigrate.cli.render"),
 }
 
 
-SHARED_PRIVATE = ("zdmigrate._version", "zdmigrate._pyproject", "zdmigrate._imports")
+SHARED_PRIVATE = (
+    "zdmigrate._version",
+    "zdmigrate._pyproject",
+    "zdmigrate._imports",
+    "zdmigrate._versions",
+)
 
 
 def _layer(module: str) -> str:

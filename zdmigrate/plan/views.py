@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from psycopg import sql
 
+from zdmigrate._versions import version_schema_name
 from zdmigrate.model.schema import Grant
 from zdmigrate.ops import TableWork, ViewColumn
 from zdmigrate.plan.grants import schema_usage_sql, view_grants, view_grants_sql
 
 __all__ = ["version_schema_name", "views_sql"]
-
-
-def version_schema_name(schema: str, migration: str) -> str:
-    """``<schema>_<migration>``, lower case, safe as a bare search_path entry, <= 63 bytes."""
-    clean = re.sub(r"[^a-z0-9_]+", "_", f"{schema}_{migration}".lower()).strip("_")
-    return clean[:63]
 
 
 def _view_sql(
