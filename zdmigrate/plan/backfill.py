@@ -37,8 +37,8 @@ Walk = Literal["blocks", "keys"]
 # Where a partitioned table's statements name the partition they run on.
 PARTITION = "<partition>"
 
-# The backfill's own session: the dual-write triggers skip it (their WHEN clause reads
-# zdmigrate.backfill), and a batch does not wait for its WAL to reach disk (a crash
+# The backfill's own session: the dual-write triggers skip its batches (today's by their
+# WHEN clause on the marker; those of an earlier release read zdmigrate.backfill), and a batch does not wait for its WAL to reach disk (a crash
 # loses the batch with its checkpoint, so the resumed backfill redoes exactly those).
 SESSION_SQL = (
     f"SELECT set_config('{BACKFILL_SETTING}', 'on', false), set_config('lock_timeout', %s, false), "

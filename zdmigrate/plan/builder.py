@@ -217,12 +217,12 @@ def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[S
     stmts = []
     alters = [c.clause for c in w.changes if isinstance(c, ExpandAlter)]
     if w.transforms:
-        function, trigger = trigger_sql(w, ctx.migration, ctx.schema, vschema)
+        function, triggers = trigger_sql(w, ctx.migration, ctx.schema, vschema)
         stmts.append(function)
     if alters:
         stmts.append(_alter(ctx, name, alters))
     if w.transforms:
-        stmts.append(trigger)
+        stmts += triggers
     if alters:
         stmts += shadow_grants_sql(ctx.schema, w)
     stmts += [c.statement.as_string() + ";" for c in w.changes if isinstance(c, Comment)]
@@ -350,7 +350,9 @@ def _contract_table(ctx: PlanContext, w: TableWork) -> list[Step]:
     table = ctx.qualified(name)
     stmts: list[str] = []
     if w.transforms:
-        stmts += drop_trigger_sql(ctx.migration, ctx.schema, name, if_exists=False)
+        stmts += drop_trigger_sql(
+            ctx.migration, ctx.schema, name, if_exists=False, backfill=w.needs_backfill
+        )
     alters = [c for c in w.changes if isinstance(c, ContractAlter)]
     before = [c.clause for c in alters if not c.after_renames]
     if before:
@@ -408,7 +410,9 @@ def _rollback(ctx: PlanContext, touched: list[TableWork], vschema: str | None) -
     for w in touched:
         stmts: list[str] = []
         if w.transforms:
-            stmts += drop_trigger_sql(ctx.migration, ctx.schema, w.table.name, if_exists=True)
+            stmts += drop_trigger_sql(
+                ctx.migration, ctx.schema, w.table.name, if_exists=True, backfill=w.needs_backfill
+            )
         undo = _undo_clauses(w)
         if undo:
             stmts.append(_alter(ctx, w.table.name, undo))
