@@ -40,9 +40,11 @@ __all__ = [
 ]
 
 
-def trigger_names(migration: str, table: str) -> tuple[str, str]:
-    """(trigger, function) of ``migration`` on ``table``."""
-    return internal_name("trg", migration), internal_name(migration, table)
+def trigger_names(migration: str, table: str, scope: str | None = None) -> tuple[str, str]:
+    """(trigger, function) of ``migration`` on ``table`` (of schema ``scope`` when the
+    migration changes tables of several schemas, which may share a table name)."""
+    function = internal_name(migration, scope, table) if scope else internal_name(migration, table)
+    return internal_name("trg", migration), function
 
 
 def writes_sequence(migration: str) -> str:
@@ -68,9 +70,11 @@ def _count_write(migration: str, schema: str) -> str:
     return f"  PERFORM nextval({sql.Literal(name).as_string()}::regclass);"
 
 
-def drop_trigger_sql(migration: str, schema: str, table: str, if_exists: bool) -> list[str]:
+def drop_trigger_sql(
+    migration: str, schema: str, table: str, if_exists: bool, scoped: bool = False
+) -> list[str]:
     """DROP the trigger and its function."""
-    trigger, function = trigger_names(migration, table)
+    trigger, function = trigger_names(migration, table, schema if scoped else None)
     maybe = sql.SQL("IF EXISTS " if if_exists else "")
     drops = [
         sql.SQL("DROP TRIGGER {}{} ON {};").format(
@@ -143,7 +147,7 @@ def _resolves(version_schema: str, schema: str) -> str:
     )
 
 
-def _refuse_misdeclared(migration: str, version_schema: str, schema: str) -> str:
+def _refuse_misdeclared(migration: str, version_schema: str, search_path: str) -> str:
     """A session that declares the new version but does not resolve its tables through
     the version schema writes the old shape: refuse rather than misattribute it."""
     message = sql.Literal(
@@ -152,7 +156,7 @@ def _refuse_misdeclared(migration: str, version_schema: str, schema: str) -> str
     ).as_string()
     hint = sql.Literal(
         f"GRANT USAGE ON SCHEMA {version_schema} (and the privileges on its views) to "
-        f"this role, and connect with search_path={version_schema},{schema}"
+        f"this role, and connect with search_path={search_path}"
     ).as_string()
     return (
         f"  IF {_declared(migration)} THEN\n"
@@ -237,10 +241,17 @@ def _physical_body(p: _Parts, count: str) -> list[str]:
 
 
 def trigger_sql(
-    work: TableWork, migration: str, schema: str, version_schema: str | None
+    work: TableWork,
+    migration: str,
+    schema: str,
+    version_schema: str | None,
+    scoped: bool = False,
+    search_path: str | None = None,
 ) -> tuple[str, str]:
-    """(CREATE FUNCTION, CREATE TRIGGER) for ``work``'s transforms."""
-    trigger, function = trigger_names(migration, work.table.name)
+    """(CREATE FUNCTION, CREATE TRIGGER) for ``work``'s transforms; ``search_path``: the
+    new version's, which the refusal's hint names (default: the version schema, then
+    ``schema``)."""
+    trigger, function = trigger_names(migration, work.table.name, schema if scoped else None)
     parts = _Parts(work)
     count = _count_write(migration, schema)
     declare = [f"  {flag} boolean;" for flag in parts.flags]
@@ -249,7 +260,8 @@ def trigger_sql(
         body = _physical_body(parts, count)
     else:
         detect = _resolves(version_schema, schema)
-        refuse = _refuse_misdeclared(migration, version_schema, schema)
+        path = search_path or f"{version_schema},{schema}"
+        refuse = _refuse_misdeclared(migration, version_schema, path)
         body = _version_body(parts, detect, refuse, count)
     if work.needs_backfill:
         m = sql.Identifier(MARKER).as_string()
