@@ -146,6 +146,7 @@ class PlanReport:
             "migration": p.migration,
             "mode": p.mode,
             "version_schema": p.version_schema,
+            "version_schemas": p.version_schemas,
             "search_path": p.search_path,
             "live": self.live,
             "schema_from": self.source,

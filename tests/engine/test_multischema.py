@@ -12,6 +12,8 @@ is billing's, as it is for the old app.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -137,6 +139,7 @@ def _write_both_versions(s: Setup) -> None:
 def test_one_migration_changes_tables_of_two_schemas_for_both_versions(setup: Setup) -> None:
     shown = json.loads(setup.project.ok("plan", str(setup.path), "--format", "json").stdout)
     assert shown["search_path"] == NEW_PATH
+    assert shown["version_schemas"] == [BILLING_V, CRM_V]
     applied = setup.project.ok("apply", str(setup.path), "--format", "json")
     result = json.loads(applied.stdout)
     assert result["search_path"] == NEW_PATH
@@ -179,7 +182,7 @@ def test_rollback_restores_both_schemas(setup: Setup) -> None:
         new.execute("UPDATE invoices SET memo = 'new-1' WHERE id = 1")
         new.execute("UPDATE customers SET score = 77 WHERE id = 1")
         new.execute(f"UPDATE {CRM_V}.accounts SET total = 31 WHERE id = 3")
-    setup.project.ok("rollback", NAME, "--force")
+    setup.project.ok("rollback", NAME)
     assert setup.catalog() == before
     assert setup.rows("billing.invoices")[0] == (1, "new-1")
     assert setup.rows("crm.customers")[0] == (1, 77)
@@ -268,3 +271,50 @@ def test_planning_offline_replays_each_schema_of_a_migration(tmp_path: Path) -> 
     res = zdm("plan", str(bad))
     assert res.exit_code == 2
     assert "column 'n' does not exist in table 'accounts'" in res.stderr
+
+
+class _Writer(threading.Thread):
+    """An app writing ``statement`` every 20 ms on its own connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any], statement: str) -> None:
+        super().__init__(daemon=True)
+        self.conn, self.statement = conn, statement
+        self.halt = threading.Event()
+        self.writes = 0
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            self.conn.execute(self.statement)
+            self.writes += 1
+            time.sleep(0.02)
+
+    def __enter__(self) -> _Writer:
+        self.start()
+        while self.writes < 3:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.halt.set()
+        self.join(timeout=10)
+        self.conn.close()
+
+
+def test_the_gate_counts_old_writes_in_every_schema(setup: Setup) -> None:
+    setup.project.ok("apply", str(setup.path))
+    new = setup.app_conn(NEW_PATH)
+    with _Writer(new, f"UPDATE {CRM_V}.accounts SET total = total + 1 WHERE id = 1"):
+        res = setup.project.zdm("gate", NAME, "--window", "1s", "--format", "json")
+    assert res.exit_code == 0, res.stdout
+    # an old writer of the second schema's table only, its session ignored by name:
+    # the write counters of every schema are read
+    url = psycopg.conninfo.make_conninfo(setup.migrator_url, user=setup.app)
+    old = psycopg.connect(url, autocommit=True, application_name="old-app")
+    with _Writer(old, "UPDATE crm.customers SET score = score + 1 WHERE id = 2"):
+        res = setup.project.zdm(
+            "gate", NAME, "--window", "1s", "--ignore-application", "old-*", "--format", "json"
+        )
+    assert res.exit_code == 1, res.stdout
+    report = json.loads(res.stdout)
+    (writes,) = [s for s in report["sources"] if s["source"] == "writes"]
+    assert writes["verdict"] == "found" and writes["evidence"][0]["writes"] >= 3
