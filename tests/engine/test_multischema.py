@@ -267,10 +267,16 @@ def test_planning_offline_replays_each_schema_of_a_migration(tmp_path: Path) -> 
     plan = json.loads(res.stdout)
     assert plan["search_path"] == "billing_0002_widen,crm_0002_widen,billing,crm"
     bad = tmp_path / "0003_bad.yaml"
-    bad.write_text("- alter_column: {table: crm.accounts, column: n, type: bigint}\n")
+    bad.write_text(
+        "- alter_column: {table: billing.accounts, column: n, type: numeric}\n"
+        "- alter_column: {table: crm.accounts, column: n, type: numeric}\n"
+    )
     res = zdm("plan", str(bad))
     assert res.exit_code == 2
-    assert "column 'n' does not exist in table 'accounts'" in res.stderr
+    # the error names the operation by its number in the file, not in its schema's part
+    assert "operation 2 (alter_column): column 'n' does not exist in table 'accounts'" in (
+        res.stderr
+    )
 
 
 class _Writer(threading.Thread):
