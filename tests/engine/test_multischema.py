@@ -324,3 +324,21 @@ def test_the_gate_counts_old_writes_in_every_schema(setup: Setup) -> None:
     report = json.loads(res.stdout)
     (writes,) = [s for s in report["sources"] if s["source"] == "writes"]
     assert writes["verdict"] == "found" and writes["evidence"][0]["writes"] >= 3
+
+
+def test_two_schemas_whose_version_schemas_would_share_a_name_are_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "0001_tables.yaml").write_text(
+        '- create_table: {table: "Crm.a", columns: [{name: id, type: int, primary_key: true}]}\n'
+        "- create_table: {table: crm.a, columns: [{name: id, type: int, primary_key: true}]}\n"
+    )
+    path = tmp_path / "0002_x.yaml"
+    path.write_text(
+        '- add_column: {table: "Crm.a", column: {name: x, type: int}}\n'
+        "- add_column: {table: crm.a, column: {name: x, type: int}}\n"
+    )
+    res = zdm("plan", str(path))
+    assert res.exit_code == 2
+    (line,) = res.stderr.strip().splitlines()
+    assert "schemas 'Crm' and 'crm' would both get version schema crm_0002_x" in line

@@ -450,6 +450,8 @@ def build_plans(
         schema, _ = split[0]
         return build_plan(migration, catalog_of(schema), mode, timeouts, older_version_schemas)
     schemas = tuple(schema for schema, _ in split)
+    if mode == "version":
+        _refuse_shared_version_schema(migration, schemas)
     parts = [
         build_plan(part, catalog_of(schema), mode, timeouts, (), schemas) for schema, part in split
     ]
@@ -468,6 +470,21 @@ def build_plans(
     plan.deprecated = [d for p in parts for d in p.deprecated]
     plan.tables = sorted({t for p in parts for t in p.tables})
     return plan
+
+
+def _refuse_shared_version_schema(migration: Migration, schemas: tuple[str, ...]) -> None:
+    """Two schemas of one migration whose version schemas would have one name
+    (``Crm`` and ``crm``: the name is lower case)."""
+    seen: dict[str, str] = {}
+    for schema in schemas:
+        vschema = version_schema_name(schema, migration.name)
+        if vschema in seen:
+            raise SpecError(
+                f"{migration.path}: schemas '{seen[vschema]}' and '{schema}' would both get "
+                f"version schema {vschema}",
+                "change the tables of one of them in a migration file of its own",
+            )
+        seen[vschema] = schema
 
 
 def _scoped(step: Step, schema: str) -> Step:
