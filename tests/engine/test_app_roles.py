@@ -232,3 +232,24 @@ def test_a_migration_role_that_does_not_own_the_table_gets_one_line(roles: Roles
         counters = "SELECT count(*) FROM pg_class WHERE relname LIKE '\\_zdm\\_writes%%'"
         assert conn.execute(counters).fetchone() == (0,)
     assert after == before
+
+
+def _acls(url: str) -> list[tuple[Any, ...]]:
+    """The table's and its columns' privileges."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT a.attname, a.attacl::text[], c.relacl::text[] FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attrelid = 'shop.users'::regclass "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+        ).fetchall()
+
+
+def test_rollback_leaves_the_tables_grants_as_they_were(roles: Roles) -> None:
+    before = _acls(roles.migrator_url)
+    roles.project.ok("apply", str(roles.folder / "0002_users.yaml"))
+    assert _acls(roles.migrator_url) != before  # the shadow column got n's column grants
+    roles.project.ok("rollback", "0002_users")
+    assert _acls(roles.migrator_url) == before
+    with roles.connect(roles.reporting) as rep:
+        rep.execute("UPDATE users SET n = 9 WHERE id = 1")
+        assert rep.execute("SELECT email FROM users WHERE id = 1").fetchone() == ("u1",)
