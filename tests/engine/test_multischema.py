@@ -342,3 +342,19 @@ def test_two_schemas_whose_version_schemas_would_share_a_name_are_refused(
     assert res.exit_code == 2
     (line,) = res.stderr.strip().splitlines()
     assert "schemas 'Crm' and 'crm' would both get version schema crm_0002_x" in line
+
+
+def test_a_second_migration_on_a_table_of_either_schema_is_refused(setup: Setup) -> None:
+    setup.project.ok("apply", str(setup.path))
+    other = setup.folder / "0003_crm.yaml"
+    other.write_text("- add_column: {table: crm.customers, column: {name: note, type: text}}\n")
+    res = setup.project.zdm("apply", str(other))
+    assert res.exit_code == 2
+    assert "migration '0002_split' is still in flight on customers" in res.stderr
+    assert "note" not in dict(setup.columns("crm", "customers"))
+    # a table of the same name in a schema the migration does not change is free
+    with psycopg.connect(setup.migrator_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.customers (id int PRIMARY KEY)")
+    free = setup.folder / "0004_public.yaml"
+    free.write_text("- add_column: {table: customers, column: {name: note, type: text}}\n")
+    setup.project.ok("apply", str(free))
