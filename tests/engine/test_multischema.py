@@ -358,3 +358,31 @@ def test_a_second_migration_on_a_table_of_either_schema_is_refused(setup: Setup)
     free = setup.folder / "0004_public.yaml"
     free.write_text("- add_column: {table: customers, column: {name: note, type: text}}\n")
     setup.project.ok("apply", str(free))
+
+
+def test_cleanup_drops_one_schemas_version_kept_while_in_use(
+    setup: Setup, pg_server: Server
+) -> None:
+    migrator = psycopg.conninfo.conninfo_to_dict(setup.migrator_url)["user"]
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+        # to see the app role's sessions (docs/connecting.md, least privileges)
+        admin.execute(
+            sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(str(migrator)))
+        )
+    setup.project.ok("apply", str(setup.path))
+    setup.project.ok("complete", NAME)
+    later = setup.folder / "0003_crm_note.yaml"
+    later.write_text("- add_column: {table: crm.customers, column: {name: note, type: text}}\n")
+    setup.project.ok("apply", str(later))
+    url = psycopg.conninfo.make_conninfo(setup.migrator_url, user=setup.app)
+    user = psycopg.connect(url, application_name="billing", options=f"-c search_path={NEW_PATH}")
+    user.execute(f"SELECT total FROM {CRM_V}.accounts")  # its views open in a transaction
+    done = setup.project.ok("complete", "0003_crm_note")
+    assert f"kept version schema {CRM_V} of {NAME}" in done.stderr
+    assert CRM_V in setup.catalog()["public"]["schemas"]
+    user.rollback()
+    user.close()
+    cleaned = json.loads(setup.project.ok("cleanup", "--format", "json").stdout)
+    assert [(d["migration"], d["version_schema"]) for d in cleaned["dropped"]] == [(NAME, CRM_V)]
+    schemas = setup.catalog()["public"]["schemas"]
+    assert CRM_V not in schemas and BILLING_V in schemas
