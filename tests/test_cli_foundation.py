@@ -78,6 +78,7 @@ def test_init_twice_leaves_one_state_schema(db_url: str, db: psycopg.Connection[
         "gate_decisions",
         "gate_snapshots",
         "meta",
+        "migration_schemas",
         "migrations",
         "steps_done",
     ]
@@ -91,7 +92,7 @@ def test_init_in_two_processes_at_once(db_url: str, db: psycopg.Connection[Any])
     results = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], results
     assert db.execute("SELECT value FROM zdmigrate.meta").fetchall() == [(str(STATE_VERSION),)]
-    assert len(_state_tables(db)) == 8
+    assert len(_state_tables(db)) == 9
 
 
 def test_status_json_is_empty_on_a_fresh_database(db_url: str) -> None:

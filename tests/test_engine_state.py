@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from tests.cli_helpers import zdm
+from zdmigrate.engine.state import STATE_VERSION
 
 Conn = psycopg.Connection[Any]
 
@@ -121,3 +122,33 @@ def test_unknown_migration_name(db_url: str) -> None:
     assert res.stderr.strip() == (
         "error: no migration named 'nope' (hint: zdmigrate status lists migrations)"
     )
+
+
+def test_upgrading_the_state_keeps_each_migrations_schema_and_version_schema(
+    db_url: str, db: Conn, tmp_path: Path
+) -> None:
+    """State version 5 keeps a migration's schemas in a table of their own: an upgrade
+    from 4 copies each migration's schema, version schema and tables into it, so a
+    migration applied before the upgrade completes after it and drops its predecessor."""
+    _tables(db)
+    first = _file(tmp_path, "0001_wide", "- alter_column: {table: a, column: x, type: bigint}\n")
+    assert zdm("--database-url", db_url, "apply", first).exit_code == 0
+    assert zdm("--database-url", db_url, "complete", "0001_wide").exit_code == 0
+    second = _file(tmp_path, "0002_y", "- alter_column: {table: a, column: x, type: numeric}\n")
+    assert zdm("--database-url", db_url, "apply", second).exit_code == 0
+    # back to state version 4, as a zdmigrate before multi-schema migrations left it
+    db.execute("DROP TABLE zdmigrate.migration_schemas")
+    db.execute("UPDATE zdmigrate.meta SET value = '4' WHERE key = 'state_version'")
+    res = zdm("--database-url", db_url, "init", "--format", "json")
+    assert json.loads(res.stdout) == {"state_version_before": 4, "state_version": STATE_VERSION}
+    rows = db.execute(
+        "SELECT migration, schema_name, version_schema, tables, version_schema_dropped "
+        "FROM zdmigrate.migration_schemas ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("0001_wide", "public", "public_0001_wide", ["a"], False),
+        ("0002_y", "public", "public_0002_y", ["a"], False),
+    ]
+    assert zdm("--database-url", db_url, "complete", "0002_y").exit_code == 0
+    gone = db.execute("SELECT to_regnamespace('public_0001_wide') IS NULL").fetchone()
+    assert gone == (True,)

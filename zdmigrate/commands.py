@@ -27,7 +27,7 @@ from zdmigrate.gate import (
 )
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
-from zdmigrate.plan import build_plan, replay, schema_for
+from zdmigrate.plan import build_plans, replay, schema_for
 from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
@@ -71,13 +71,23 @@ def validate(
     if deep:
         settings = settings or Settings()
         given = schema_file is not None or bool(settings.database_url)
-        base = _read_schema(settings, paths[0], schema_file)[0] if given and paths else None
-        for index, (path, migration) in enumerate(zip(paths, migrations, strict=True)):
-            if base is None:
-                schema = schema_for(Path(path), settings.schema_name)
+        default = settings.schema_name
+        schemas = list(dict.fromkeys(s for m in migrations for s, _ in m.split(default)))
+        base: dict[str, Catalog] = {}
+        if given and paths:
+            if settings.database_url and schema_file is None:
+                with connect(settings.database_url) as conn, translate_errors("validate"):
+                    base = {s: introspect(conn, s) for s in schemas}
             else:
-                schema = replay(base, migrations[:index])
-            build_plan(migration, schema, settings.mode)
+                base = {s: schema_for(Path(paths[0]), s, schema_file, default) for s in schemas}
+        for index, (path, migration) in enumerate(zip(paths, migrations, strict=True)):
+
+            def catalog_of(schema: str, index: int = index, path: str = path) -> Catalog:
+                if not base:
+                    return schema_for(Path(path), schema, None, default)
+                return replay(base[schema], migrations[:index], default)
+
+            build_plans(migration, catalog_of, default, settings.mode)
     return migrations
 
 
@@ -102,7 +112,9 @@ def _search_path(row: dict[str, Any]) -> str | None:
         return None
     if not live or not row["version_schema"]:
         return None
-    return f"{row['version_schema']},{row['schema_name']}"
+    version_schemas = row.get("version_schemas") or [row["version_schema"]]
+    schemas = row.get("schemas") or [row["schema_name"]]
+    return ",".join([*version_schemas, *schemas])
 
 
 def status(settings: Settings) -> list[dict[str, Any]]:
@@ -134,6 +146,7 @@ class PlanReport:
             "migration": p.migration,
             "mode": p.mode,
             "version_schema": p.version_schema,
+            "version_schemas": p.version_schemas,
             "search_path": p.search_path,
             "live": self.live,
             "schema_from": self.source,
@@ -151,24 +164,29 @@ class PlanReport:
         }
 
 
-def _read_schema(
-    settings: Settings, path: str, schema_file: str | None
-) -> tuple[Catalog, tuple[tuple[str, str], ...]]:
-    """The schema to plan against, and the older version schemas contract would drop."""
+def _read_schemas(
+    settings: Settings, path: str, migration: Migration, schema_file: str | None
+) -> tuple[dict[str, Catalog], tuple[tuple[str, str], ...]]:
+    """The schema model of every schema the migration changes, and the older version
+    schemas contract would drop."""
+    default = settings.schema_name
+    schemas = [schema for schema, _ in migration.split(default)]
     if settings.database_url and schema_file is None:
         with connect(settings.database_url) as conn, translate_errors("plan"):
-            catalog = introspect(conn, settings.schema_name)
-            older = _older_version_schemas(conn, load_migration(path).name, settings.schema_name)
-        return catalog, older
-    return schema_for(Path(path), settings.schema_name, schema_file), ()
+            runner.missing_schemas(conn, migration, default)
+            catalogs = {schema: introspect(conn, schema) for schema in schemas}
+            older = _older_version_schemas(conn, migration.name, schemas)
+        return catalogs, older
+    offline = {s: schema_for(Path(path), s, schema_file, default) for s in schemas}
+    return offline, ()
 
 
-def _older_version_schemas(conn: Any, name: str, schema: str) -> tuple[tuple[str, str], ...]:
+def _older_version_schemas(conn: Any, name: str, schemas: list[str]) -> tuple[tuple[str, str], ...]:
     from zdmigrate.engine.state import state_version
 
     if state_version(conn) == 0:
         return ()
-    return tuple(Store(conn).predecessors_to_drop(name, schema))
+    return tuple(Store(conn).predecessors_to_drop(name, schemas))
 
 
 def plan(settings: Settings, path: str, schema_file: str | None = None) -> PlanReport:
@@ -176,15 +194,27 @@ def plan(settings: Settings, path: str, schema_file: str | None = None) -> PlanR
     (dump or snapshot) when one is given, else against what the earlier files create."""
     migration = load_migration(path)
     settings = for_migration(settings, migration)
-    catalog, older = _read_schema(settings, path, schema_file)
-    built = build_plan(migration, catalog, settings.mode, runner.timeouts(settings), older)
-    backfilled = {b.table for b in built.backfill}
+    catalogs, older = _read_schemas(settings, path, migration, schema_file)
+    built = build_plans(
+        migration,
+        catalogs.__getitem__,
+        settings.schema_name,
+        settings.mode,
+        runner.timeouts(settings),
+        older,
+    )
+    backfilled = {(b.schema, b.table) for b in built.backfill}
+    several = len(catalogs) > 1
     tables = {
-        name: _estimates(t.row_estimate, t.size_bytes or 0, name in backfilled)
+        f"{schema}.{name}" if several else name: _estimates(
+            t.row_estimate, t.size_bytes or 0, (schema, name) in backfilled
+        )
+        for schema, catalog in catalogs.items()
         for name, t in catalog.tables.items()
         if name in built.tables and catalog.live
     }
-    return PlanReport(built, migration, catalog.source, tables)
+    source = next(iter(catalogs.values())).source
+    return PlanReport(built, migration, source, tables)
 
 
 # Conservative rates for estimates, well under what bench/backfill.py measures here.
@@ -210,10 +240,13 @@ def apply(
 
 def for_migration(settings: Settings, migration: Migration) -> Settings:
     """The settings a migration runs with: its file's ``schema:`` wins over the
-    settings' (``--schema``, ``[tool.zdmigrate] schema``), which are the default."""
-    if migration.schema is None or migration.schema == settings.schema_name:
+    settings' (``--schema``, ``[tool.zdmigrate] schema``), which are the default; a
+    file whose tables are all qualified with one schema runs in that schema."""
+    split = migration.split(settings.schema_name)
+    schema = migration.schema or (split[0][0] if len(split) == 1 else None)
+    if schema is None or schema == settings.schema_name:
         return settings
-    return settings.with_overrides(schema_name=migration.schema)
+    return settings.with_overrides(schema_name=schema)
 
 
 def complete(

@@ -165,3 +165,91 @@ def test_a_new_table_gets_the_default_privileges_in_its_view(roles: Roles) -> No
     with roles.connect(roles.app, "shop_0003_orders,shop") as new:
         assert new.execute("SELECT count(*) FROM orders").fetchone() == (0,)
         assert new.execute("SELECT count(*) FROM users").fetchone() == (5,)
+
+
+def test_a_role_that_has_its_grants_through_membership_uses_the_new_version(
+    roles: Roles, pg_server: Server
+) -> None:
+    """The grants go to the role that has them on the table (a group); its members reach
+    the views through it, as they reach the table."""
+    group, member = f"{roles.app}_grp", f"{roles.app}_mem"
+    login_role(pg_server.admin_url, group)
+    login_role(pg_server.admin_url, member)
+    database = psycopg.conninfo.conninfo_to_dict(roles.migrator_url)["dbname"]
+    try:
+        here = psycopg.conninfo.make_conninfo(pg_server.admin_url, dbname=str(database))
+        with psycopg.connect(here, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(member))
+            )
+        with psycopg.connect(roles.migrator_url, autocommit=True) as conn:
+            g = sql.Identifier(group)
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA shop TO {}").format(g))
+            conn.execute(sql.SQL("GRANT SELECT, UPDATE ON shop.users TO {}").format(g))
+        plan = roles.project.ok("plan", str(roles.folder / "0002_users.yaml"), "--format", "sql")
+        assert f'GRANT SELECT, UPDATE ON TABLE "{VSCHEMA}"."users" TO "{group}";' in plan.stdout
+        roles.project.ok("apply", str(roles.folder / "0002_users.yaml"))
+        with roles.connect(member, NEW_PATH) as new:
+            new.execute("UPDATE users SET n = 70, email_address = 'm5' WHERE id = 5")
+        roles.project.ok("complete", "0002_users")
+        assert roles.rows()[4] == (5, "m5", 70)
+    finally:
+        drop_login_roles(pg_server.admin_url, str(database), member, group)
+
+
+def test_a_migration_role_that_does_not_own_the_table_gets_one_line(roles: Roles) -> None:
+    """The app role may write the table but does not own it: apply stops on its first
+    change with the server's reason, undoes what it did, and the table is as it was."""
+    with psycopg.connect(roles.migrator_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                sql.Identifier(
+                    str(psycopg.conninfo.conninfo_to_dict(roles.migrator_url)["dbname"])
+                ),
+                sql.Identifier(roles.app),
+            )
+        )
+        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA shop TO {}").format(sql.Identifier(roles.app)))
+        before = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'shop' ORDER BY ordinal_position"
+        ).fetchall()
+    res = Project(roles.url(roles.app), roles.folder).zdm(
+        "apply", str(roles.folder / "0002_users.yaml")
+    )
+    assert res.exit_code == 2, res.stdout
+    line = res.stderr.strip().splitlines()[-1]  # after the progress of the steps that ran
+    assert line.startswith("error: 0002_users: add new columns and the dual-write trigger to ")
+    assert "must be owner of table users" in line
+    assert "every change of this migration was undone" in line
+    assert "(hint: run as the owner of the tables, or grant the missing privilege)" in line
+    with psycopg.connect(roles.migrator_url) as conn:
+        after = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'shop' ORDER BY ordinal_position"
+        ).fetchall()
+        assert conn.execute("SELECT to_regnamespace(%s)", (VSCHEMA,)).fetchone() == (None,)
+        counters = "SELECT count(*) FROM pg_class WHERE relname LIKE '\\_zdm\\_writes%%'"
+        assert conn.execute(counters).fetchone() == (0,)
+    assert after == before
+
+
+def _acls(url: str) -> list[tuple[Any, ...]]:
+    """The table's and its columns' privileges."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT a.attname, a.attacl::text[], c.relacl::text[] FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid WHERE a.attrelid = 'shop.users'::regclass "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+        ).fetchall()
+
+
+def test_rollback_leaves_the_tables_grants_as_they_were(roles: Roles) -> None:
+    before = _acls(roles.migrator_url)
+    roles.project.ok("apply", str(roles.folder / "0002_users.yaml"))
+    assert _acls(roles.migrator_url) != before  # the shadow column got n's column grants
+    roles.project.ok("rollback", "0002_users")
+    assert _acls(roles.migrator_url) == before
+    with roles.connect(roles.reporting) as rep:
+        rep.execute("UPDATE users SET n = 9 WHERE id = 1")
+        assert rep.execute("SELECT email FROM users WHERE id = 1").fetchone() == ("u1",)

@@ -25,6 +25,7 @@ ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted((ROOT / "migrations_examples").glob("*.*"))
 STATE_TABLES = (
     "zdmigrate.migrations",
+    "zdmigrate.migration_schemas",
     "zdmigrate.steps_done",
     "zdmigrate.audit_log",
     "zdmigrate.meta",

@@ -156,3 +156,28 @@ def test_wrong_extension_is_refused(tmp_path: Path) -> None:
     f.write_text("- drop_table: {table: t}\n")
     with pytest.raises(SpecError, match=r"must end in \.yaml, \.yml or \.json"):
         load_migration(f)
+
+
+def test_a_migration_splits_by_the_schema_of_each_operation() -> None:
+    """Qualified tables in their schema, unqualified ones in the file's, in the order the
+    file first names the schemas; an sql operation stays with the operation before it."""
+    text = (
+        "- sql: {up: SELECT 1}\n"
+        "- add_column: {table: crm.a, column: {name: x, type: int}}\n"
+        "- add_column: {table: b, column: {name: x, type: int}}\n"
+        "- sql: {up: SELECT 2}\n"
+        "- add_column: {table: crm.c, column: {name: x, type: int}}\n"
+    )
+    migration = parse_migration(text, "0001_x", "0001_x.yaml")
+    assert migration.schema is None
+    parts = migration.split("public")
+    assert [
+        (schema, [part.number(i) for i in range(len(part.operations))]) for schema, part in parts
+    ] == [
+        ("crm", [1, 2, 5]),
+        ("public", [3, 4]),
+    ]
+    assert [getattr(op, "table", None) for op in parts[0][1].operations] == [None, "a", "c"]
+    # every table qualified with one schema: the file's schema, one part
+    one = parse_migration("- add_column: {table: crm.a, column: {name: x, type: int}}\n", "m", "m")
+    assert one.schema == "crm" and [s for s, _ in one.split("public")] == ["crm"]

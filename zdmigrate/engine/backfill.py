@@ -172,15 +172,18 @@ def _checkpoints(store: Store, migration: str, spec: BackfillSpec) -> dict[str, 
         "SELECT part, last_key, upper_key, rows_done, rows_total, status, batch_size, "
         "relfilenode FROM zdmigrate.backfill_checkpoints WHERE migration = %s "
         "AND table_name = %s",
-        (migration, spec.table),
+        (migration, spec.checkpoint_name),
     ).fetchall()
     return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
 
 
-def unfinished(conn: Conn, migration: str, schema: str) -> list[str]:
+def unfinished(
+    conn: Conn, migration: str, schema: str, where: dict[str, tuple[str, str]] | None = None
+) -> list[str]:
     """Tables and partitions the migration's backfill has not filled: an unfinished walk,
     or a partition attached after the walk ended with rows the triggers never saw (one
-    created empty after apply holds only rows they wrote)."""
+    created empty after apply holds only rows they wrote). ``where``: the (schema, table)
+    of a checkpoint's name when it is not a table of ``schema``."""
     rows = conn.execute(
         "SELECT table_name, part, status FROM zdmigrate.backfill_checkpoints "
         "WHERE migration = %s ORDER BY 1, 2",
@@ -196,11 +199,12 @@ def unfinished(conn: Conn, migration: str, schema: str) -> list[str]:
     for table, parts in done.items():
         if parts == {""}:
             continue  # a table walked as one (not partitioned, or walked by an old release)
-        name = regclass_text(schema, table)
+        own = (where or {}).get(table, (schema, table))
+        name = regclass_text(*own)
         listed = conn.execute(LEAVES_SQL, (name, name)).fetchall()
         for leaf_schema, name, _, _ in listed:
             part = regclass_text(leaf_schema, name)
-            if part in parts or (leaf_schema, name) == (schema, table):
+            if part in parts or (leaf_schema, name) == own:
                 continue
             query = sql.SQL("SELECT EXISTS (SELECT FROM ONLY {} WHERE {})").format(
                 sql.Identifier(leaf_schema, name), sql.Identifier(MARKER)
@@ -323,7 +327,7 @@ class Walk:
         self.store.conn.execute(
             "UPDATE zdmigrate.backfill_checkpoints SET status = 'detached', updated_at = now() "
             "WHERE migration = %s AND table_name = %s AND part = %s",
-            (self.migration, self.spec.table, leaf.part),
+            (self.migration, self.spec.checkpoint_name, leaf.part),
         )
 
     def _start(self, leaf: Leaf) -> dict[str, Any]:
@@ -347,7 +351,7 @@ class Walk:
             CHECKPOINT_INSERT_SQL,
             (
                 self.migration,
-                self.spec.table,
+                self.spec.checkpoint_name,
                 leaf.part,
                 self.spec.walk,
                 file,
@@ -484,7 +488,7 @@ class Walk:
                 status,
                 self.why,
                 self.migration,
-                self.spec.table,
+                self.spec.checkpoint_name,
                 leaf.part,
                 leaf.regclass,
                 leaf.regclass,

@@ -27,9 +27,9 @@ from zdmigrate.errors import (
     VerifyMismatch,
     ZdmError,
 )
-from zdmigrate.model.schema import catalog_from_json, catalog_to_json
+from zdmigrate.model.schema import Catalog, catalog_from_json, catalog_to_json
 from zdmigrate.model.step import Plan, Step
-from zdmigrate.plan.builder import Timeouts, build_plan, drop_version_schema
+from zdmigrate.plan.builder import Timeouts, build_plan, build_plans, drop_version_schema
 from zdmigrate.plan.stored import changed_phases, plan_from_json, plan_to_json
 from zdmigrate.spec import Migration, parse_migration
 
@@ -62,6 +62,8 @@ class ApplyResult:
     rows_backfilled: int
     resumed: bool
     tables: list[str] = field(default_factory=list)
+    # every version schema, one per schema the migration changes
+    version_schemas: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -93,11 +95,25 @@ def timeouts(settings: Settings) -> Timeouts:
 
 
 def _replan(row: MigrationRow, settings: Settings, older: tuple[tuple[str, str], ...]) -> Plan:
-    """The plan this zdmigrate makes of the stored file and schema."""
+    """The plan this zdmigrate makes of the stored file and schema (schemas)."""
     migration = parse_migration(row.source, row.name, f"{row.name} (as applied)")
     assert row.catalog is not None
-    catalog = catalog_from_json(row.catalog)
-    return build_plan(migration, catalog, row.mode, timeouts(settings), older)
+    if "parts" not in row.catalog:
+        catalog = catalog_from_json(row.catalog)
+        return build_plan(migration, catalog, row.mode, timeouts(settings), older)
+    catalogs = {s: catalog_from_json(c) for s, c in row.catalog["parts"].items()}
+    default = row.catalog["default_schema"]
+    return build_plans(
+        migration, catalogs.__getitem__, default, row.mode, timeouts(settings), older
+    )
+
+
+def _catalogs_json(catalogs: dict[str, Catalog], default: str) -> dict[str, Any]:
+    """The schema model(s) a plan was made against, as stored with the migration."""
+    if len(catalogs) == 1:
+        return catalog_to_json(next(iter(catalogs.values())))
+    parts = {s: catalog_to_json(c) for s, c in catalogs.items()}
+    return {"default_schema": default, "parts": parts}
 
 
 def stored_plan(row: MigrationRow, settings: Settings, echo: Echo | None = None) -> Plan:
@@ -145,28 +161,36 @@ def _refuse_conflicts(store: Store, name: str, schema: str, tables: list[str]) -
         )
 
 
-def _refuse_taken_version_schema(conn: Conn, name: str, vschema: str | None) -> None:
+def _refuse_taken_version_schema(store: Store, name: str, vschema: str | None) -> None:
     """``<schema>_<migration>`` can name two migrations (schema ``a_b`` with ``c``, ``a``
     with ``b_c``), or a schema that is not zdmigrate's: never share one."""
     if vschema is None:
         return
-    other = conn.execute(
-        "SELECT name, schema_name FROM zdmigrate.migrations WHERE version_schema = %s "
-        "AND name <> %s AND NOT version_schema_dropped AND phase <> 'rolled_back'",
-        (vschema, name),
-    ).fetchone()
+    other = store.version_schema_owner(name, vschema)
     if other is not None:
         raise SpecError(
             f"{name}: its version schema {vschema} is already the one of migration "
             f"'{other[0]}' (schema {other[1]})",
             "rename this migration file (its name is the version schema's second half)",
         )
-    exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (vschema,)).fetchone()
+    exists = store.conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (vschema,)).fetchone()
     if exists and exists[0]:
         raise SpecError(
             f"{name}: schema {vschema}, which would be its version schema, already exists",
             f"rename this migration file, or drop schema {vschema} if nothing uses it",
         )
+
+
+def missing_schemas(conn: Conn, migration: Migration, default: str) -> None:
+    """Refuse a migration that names a schema the database does not have."""
+    for schema, _ in migration.split(default):
+        found = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (schema,)).fetchone()
+        if not (found and found[0]):
+            raise SpecError(
+                f"{migration.path}: schema '{schema}' does not exist in the database",
+                "check the schema of the qualified table names, 'schema:' and --schema, "
+                "or create the schema first",
+            )
 
 
 def _begin(
@@ -202,24 +226,31 @@ def _begin(
                 "write a new migration file for further changes",
             )
         raise StateError(f"migration '{migration.name}' is already completed", "nothing to do")
-    catalog = introspect(conn, settings.schema_name)
-    older = tuple(store.predecessors_to_drop(migration.name, settings.schema_name))
-    plan = build_plan(migration, catalog, settings.mode, timeouts(settings), older)
+    default = settings.schema_name
+    missing_schemas(conn, migration, default)
+    schemas = [schema for schema, _ in migration.split(default)]
+    catalogs = {schema: introspect(conn, schema) for schema in schemas}
+    older = tuple(store.predecessors_to_drop(migration.name, schemas))
+    plan = build_plans(
+        migration, catalogs.__getitem__, default, settings.mode, timeouts(settings), older
+    )
     _check_expressions(conn, migration, plan)
-    _refuse_conflicts(store, migration.name, settings.schema_name, plan.tables)
-    _refuse_taken_version_schema(conn, migration.name, plan.version_schema)
+    for part in plan.schema_parts:
+        _refuse_conflicts(store, migration.name, part.schema, part.tables)
+        _refuse_taken_version_schema(store, migration.name, part.version_schema)
     source = migration.source_text
     store.start(
         name=migration.name,
         sha256=migration.sha256,
         mode=settings.mode,
-        schema=settings.schema_name,
+        schema=plan.schema,
         version_schema=plan.version_schema,
         tables=plan.tables,
         source=source,
-        catalog=catalog_to_json(catalog),
+        catalog=_catalogs_json(catalogs, default),
         plan=plan_to_json(plan),
         planned_by=__version__,
+        parts=[(p.schema, p.version_schema, p.tables) for p in plan.schema_parts],
     )
     return plan, False
 
@@ -239,18 +270,16 @@ def apply(
         except ZdmError as exc:
             _undo_after_failure(conn, store, executor, plan, exc, echo)
             raise
-        search_path = (
-            f"{plan.version_schema},{settings.schema_name}" if plan.version_schema else None
-        )
         return ApplyResult(
             migration.name,
             "expanded",
             plan.version_schema,
-            search_path,
+            plan.search_path,
             ran,
             rows,
             resumed,
             plan.tables,
+            plan.version_schemas,
         )
 
 
@@ -355,7 +384,7 @@ def complete(
         plan = stored_plan(row, settings, echo)
         if row.phase == "expanded":  # a contract that stopped half way is finished as it is
             check(conn, row, plan)
-        now = store.predecessors_to_drop(name, row.schema_name)
+        now = store.predecessors_to_drop(name, [p.schema for p in plan.schema_parts])
         contract = _with_later_predecessors(plan, row, now, settings, echo)
         kept = _in_use(contract, contract_drops(plan, now), users, echo) if users else []
         kept_keys = {_drop_key(k["version_schema"]) for k in kept}
@@ -372,7 +401,7 @@ def complete(
             raise
         for other, vschema in now:  # not one that completed meanwhile: its drop did not run
             if _drop_key(vschema) not in kept_keys:
-                store.mark_version_schema_dropped(conn, other)
+                store.mark_version_schema_dropped(conn, other, vschema)
         store.forget_progress(name)
         store.set_phase(name, "completed")
         return PhaseResult(name, "completed", ran, kept)
@@ -453,7 +482,7 @@ def cleanup(
                     detail={"os_user": getpass.getuser(), "evidence": evidence},
                 )
             Executor(conn, settings, migration, "cleanup", echo).run(step)
-            store.mark_version_schema_dropped(conn, migration)
+            store.mark_version_schema_dropped(conn, migration, vschema)
             store.forget_progress(migration)
     return result
 

@@ -130,6 +130,24 @@ _UPGRADES: tuple[str, ...] = (
         ADD PRIMARY KEY (migration, table_name, part);
     ALTER TABLE zdmigrate.migrations ADD COLUMN paused_why text NOT NULL DEFAULT '';
     """,
+    # 5: a migration may change tables of several schemas: its tables and version
+    # schema per schema (the migrations row keeps the first schema's).
+    """
+    CREATE TABLE zdmigrate.migration_schemas (
+        migration       text NOT NULL REFERENCES zdmigrate.migrations (name)
+                        ON DELETE CASCADE,
+        schema_name     text NOT NULL,
+        version_schema  text,
+        tables          text[] NOT NULL DEFAULT '{}',
+        version_schema_dropped boolean NOT NULL DEFAULT false,
+        position        integer NOT NULL DEFAULT 0,
+        PRIMARY KEY (migration, schema_name)
+    );
+    INSERT INTO zdmigrate.migration_schemas
+        (migration, schema_name, version_schema, tables, version_schema_dropped)
+    SELECT name, schema_name, version_schema, tables, version_schema_dropped
+      FROM zdmigrate.migrations;
+    """,
 )
 
 STATE_VERSION = len(_UPGRADES)
@@ -193,6 +211,12 @@ def list_migrations(conn: Conn) -> list[dict[str, Any]]:
             SELECT m.name, m.phase, m.mode, m.schema_name, m.version_schema, m.tables,
                    m.started_at, m.expanded_at, m.completed_at, m.rolled_back_at, m.paused,
                    m.paused_why,
+                   ARRAY(SELECT s.schema_name FROM zdmigrate.migration_schemas s
+                          WHERE s.migration = m.name ORDER BY s.position) AS schemas,
+                   ARRAY(SELECT s.version_schema FROM zdmigrate.migration_schemas s
+                          WHERE s.migration = m.name AND s.version_schema IS NOT NULL
+                            AND NOT s.version_schema_dropped ORDER BY s.position)
+                     AS version_schemas,
                    COALESCE(sum(b.rows_done), 0)::bigint AS rows_done,
                    sum(b.rows_total)::bigint AS rows_total,
                    sum(b.rows_per_s) FILTER (WHERE b.status = 'running') AS rows_per_s,

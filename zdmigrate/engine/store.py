@@ -61,11 +61,23 @@ class Store:
 
     def conflicts(self, name: str, schema: str, tables: list[str]) -> list[tuple[str, list[str]]]:
         rows = self.conn.execute(
-            "SELECT name, tables FROM zdmigrate.migrations WHERE name <> %s AND phase = ANY(%s) "
-            "AND schema_name = %s AND tables && %s::text[]",
+            "SELECT s.migration, s.tables FROM zdmigrate.migration_schemas s "
+            "JOIN zdmigrate.migrations m ON m.name = s.migration WHERE s.migration <> %s "
+            "AND m.phase = ANY(%s) AND s.schema_name = %s AND s.tables && %s::text[]",
             (name, list(LIVE_PHASES), schema, tables),
         ).fetchall()
         return [(r[0], [t for t in r[1] if t in tables]) for r in rows]
+
+    def version_schema_owner(self, name: str, vschema: str) -> tuple[str, str] | None:
+        """(migration, schema) of another migration whose version schema is ``vschema``."""
+        row = self.conn.execute(
+            "SELECT s.migration, s.schema_name FROM zdmigrate.migration_schemas s "
+            "JOIN zdmigrate.migrations m ON m.name = s.migration WHERE s.version_schema = %s "
+            "AND s.migration <> %s AND NOT s.version_schema_dropped "
+            "AND m.phase <> 'rolled_back'",
+            (vschema, name),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def start(
         self,
@@ -80,7 +92,10 @@ class Store:
         catalog: dict[str, Any],
         plan: dict[str, Any],
         planned_by: str,
+        parts: list[tuple[str, str | None, list[str]]] | None = None,
     ) -> None:
+        """Record a migration as it starts; ``parts``: (schema, version schema, tables)
+        of each schema it changes (default: the one ``schema``)."""
         self.conn.execute(
             """
             INSERT INTO zdmigrate.migrations (name, sha256, phase, mode, schema_name,
@@ -108,6 +123,14 @@ class Store:
                 planned_by,
             ),
         )
+        self.conn.execute("DELETE FROM zdmigrate.migration_schemas WHERE migration = %s", (name,))
+        given = parts or [(schema, version_schema, tables)]
+        for position, (part_schema, part_vschema, part_tables) in enumerate(given):
+            self.conn.execute(
+                "INSERT INTO zdmigrate.migration_schemas (migration, schema_name, "
+                "version_schema, tables, position) VALUES (%s, %s, %s, %s, %s)",
+                (name, part_schema, part_vschema, part_tables, position),
+            )
         self.forget_progress(name)
 
     def forget_progress(self, name: str) -> None:
@@ -154,16 +177,18 @@ class Store:
             (*fields.values(), Jsonb(detail) if detail is not None else None),
         )
 
-    def predecessors_to_drop(self, name: str, schema: str) -> list[tuple[str, str]]:
-        """Version schemas of completed migrations started before ``name`` (before now, if
-        it has not started): completing ``name`` drops them."""
+    def predecessors_to_drop(self, name: str, schemas: list[str]) -> list[tuple[str, str]]:
+        """Version schemas, for ``schemas``, of completed migrations started before ``name``
+        (before now, if it has not started): completing ``name`` drops them."""
         rows = self.conn.execute(
-            "SELECT name, version_schema FROM zdmigrate.migrations WHERE name <> %s "
-            "AND phase = 'completed' AND schema_name = %s AND version_schema IS NOT NULL "
-            "AND NOT version_schema_dropped AND started_at < COALESCE("
+            "SELECT s.migration, s.version_schema FROM zdmigrate.migration_schemas s "
+            "JOIN zdmigrate.migrations m ON m.name = s.migration WHERE s.migration <> %s "
+            "AND m.phase = 'completed' AND s.schema_name = ANY(%s) "
+            "AND s.version_schema IS NOT NULL AND NOT s.version_schema_dropped "
+            "AND m.started_at < COALESCE("
             "(SELECT started_at FROM zdmigrate.migrations WHERE name = %s), now()) "
-            "ORDER BY completed_at",
-            (name, schema, name),
+            "ORDER BY m.completed_at, s.version_schema",
+            (name, list(schemas), name),
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
@@ -171,18 +196,29 @@ class Store:
         """Version schemas of completed migrations that a later completed migration of the
         same schema has replaced but that are still there (kept while in use)."""
         rows = self.conn.execute(
-            "SELECT m.name, m.version_schema FROM zdmigrate.migrations m "
-            "WHERE m.phase = 'completed' AND m.version_schema IS NOT NULL "
-            "AND NOT m.version_schema_dropped AND EXISTS (SELECT 1 FROM zdmigrate.migrations "
-            "n WHERE n.phase = 'completed' AND n.schema_name = m.schema_name "
-            "AND n.started_at > m.started_at) ORDER BY m.completed_at"
+            "SELECT s.migration, s.version_schema FROM zdmigrate.migration_schemas s "
+            "JOIN zdmigrate.migrations m ON m.name = s.migration "
+            "WHERE m.phase = 'completed' AND s.version_schema IS NOT NULL "
+            "AND NOT s.version_schema_dropped AND EXISTS (SELECT 1 FROM "
+            "zdmigrate.migration_schemas t JOIN zdmigrate.migrations n ON n.name = t.migration "
+            "WHERE n.phase = 'completed' AND t.schema_name = s.schema_name "
+            "AND n.started_at > m.started_at) ORDER BY m.completed_at, s.version_schema"
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
-    def mark_version_schema_dropped(self, conn: Conn, name: str) -> None:
+    def mark_version_schema_dropped(self, conn: Conn, name: str, vschema: str) -> None:
+        """``vschema`` of migration ``name`` is gone; once all of its are, so says the
+        migration's row (status shows no search_path for it then)."""
         conn.execute(
-            "UPDATE zdmigrate.migrations SET version_schema_dropped = true WHERE name = %s",
-            (name,),
+            "UPDATE zdmigrate.migration_schemas SET version_schema_dropped = true "
+            "WHERE migration = %s AND version_schema = %s",
+            (name, vschema),
+        )
+        conn.execute(
+            "UPDATE zdmigrate.migrations SET version_schema_dropped = NOT EXISTS (SELECT 1 "
+            "FROM zdmigrate.migration_schemas WHERE migration = %s AND version_schema "
+            "IS NOT NULL AND NOT version_schema_dropped) WHERE name = %s",
+            (name, name),
         )
 
     def set_paused(self, name: str, paused: bool, why: str = "") -> bool:

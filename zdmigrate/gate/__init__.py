@@ -84,7 +84,7 @@ def run_gate(
         readers = {k: v for k, v in pending.items() if not isinstance(v, SourceResult)}
         seen = window.observe(own, row.name, readers, options.window_s, echo)
         results = [
-            sources.backfill(own, row),
+            sources.backfill(own, row, plan),
             sources.rows(settings, plan),
             sources.sessions(own, row, plan, ignored, window.baseline_time(own, row.name)),
             older_versions(own, row, plan, ignored),

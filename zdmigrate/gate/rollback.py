@@ -31,8 +31,13 @@ Conn = psycopg.Connection[Any]
 
 
 def _sessions(conn: Conn, plan: Plan, ignored: Ignored) -> SourceResult:
-    evidence = version_users(conn, plan.migration, plan.version_schema, ignored)
-    return SourceResult("sessions", "found" if evidence else "clear", evidence=evidence)
+    evidence: dict[int, dict[str, Any]] = {}  # one entry per session, whichever schema
+    versions: list[str | None] = [*plan.version_schemas] or [None]
+    for vschema in versions:
+        for item in version_users(conn, plan.migration, vschema, ignored):
+            evidence.setdefault(item["pid"], item)
+    found = list(evidence.values())
+    return SourceResult("sessions", "found" if found else "clear", evidence=found)
 
 
 def _statements(conn: Conn, plan: Plan) -> SourceResult:
@@ -54,10 +59,11 @@ def _statements(conn: Conn, plan: Plan) -> SourceResult:
         )
     before = {k: int(v) for k, v in row[0].items()}
     now = ready(conn)
-    vschema = plan.version_schema
-    old_path = f"{sql.Identifier(plan.schema).as_string()}, public"
-    new_path = f"{sql.Identifier(vschema).as_string()}, {old_path}"
-    names = [t.lower() for t in plan.tables] + [vschema.lower()]
+    vschemas = plan.version_schemas
+    schemas = [p.schema for p in plan.schema_parts]
+    old_path = ", ".join(sql.Identifier(s).as_string() for s in [*schemas, "public"])
+    new_path = ", ".join([*(sql.Identifier(v).as_string() for v in vschemas), old_path])
+    names = [t.lower() for t in plan.tables] + [v.lower() for v in vschemas]
     evidence = []
     for qid, (calls, text) in now.items():
         grown = calls - before.get(qid, 0)
@@ -66,14 +72,14 @@ def _statements(conn: Conn, plan: Plan) -> SourceResult:
         lowered = text.lower()
         if not any(n in lowered for n in names):
             continue
-        through = vschema.lower() in lowered or (
+        through = any(v.lower() in lowered for v in vschemas) or (
             stmts.resolves_to(conn, text, new_path, qid)
             and not stmts.resolves_to(conn, text, old_path, qid)
         )
         if through:
             evidence.append(
                 {
-                    "summary": f"{grown} calls through {vschema} since "
+                    "summary": f"{grown} calls through {', '.join(vschemas)} since "
                     f"{row[1]:%Y-%m-%d %H:%M:%S}: {text[:120]}",
                     "query": text,
                     "queryid": qid,

@@ -35,11 +35,12 @@ __all__ = [
 Conn = psycopg.Connection[Any]
 
 
-def backfill(conn: Conn, row: MigrationRow) -> SourceResult:
+def backfill(conn: Conn, row: MigrationRow, plan: Plan) -> SourceResult:
     """The migration's own state: every backfill finished, nothing paused."""
+    where = {b.checkpoint_name: (b.schema, b.table) for b in plan.backfill}
     evidence = [
         {"summary": f"backfill of {what} not finished", "table": what.split(" ")[0]}
-        for what in unfinished(conn, row.name, row.schema_name)
+        for what in unfinished(conn, row.name, row.schema_name, where)
     ]
     if row.paused:
         evidence.append({"summary": "the migration is paused"})
@@ -115,7 +116,7 @@ def sessions(
     session declaring this migration's version is the new version's."""
     if not plan.deprecated:
         return SourceResult("sessions", "clear", "contract takes nothing away from the old version")
-    new = {plan.migration, plan.version_schema}
+    new = {plan.migration, *plan.version_schemas}
     evidence, hidden = [], 0
     resolver: Resolver | None = None
     rows = conn.execute(
@@ -165,29 +166,42 @@ def sessions(
 
 
 def writes_prepare(conn: Conn, plan: Plan) -> SourceResult | Reader:
-    """The reader of the migration's old-version write counter (the dual-write trigger
-    takes one value per old-version write), or why there is none to read."""
+    """The reader of the migration's old-version write counters (the dual-write trigger
+    takes one value per old-version write; one counter per schema), or why there is
+    none to read."""
     if not plan.deprecated:
         return SourceResult("writes", "clear", "contract takes nothing away from the old version")
-    if not any(s.key == "expand:writes-counter" for s in plan.expand):
+    counted = [
+        p.schema
+        for p in plan.schema_parts
+        if any(
+            s.key in ("expand:writes-counter", f"expand:writes-counter@{p.schema}")
+            for s in plan.expand
+        )
+    ]
+    if not counted:
         return SourceResult("writes", "clear", "no dual-write trigger: no old-version write to see")
     name = writes_sequence(plan.migration)
-    found = conn.execute(
-        "SELECT to_regclass(%s)", (sql.Identifier(plan.schema, name).as_string(),)
-    ).fetchone()
-    if found is None or found[0] is None:
-        return SourceResult(
-            "writes",
-            "unavailable",
-            f"the write counter {plan.schema}.{name} is missing: apply created it; "
-            "was it dropped by hand?",
+    for schema in counted:
+        found = conn.execute(
+            "SELECT to_regclass(%s)", (sql.Identifier(schema, name).as_string(),)
+        ).fetchone()
+        if found is None or found[0] is None:
+            return SourceResult(
+                "writes",
+                "unavailable",
+                f"the write counter {schema}.{name} is missing: apply created it; "
+                "was it dropped by hand?",
+            )
+    query = sql.SQL(" + ").join(
+        sql.SQL("(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {})").format(
+            sql.Identifier(schema, name)
         )
-    query = sql.SQL("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {}").format(
-        sql.Identifier(plan.schema, name)
+        for schema in counted
     )
 
     def read(c: Conn) -> dict[str, Any]:
-        value = c.execute(query).fetchone()
+        value = c.execute(sql.SQL("SELECT {}").format(query)).fetchone()
         return {"writes": int(value[0]) if value else 0}
 
     return read

@@ -168,9 +168,10 @@ def resolves_to(conn: Conn, text: str, search_path: str, qid: str) -> bool:
     return False
 
 
-def _views(conn: Conn, schema: str) -> dict[tuple[str, str], str]:
+def _views(conn: Conn, schemas: list[str]) -> dict[tuple[str, str], str]:
     rows = conn.execute(
-        "SELECT schemaname, viewname, definition FROM pg_views WHERE schemaname = %s", (schema,)
+        "SELECT schemaname, viewname, definition FROM pg_views WHERE schemaname = ANY(%s)",
+        (schemas,),
     ).fetchall()
     return {(s, v): d for s, v, d in rows}
 
@@ -240,16 +241,13 @@ class Resolver:
     def __init__(self, conn: Conn, plan: Plan) -> None:
         self.conn = conn
         self.plan = plan
-        schema = plan.schema
-        self.catalog = introspect(conn, schema)
+        self.schemas = [p.schema for p in plan.schema_parts]
+        self.catalogs = {schema: introspect(conn, schema) for schema in self.schemas}
         self.deprecated = set(plan.deprecated)
-        self.old_path = f"{sql.Identifier(schema).as_string()}, public"
-        self.new_path = (
-            f"{sql.Identifier(plan.version_schema).as_string()}, {self.old_path}"
-            if plan.version_schema
-            else None
-        )
-        self.views = _views(conn, schema)
+        self.old_path = ", ".join(sql.Identifier(s).as_string() for s in [*self.schemas, "public"])
+        versions = ", ".join(sql.Identifier(v).as_string() for v in plan.version_schemas)
+        self.new_path = f"{versions}, {self.old_path}" if versions else None
+        self.views = _views(conn, self.schemas)
         self.names = {d.table.lower() for d in plan.deprecated} | {v.lower() for _, v in self.views}
         self.own = _own(plan)
 
@@ -261,9 +259,8 @@ class Resolver:
             return None
         if not any(name in text.lower() for name in self.names):
             return None  # names no deprecated table, nor a view over one: cheaper than parsing
-        schema = self.plan.schema
         used = refs.uses(
-            text, {schema: self.catalog}, [schema, "public"], self.deprecated, self.views
+            text, self.catalogs, [*self.schemas, "public"], self.deprecated, self.views
         )
         if not used:
             return None

@@ -78,7 +78,8 @@ def older_versions(conn: Conn, row: MigrationRow, plan: Plan, ignored: Ignored) 
     """The ``versions`` source: sessions using an older version schema that contract
     drops. Contract keeps such a schema (and says so), so by default this only warns;
     ``require`` it to complete only once every older version is gone."""
-    older = contract_drops(plan, Store(conn).predecessors_to_drop(row.name, row.schema_name))
+    schemas = [p.schema for p in plan.schema_parts]
+    older = contract_drops(plan, Store(conn).predecessors_to_drop(row.name, schemas))
     evidence = []
     for migration, vschema in older:
         for item in version_users(conn, migration, vschema, ignored):

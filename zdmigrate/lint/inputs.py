@@ -67,18 +67,19 @@ class _Inputs:
     def __init__(self, settings: LintSettings, database_url: str | None) -> None:
         self.settings = settings
         self.database_url = database_url if settings.schema_file is None else None
-        self._live: Any = None
+        self._live: dict[str, Any] = {}
 
-    def live_schema(self) -> Any:
+    def live_schema(self, schema: str) -> Any:
+        """The model of ``schema`` from the database (read once); None without one."""
         if self.database_url is None:
             return None
-        if self._live is None:
+        if schema not in self._live:
             from zdmigrate.engine.db import connect, translate_errors
             from zdmigrate.engine.introspect import introspect
 
             with connect(self.database_url) as conn, translate_errors("lint"):
-                self._live = introspect(conn, self.settings.schema)
-        return self._live
+                self._live[schema] = introspect(conn, schema)
+        return self._live[schema]
 
 
 def _migration(path: Path, inputs: _Inputs) -> Source:
@@ -90,8 +91,8 @@ def _migration(path: Path, inputs: _Inputs) -> Source:
         path,
         schema=settings.schema,
         schema_file=settings.schema_file,
-        catalog=inputs.live_schema(),
         timeouts=timeouts,
+        live=inputs.live_schema,
     )
 
 

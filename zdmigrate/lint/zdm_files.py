@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from zdmigrate.lint.source import Source
 
 if TYPE_CHECKING:  # planning imports pydantic: only when a migration file is linted
+    from collections.abc import Callable
+
     from zdmigrate.model.schema import Catalog
     from zdmigrate.model.step import Step
     from zdmigrate.plan import Timeouts
@@ -64,6 +66,7 @@ def migration_source(
     schema_file: str | None = None,
     catalog: Catalog | None = None,
     timeouts: Timeouts | None = None,
+    live: Callable[[str], Catalog | None] | None = None,
 ) -> Source:
     """The SQL ``zdmigrate apply`` then ``complete`` would send for ``path``: planned
     against ``catalog`` if given, else ``schema_file``, else the earlier files."""
@@ -75,6 +78,7 @@ def migration_source(
         schema_file=schema_file,
         catalog=catalog,
         timeouts=timeouts or Timeouts(),
+        live=live,
     )
     parts = [_step_sql(s, False) for s in (*plan.expand, *plan.post_backfill)]
     parts += [_step_sql(s, True) for s in plan.contract]

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Cleanup", "Deprecated", "Lock", "Phase", "Plan", "Step"]
+__all__ = ["Cleanup", "Deprecated", "Lock", "Phase", "Plan", "SchemaPart", "Step"]
 
 
 class Phase(str, enum.Enum):
@@ -131,6 +131,23 @@ class Step:
         )
 
 
+@dataclass(frozen=True)
+class SchemaPart:
+    """What a migration changes in one schema: the schema, its version schema (None in
+    physical mode) and its tables (the names before and after the migration)."""
+
+    schema: str
+    version_schema: str | None
+    tables: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "version_schema": self.version_schema,
+            "tables": list(self.tables),
+        }
+
+
 @dataclass
 class Plan:
     """What a migration does, phase by phase: every statement zdmigrate sends for it.
@@ -139,6 +156,8 @@ class Plan:
     ``backfill`` and ``verify`` are specs whose statements are in their ``statements()``.
     ``older_version_schemas``: (migration, version schema) pairs contract drops;
     ``deprecated``: the columns and tables contract takes away from the old version.
+    ``parts``: for a migration that changes tables of several schemas, one per schema
+    (``schema`` and ``version_schema`` are the first's); empty for one schema.
     """
 
     migration: str
@@ -155,10 +174,23 @@ class Plan:
     tables: list[str] = field(default_factory=list)
     older_version_schemas: list[tuple[str, str]] = field(default_factory=list)
     deprecated: list[Deprecated] = field(default_factory=list)
+    parts: list[SchemaPart] = field(default_factory=list)
 
     STEP_LISTS = ("checks", "expand", "post_backfill", "contract", "rollback")
 
     @property
+    def schema_parts(self) -> list[SchemaPart]:
+        """One part per schema the migration changes (one, unless it spans several)."""
+        return self.parts or [SchemaPart(self.schema, self.version_schema, list(self.tables))]
+
+    @property
+    def version_schemas(self) -> list[str]:
+        return [p.version_schema for p in self.schema_parts if p.version_schema]
+
+    @property
     def search_path(self) -> str | None:
-        """What the new version connects with (version mode)."""
-        return f"{self.version_schema},{self.schema}" if self.version_schema else None
+        """What the new version connects with (version mode): every version schema of
+        the migration, then the schemas of its tables."""
+        if not self.version_schema:
+            return None
+        return ",".join([*self.version_schemas, *(p.schema for p in self.schema_parts)])

@@ -178,6 +178,8 @@ class PlanContext:
     work: dict[str, TableWork] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     current_op: str = ""
+    # a part of a migration that spans schemas: its objects' names carry the schema
+    scoped: bool = False
 
     @property
     def schema(self) -> str:

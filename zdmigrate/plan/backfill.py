@@ -118,9 +118,19 @@ class BackfillSpec:
     # a plan stored by a zdmigrate before 0.6 walked the key and knew no partitions
     walk: Walk = "keys"
     partitioned: bool = False
+    # the checkpoints' name of the table: ``schema.table`` in a migration that spans
+    # schemas (two may hold a table of one name); empty: the table's name
+    checkpoint: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.checkpoint:
+            del out["checkpoint"]
+        return out
+
+    @property
+    def checkpoint_name(self) -> str:
+        return self.checkpoint or self.table
 
     @property
     def qualified(self) -> sql.Composable:

@@ -9,13 +9,14 @@ sent around it (timeouts), so the plan is exactly what the executor sends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from psycopg import sql
 
 from zdmigrate.errors import SpecError
 from zdmigrate.model.schema import MARKER, Catalog
-from zdmigrate.model.step import Deprecated, Lock, Phase, Plan, Step
+from zdmigrate.model.step import Deprecated, Lock, Phase, Plan, SchemaPart, Step
 from zdmigrate.ops import OPERATIONS, PlanContext, TableWork
 from zdmigrate.ops.work import (
     ColumnRename,
@@ -33,7 +34,7 @@ from zdmigrate.plan.views import version_schema_name, views_sql
 from zdmigrate.spec import Migration
 from zdmigrate.spec import models as m
 
-__all__ = ["Timeouts", "build_plan", "drop_version_schema"]
+__all__ = ["Timeouts", "build_plan", "build_plans", "drop_version_schema", "search_path"]
 
 DEFAULT_MAJOR = 15
 
@@ -59,9 +60,9 @@ class Timeouts:
         return replace(step, before=before, after=after)
 
 
-def _op_label(index: int, op: object) -> str:
+def _op_label(number: int, op: object) -> str:
     kind = type(op).model_fields["op"].default  # type: ignore[attr-defined]
-    return f"operation {index + 1} ({kind})"
+    return f"operation {number} ({kind})"
 
 
 def _refuse_changes_to_new_table(ctx: PlanContext, op: object) -> None:
@@ -83,15 +84,18 @@ def build_plan(
     mode: str = "version",
     timeouts: Timeouts = Timeouts(),
     older_version_schemas: tuple[tuple[str, str], ...] = (),
+    part_of: tuple[str, ...] = (),
 ) -> Plan:
     """Every step of every phase; raises SpecError when an operation does not fit the schema.
 
     ``older_version_schemas``: (migration, version schema) of completed migrations that
-    contract drops, since the old version that used them is gone then.
+    contract drops, since the old version that used them is gone then. ``part_of``: the
+    schemas of a migration that spans several, whose part in ``catalog``'s this is.
     """
     ctx = PlanContext(migration=migration.name, catalog=catalog, mode=mode)  # type: ignore[arg-type]
+    ctx.scoped = bool(part_of)
     for index, op in enumerate(migration.operations):
-        ctx.current_op = _op_label(index, op)
+        ctx.current_op = _op_label(migration.number(index), op)
         _refuse_changes_to_new_table(ctx, op)
         OPERATIONS[type(op)].plan(op, ctx)
     vschema = version_schema_name(catalog.schema, migration.name) if mode == "version" else None
@@ -102,10 +106,11 @@ def build_plan(
         _add_marker(w)
     counted = any(w.transforms for w in touched)
     plan.expand = [_counter_step(ctx, Phase.expand)] if counted else []
-    plan.expand += [s for w in touched for s in _expand_table(ctx, w, vschema)]
+    path = search_path(migration.name, part_of) if part_of and vschema else None
+    plan.expand += [s for w in touched for s in _expand_table(ctx, w, vschema, path)]
     plan.expand += ctx.phase_steps(Phase.expand)
     if vschema is not None:
-        plan.expand.append(_views_step(ctx, vschema))
+        plan.expand.append(_views_step(ctx, vschema, path))
     backfilled = [w for w in touched if w.needs_backfill]
     plan.backfill = [_backfill_spec(ctx, w, timeouts.backfill_walk) for w in backfilled]
     plan.verify = [_verify_spec(b, w) for b, w in zip(plan.backfill, backfilled, strict=True)]
@@ -128,7 +133,7 @@ def build_plan(
     for phase in ("expand", "post_backfill", "contract", "rollback"):
         setattr(plan, phase, [timeouts.wrap(s) for s in getattr(plan, phase)])
     implicit: set[tuple[str, str]] = {
-        (_op_label(index, op), field)
+        (_op_label(migration.number(index), op), field)
         for index, op in enumerate(migration.operations)
         for field in ("up", "down")
         if field in type(op).model_fields and getattr(op, field) is None
@@ -209,7 +214,9 @@ def _alter(ctx: PlanContext, table: str, parts: list[sql.Composable]) -> str:
     )
 
 
-def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[Step]:
+def _expand_table(
+    ctx: PlanContext, w: TableWork, vschema: str | None, path: str | None
+) -> list[Step]:
     """New columns with their trigger in one short transaction, so no write ever sees
     one without the other; NOT VALID constraints after, once the trigger fills rows."""
     name = w.table.name
@@ -217,7 +224,7 @@ def _expand_table(ctx: PlanContext, w: TableWork, vschema: str | None) -> list[S
     stmts = []
     alters = [c.clause for c in w.changes if isinstance(c, ExpandAlter)]
     if w.transforms:
-        function, triggers = trigger_sql(w, ctx.migration, ctx.schema, vschema)
+        function, triggers = trigger_sql(w, ctx.migration, ctx.schema, vschema, ctx.scoped, path)
         stmts.append(function)
     if alters:
         stmts.append(_alter(ctx, name, alters))
@@ -270,7 +277,7 @@ def _counter_step(ctx: PlanContext, phase: Phase) -> Step:
     )
 
 
-def _views_step(ctx: PlanContext, vschema: str) -> Step:
+def _views_step(ctx: PlanContext, vschema: str, path: str | None) -> Step:
     works = {w.table.name: w for w in ctx.work.values()}
     for table in ctx.catalog.tables.values():
         # a partition is reached through its partitioned table's view
@@ -283,7 +290,7 @@ def _views_step(ctx: PlanContext, vschema: str) -> Step:
         description=f"create version schema {vschema} (one view per table, new shape)",
         sql=views_sql(vschema, ctx.schema, list(works.values()), major, ctx.catalog.default_grants),
         lock=Lock.access_share,
-        notes=(f"new app: options=-c search_path={vschema},{ctx.schema}",),
+        notes=(f"new app: options=-c search_path={path or f'{vschema},{ctx.schema}'}",),
     )
 
 
@@ -351,7 +358,7 @@ def _contract_table(ctx: PlanContext, w: TableWork) -> list[Step]:
     stmts: list[str] = []
     if w.transforms:
         stmts += drop_trigger_sql(
-            ctx.migration, ctx.schema, name, if_exists=False, backfill=w.needs_backfill
+            ctx.migration, ctx.schema, name, False, w.needs_backfill, ctx.scoped
         )
     alters = [c for c in w.changes if isinstance(c, ContractAlter)]
     before = [c.clause for c in alters if not c.after_renames]
@@ -411,7 +418,7 @@ def _rollback(ctx: PlanContext, touched: list[TableWork], vschema: str | None) -
         stmts: list[str] = []
         if w.transforms:
             stmts += drop_trigger_sql(
-                ctx.migration, ctx.schema, w.table.name, if_exists=True, backfill=w.needs_backfill
+                ctx.migration, ctx.schema, w.table.name, True, w.needs_backfill, ctx.scoped
             )
         undo = _undo_clauses(w)
         if undo:
@@ -422,3 +429,73 @@ def _rollback(ctx: PlanContext, touched: list[TableWork], vschema: str | None) -
                 _table_step(Phase.rollback, w.table.name, what, stmts, Lock.access_exclusive)
             )
     return steps
+
+
+def search_path(migration: str, schemas: tuple[str, ...] | list[str]) -> str:
+    """The new version's search_path: every version schema of the migration, then the
+    schemas of its tables (so a name resolves to its view before its table)."""
+    return ",".join([*(version_schema_name(s, migration) for s in schemas), *schemas])
+
+
+def build_plans(
+    migration: Migration,
+    catalog_of: Callable[[str], Catalog],
+    default_schema: str,
+    mode: str = "version",
+    timeouts: Timeouts = Timeouts(),
+    older_version_schemas: tuple[tuple[str, str], ...] = (),
+) -> Plan:
+    """The plan of a migration whose tables may be in several schemas (``catalog_of``
+    reads one schema's model). One schema: ``build_plan``. Several: one part per schema
+    (its own version schema, triggers and views), run one after the other in the order
+    the file first names them; every step's key, tables and description name its schema."""
+    split = migration.split(default_schema)
+    if len(split) == 1:
+        schema, _ = split[0]
+        return build_plan(migration, catalog_of(schema), mode, timeouts, older_version_schemas)
+    schemas = tuple(schema for schema, _ in split)
+    if mode == "version":
+        _refuse_shared_version_schema(migration, schemas)
+    parts = [
+        build_plan(part, catalog_of(schema), mode, timeouts, (), schemas) for schema, part in split
+    ]
+    first = parts[0]
+    plan = Plan(migration.name, mode, first.version_schema, first.schema)
+    plan.parts = [SchemaPart(p.schema, p.version_schema, list(p.tables)) for p in parts]
+    for name in Plan.STEP_LISTS:
+        setattr(plan, name, [_scoped(st, p.schema) for p in parts for st in getattr(p, name)])
+    plan.backfill = [
+        replace(b, checkpoint=f"{p.schema}.{b.table}") for p in parts for b in p.backfill
+    ]
+    plan.verify = [v for p in parts for v in p.verify]
+    plan.older_version_schemas = list(older_version_schemas)
+    drops = [timeouts.wrap(drop_version_schema(*older)) for older in older_version_schemas]
+    plan.contract = drops + plan.contract
+    plan.deprecated = [d for p in parts for d in p.deprecated]
+    plan.tables = sorted({t for p in parts for t in p.tables})
+    return plan
+
+
+def _refuse_shared_version_schema(migration: Migration, schemas: tuple[str, ...]) -> None:
+    """Two schemas of one migration whose version schemas would have one name
+    (``Crm`` and ``crm``: the name is lower case)."""
+    seen: dict[str, str] = {}
+    for schema in schemas:
+        vschema = version_schema_name(schema, migration.name)
+        if vschema in seen:
+            raise SpecError(
+                f"{migration.path}: schemas '{seen[vschema]}' and '{schema}' would both get "
+                f"version schema {vschema}",
+                "change the tables of one of them in a migration file of its own",
+            )
+        seen[vschema] = schema
+
+
+def _scoped(step: Step, schema: str) -> Step:
+    """A step of one schema's part: its key, tables and description name the schema."""
+    return replace(
+        step,
+        key=f"{step.key}@{schema}",
+        tables=tuple(f"{schema}.{t}" for t in step.tables),
+        description=f"[{schema}] {step.description}",
+    )

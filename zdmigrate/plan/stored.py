@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zdmigrate.model.step import Deprecated, Plan, Step
+from zdmigrate.model.step import Deprecated, Plan, SchemaPart, Step
 from zdmigrate.plan.backfill import BackfillSpec, VerifyPair, VerifySpec
 
 __all__ = ["PLAN_FORMAT", "changed_phases", "plan_from_json", "plan_to_json"]
@@ -32,6 +32,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "backfill": [b.to_json() for b in plan.backfill],
         "verify": [v.to_json() for v in plan.verify],
     }
+    if plan.parts:
+        out["parts"] = [p.to_json() for p in plan.parts]
     for name in Plan.STEP_LISTS:
         out[name] = [s.to_json() for s in getattr(plan, name)]
     return out
@@ -42,6 +44,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
     plan.tables = list(data["tables"])
     plan.older_version_schemas = [(m, v) for m, v in data["older_version_schemas"]]
     plan.deprecated = [Deprecated(**d) for d in data.get("deprecated", [])]
+    plan.parts = [SchemaPart(**p) for p in data.get("parts", [])]
     for name in Plan.STEP_LISTS:
         setattr(plan, name, [Step.from_json(s) for s in data[name]])
     plan.backfill = [

@@ -51,10 +51,13 @@ __all__ = [
 ]
 
 
-def trigger_names(migration: str, table: str) -> tuple[str, str]:
-    """(trigger, function) of ``migration`` on ``table``: the INSERT OR UPDATE trigger of
-    a table without a backfill, the INSERT one of a table with a backfill."""
-    return internal_name("trg", migration), internal_name(migration, table)
+def trigger_names(migration: str, table: str, scope: str | None = None) -> tuple[str, str]:
+    """(trigger, function) of ``migration`` on ``table`` (of schema ``scope`` when the
+    migration changes tables of several schemas, which may share a table name): the
+    INSERT OR UPDATE trigger of a table without a backfill, the INSERT one of a table
+    with a backfill."""
+    function = internal_name(migration, scope, table) if scope else internal_name(migration, table)
+    return internal_name("trg", migration), function
 
 
 def update_trigger_name(migration: str) -> str:
@@ -86,10 +89,15 @@ def _count_write(migration: str, schema: str) -> str:
 
 
 def drop_trigger_sql(
-    migration: str, schema: str, table: str, if_exists: bool, backfill: bool
+    migration: str,
+    schema: str,
+    table: str,
+    if_exists: bool,
+    backfill: bool,
+    scoped: bool = False,
 ) -> list[str]:
     """DROP the trigger (two on a table with a ``backfill``) and its function."""
-    trigger, function = trigger_names(migration, table)
+    trigger, function = trigger_names(migration, table, schema if scoped else None)
     names = [trigger, update_trigger_name(migration)] if backfill else [trigger]
     maybe = sql.SQL("IF EXISTS " if if_exists else "")
     drops = [
@@ -166,7 +174,7 @@ def _resolves(version_schema: str, schema: str) -> str:
     )
 
 
-def _refuse_misdeclared(migration: str, version_schema: str, schema: str) -> str:
+def _refuse_misdeclared(migration: str, version_schema: str, search_path: str) -> str:
     """A session that declares the new version but does not resolve its tables through
     the version schema writes the old shape: refuse rather than misattribute it."""
     message = sql.Literal(
@@ -175,7 +183,7 @@ def _refuse_misdeclared(migration: str, version_schema: str, schema: str) -> str
     ).as_string()
     hint = sql.Literal(
         f"GRANT USAGE ON SCHEMA {version_schema} (and the privileges on its views) to "
-        f"this role, and connect with search_path={version_schema},{schema}"
+        f"this role, and connect with search_path={search_path}"
     ).as_string()
     return (
         f"  IF {_declared(migration)} THEN\n"
@@ -260,10 +268,17 @@ def _physical_body(p: _Parts, count: str) -> list[str]:
 
 
 def trigger_sql(
-    work: TableWork, migration: str, schema: str, version_schema: str | None
+    work: TableWork,
+    migration: str,
+    schema: str,
+    version_schema: str | None,
+    scoped: bool = False,
+    search_path: str | None = None,
 ) -> tuple[str, list[str]]:
-    """(CREATE FUNCTION, the CREATE TRIGGERs) for ``work``'s transforms."""
-    trigger, function = trigger_names(migration, work.table.name)
+    """(CREATE FUNCTION, the CREATE TRIGGERs) for ``work``'s transforms; ``search_path``:
+    the new version's, which the refusal's hint names (default: the version schema, then
+    ``schema``)."""
+    trigger, function = trigger_names(migration, work.table.name, schema if scoped else None)
     parts = _Parts(work)
     count = _count_write(migration, schema)
     declare = [f"  {flag} boolean;" for flag in parts.flags]
@@ -272,7 +287,8 @@ def trigger_sql(
         body = _physical_body(parts, count)
     else:
         detect = _resolves(version_schema, schema)
-        refuse = _refuse_misdeclared(migration, version_schema, schema)
+        path = search_path or f"{version_schema},{schema}"
+        refuse = _refuse_misdeclared(migration, version_schema, path)
         body = _version_body(parts, detect, refuse, count)
     if work.needs_backfill:
         m = sql.Identifier(MARKER).as_string()

@@ -7,7 +7,7 @@ YAML gives one: ``m.yaml:12: operation 2 (alter_column), field 'up': ...``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from zdmigrate.errors import SpecError
-from zdmigrate.spec.models import OPERATION_MODELS, Operation
+from zdmigrate.spec.models import OPERATION_MODELS, Operation, RawSql
 
 __all__ = ["Migration", "load_migration", "parse_migration"]
 
@@ -33,8 +33,50 @@ class Migration:
     sha256: str
     description: str | None = None
     source_text: str = ""
-    # the schema of the tables it changes (the file's ``schema:``); None: the settings'
+    # the schema of its unqualified tables (the file's ``schema:``); None: the settings'
     schema: str | None = None
+    # per operation, the schema its table is qualified with (``table: billing.users``)
+    op_schemas: tuple[str | None, ...] = ()
+    # per operation, its number in the file (a part of a migration keeps them)
+    numbers: tuple[int, ...] = ()
+
+    def number(self, index: int) -> int:
+        """The 1-based number in the file of operation ``index``."""
+        return self.numbers[index] if self.numbers else index + 1
+
+    def split(self, default: str) -> list[tuple[str, Migration]]:
+        """The migration per schema it changes, in the order the file first names them:
+        a qualified table's operation in its schema, an unqualified one in the file's
+        (``default``: the settings'). An ``sql`` operation stays with the operation
+        before it (the first after it when it comes first). One schema: ``self``."""
+        home = self.schema or default
+        own = list(self.op_schemas) or [None] * len(self.operations)
+        schemas: list[str | None] = [
+            None if _is_raw(op) else (s or home) for op, s in zip(self.operations, own, strict=True)
+        ]
+        for i in range(len(schemas)):  # raw SQL goes with the operation before it
+            if schemas[i] is None and i > 0:
+                schemas[i] = schemas[i - 1]
+        following = next((s for s in schemas if s is not None), home)
+        resolved = [s or following for s in schemas]
+        order = list(dict.fromkeys(resolved))
+        if len(order) == 1:
+            return [(order[0], self)]
+        return [(schema, self._part(schema, resolved)) for schema in order]
+
+    def _part(self, schema: str, resolved: list[str]) -> Migration:
+        picked = [i for i, s in enumerate(resolved) if s == schema]
+        return replace(
+            self,
+            operations=tuple(self.operations[i] for i in picked),
+            schema=schema,
+            op_schemas=(),
+            numbers=tuple(self.number(i) for i in picked),
+        )
+
+
+def _is_raw(op: Operation) -> bool:
+    return isinstance(op, RawSql)
 
 
 class _Lines:
@@ -184,44 +226,51 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 _QUALIFIABLE = ("table", "from", "to")
 
 
-def _qualified_schema(
-    ops: list[Any], base: Path_, where: str, lines: _Lines, declared: str | None
-) -> str | None:
-    """Strip ``schema.`` from the tables the operations name (in place) and return that
-    schema: every qualified name must agree, with each other and with ``schema:``."""
-    found: tuple[str, int, str] | None = None  # schema, operation index, field
+def _qualified_schemas(
+    ops: list[Any], base: Path_, where: str, lines: _Lines
+) -> tuple[str | None, ...]:
+    """Strip ``schema.`` from the tables the operations name (in place) and return each
+    operation's schema (None: not qualified). One operation names one schema."""
+    found: list[str | None] = []
     for index, item in enumerate(ops):
-        if not isinstance(item, dict) or len(item) != 1:
-            continue
-        ((kind, body),) = item.items()
-        if not isinstance(body, dict):
-            continue
-        keys = ("name",) if kind == "drop_index" else _QUALIFIABLE
-        for key in keys:
-            value = body.get(key)
-            if not isinstance(value, str) or value.count(".") != 1:
-                continue
-            schema, bare = value.split(".")
-            if not schema or not bare:
-                continue
-            line = lines.find((*base, index, kind, key))
-            other = found[0] if found else declared
-            if other is not None and schema != other:
-                first = (
-                    f"operation {found[1] + 1}'s is in '{found[0]}'"
-                    if found
-                    else f"the file's schema is '{declared}'"
-                )
-                raise _fail(
-                    where,
-                    line,
-                    f"operation {index + 1} ({kind}): '{value}' is in schema '{schema}', "
-                    f"but {first}: one migration changes the tables of one schema",
-                    "write one migration file per schema",
-                )
-            body[key] = bare
-            found = found or (schema, index, key)
-    return found[0] if found else None
+        schema_of: str | None = None
+        if isinstance(item, dict) and len(item) == 1:
+            ((kind, body),) = item.items()
+            keys = ("name",) if kind == "drop_index" else _QUALIFIABLE
+            for key in keys if isinstance(body, dict) else ():
+                value = body.get(key)
+                if not isinstance(value, str) or value.count(".") != 1:
+                    continue
+                schema, bare = value.split(".")
+                if not schema or not bare:
+                    continue
+                if schema_of is not None and schema != schema_of:
+                    raise _fail(
+                        where,
+                        lines.find((*base, index, kind, key)),
+                        f"operation {index + 1} ({kind}): '{value}' is in schema '{schema}', "
+                        f"but the operation's table is in '{schema_of}'",
+                        "an operation changes a table within its own schema",
+                    )
+                body[key] = bare
+                schema_of = schema
+        found.append(schema_of)
+    return tuple(found)
+
+
+def _file_schema(
+    declared: str | None, ops: list[Any], qualified: tuple[str | None, ...]
+) -> str | None:
+    """The schema of the file's unqualified tables: ``schema:``, else the one schema every
+    operation that names a table is qualified with (so such a file plans as before)."""
+    if declared is not None:
+        return declared
+    named = {
+        s
+        for item, s in zip(ops, qualified, strict=True)
+        if not (isinstance(item, dict) and set(item) == {"sql"})
+    }
+    return named.pop() if len(named) == 1 and None not in named else None
 
 
 def parse_migration(text: str, name: str, where: str) -> Migration:
@@ -233,7 +282,8 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
             where, lines.find(base), "the migration has no operations", "add at least one operation"
         )
     declared = _schema_key(data, where, lines)
-    schema = _qualified_schema(ops, base, where, lines, declared) or declared
+    qualified = _qualified_schemas(ops, base, where, lines)
+    schema = _file_schema(declared, ops, qualified)
     parsed = tuple(_parse_operation(item, i, base, where, lines) for i, item in enumerate(ops))
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Migration(
@@ -244,6 +294,7 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
         description=desc,
         source_text=text,
         schema=schema,
+        op_schemas=qualified,
     )
 
 
