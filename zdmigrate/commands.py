@@ -41,10 +41,12 @@ __all__ = [
     "Progress",
     "SnapshotReport",
     "apply",
+    "apply_all",
     "cleanup",
     "complete",
     "gate",
     "init",
+    "migration_files",
     "pause",
     "plan",
     "rollback",
@@ -206,6 +208,49 @@ def apply(
     """Expand and backfill a migration file (a path, or a migration already loaded)."""
     loaded = load_migration(migration) if isinstance(migration, str) else migration
     return runner.apply(for_migration(settings, loaded), loaded, echo, progress)
+
+
+MIGRATION_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def migration_files(paths: list[str]) -> list[str]:
+    """The migration files ``paths`` name, in order: a folder gives its files sorted by
+    name (a numbered prefix orders them); each file once."""
+    out: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MIGRATION_SUFFIXES
+            )
+            if not found:
+                raise ConfigError(
+                    f"{given}: no migration files (.yaml, .yml, .json) in this folder",
+                    "give the folder that holds them, or the files themselves",
+                )
+            out += [str(p) for p in found]
+        else:
+            out.append(given)
+    return list(dict.fromkeys(out))
+
+
+def apply_all(
+    settings: Settings, paths: list[str], echo: Echo, progress: ProgressFn
+) -> list[ApplyResult]:
+    """Apply the migration files ``paths`` name (files or folders), in order. Every file
+    is read and validated first, so a bad one stops the run before anything changes;
+    those an earlier apply expanded or completed are reported as such (``already``)."""
+    migrations = [load_migration(p) for p in migration_files(paths)]
+    results = []
+    for migration in migrations:
+        result = apply(settings, migration, echo, progress)
+        if len(migrations) > 1:
+            echo(
+                f"{migration.name}: "
+                + (f"already {result.already}" if result.already else result.phase)
+            )
+        results.append(result)
+    return results
 
 
 def for_migration(settings: Settings, migration: Migration) -> Settings:

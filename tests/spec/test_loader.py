@@ -156,3 +156,22 @@ def test_wrong_extension_is_refused(tmp_path: Path) -> None:
     f.write_text("- drop_table: {table: t}\n")
     with pytest.raises(SpecError, match=r"must end in \.yaml, \.yml or \.json"):
         load_migration(f)
+
+
+def test_content_hash_ignores_comments_layout_and_description() -> None:
+    a = parse_migration("- drop_table: {table: t}\n", "m", "m.yaml")
+    b = parse_migration(
+        "# why\ndescription: gone\noperations:\n  - drop_table:\n      table: t\n", "m", "m.yaml"
+    )
+    c = parse_migration('{"operations": [{"drop_table": {"table": "t"}}]}', "m", "m.json")
+    assert a.sha256 != b.sha256
+    assert a.content_hash == b.content_hash == c.content_hash
+
+
+def test_content_hash_sees_schema_and_values() -> None:
+    a = parse_migration("- drop_table: {table: t}\n", "m", "m.yaml")
+    qualified = parse_migration("- drop_table: {table: s.t}\n", "m", "m.yaml")
+    declared = parse_migration("schema: s\noperations: [{drop_table: {table: t}}]\n", "m", "m.yaml")
+    other = parse_migration("- drop_table: {table: u}\n", "m", "m.yaml")
+    assert qualified.content_hash == declared.content_hash != a.content_hash
+    assert other.content_hash != a.content_hash

@@ -11,6 +11,7 @@ import typer
 
 from zdmigrate._version import __version__
 from zdmigrate.cli import lint_cmd, render
+from zdmigrate.cli._help import TidyGroup, setting_default
 from zdmigrate.cli.context import CliState, emit_json, err_console, out_console, run_command
 
 if TYPE_CHECKING:
@@ -20,10 +21,12 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="zdmigrate",
+    cls=TidyGroup,
     help="Zero-downtime schema migrations for PostgreSQL: expand, backfill, contract.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -47,12 +50,24 @@ Format = Annotated[
 ]
 
 
+class Mode(str, enum.Enum):
+    version = "version"
+    physical = "physical"
+
+
 ModeOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[Mode],  # noqa: UP045
     typer.Option(
-        "--mode", help="version (views for the new app, default) or physical.", show_default=False
+        "--mode",
+        help="version: the new app reads and writes through a version schema of views; "
+        "physical: through the tables (fewer operations allowed)." + setting_default("mode"),
+        show_default=False,
     ),
 ]
+
+
+def _mode(mode: Mode | None) -> str | None:
+    return mode.value if mode is not None else None
 
 
 SchemaFileOpt = Annotated[
@@ -114,7 +129,9 @@ def _global(
 @app.command()
 def validate(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="Migration files (.yaml, .yml, .json).")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Migration files (.yaml, .yml, .json).", metavar="FILE")
+    ],
     fmt: Format = render.OutputFormat.text,
     deep: Annotated[
         bool,
@@ -232,7 +249,7 @@ def plan(
 
     state: CliState = ctx.obj
     report = run_command(
-        ctx, lambda: commands.plan(state.settings(mode=mode), str(file), schema_file)
+        ctx, lambda: commands.plan(state.settings(mode=_mode(mode)), str(file), schema_file)
     )
     if fmt is PlanFormat.json:
         emit_json(report.to_json())
@@ -279,36 +296,63 @@ def snapshot(
 @app.command()
 def apply(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The migration file.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Migration files, or folders of them (applied in file name order).",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
     fmt: Format = render.OutputFormat.text,
     mode: ModeOpt = None,
     lock_timeout_ms: Annotated[
-        Optional[int], typer.Option(help="lock_timeout for each DDL step.", show_default=False)  # noqa: UP045
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="lock_timeout for each DDL step, in ms."
+            + setting_default("lock_timeout_ms", " ms"),
+            show_default=False,
+        ),
     ] = None,
     lock_retry_budget_s: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Give up on a lock after retrying this long.", show_default=False),
+        typer.Option(
+            help="Give up on a lock after retrying this long, in s."
+            + setting_default("lock_retry_budget_s", " s"),
+            show_default=False,
+        ),
     ] = None,
     batch_size: Annotated[
-        Optional[int], typer.Option(help="First backfill batch size.", show_default=False)  # noqa: UP045
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="First backfill batch size, in rows." + setting_default("batch_size", " rows"),
+            show_default=False,
+        ),
     ] = None,
     target_batch_ms: Annotated[
-        Optional[int], typer.Option(help="Target time per backfill batch.", show_default=False)  # noqa: UP045
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="Target time per backfill batch, in ms."
+            + setting_default("target_batch_ms", " ms"),
+            show_default=False,
+        ),
     ] = None,
     verify: Annotated[
         Optional[bool],  # noqa: UP045
         typer.Option(
             "--verify/--no-verify",
-            help="Verify every row after the backfill (default: on).",
+            help="Verify every row after the backfill.  [default: --verify]",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Expand and backfill: both the old and the new app version work afterwards.
 
-    Running it again resumes where it stopped.
+    Running it again resumes where it stopped. Given a folder (or several files) it
+    applies, in order, what is not applied yet and reports the rest (already expanded,
+    already completed) with exit 0: a deploy may run it every time.
 
-    Example: zdmigrate apply migrations/0004_orders_amount_bigint.yaml
+    Example: zdmigrate apply migrations/
     """
     from zdmigrate import commands
 
@@ -316,7 +360,7 @@ def apply(
     settings = run_command(
         ctx,
         lambda: state.settings(
-            mode=mode,
+            mode=_mode(mode),
             lock_timeout_ms=lock_timeout_ms,
             lock_retry_budget_s=lock_retry_budget_s,
             batch_size=batch_size,
@@ -324,27 +368,17 @@ def apply(
             verify=verify,
         ),
     )
+    paths = [str(f) for f in files]
     with render.ProgressView(err_console) as view:
-        result = run_command(
-            ctx, lambda: commands.apply(settings, str(file), view.echo, view.progress)
+        results = run_command(
+            ctx, lambda: commands.apply_all(settings, paths, view.echo, view.progress)
         )
     if fmt is render.OutputFormat.json:
-        emit_json(result.to_json())
+        one = len(files) == 1 and not files[0].is_dir()
+        emit_json(results[0].to_json() if one else [r.to_json() for r in results])
         return
-    out_console.print(f"{result.name}: expanded; old and new versions both work", highlight=False)
-    if result.search_path:
-        out_console.print(
-            f"new app: connect with options=-c search_path={result.search_path}", highlight=False
-        )
-        spaced = result.search_path.replace(",", ", ")
-        out_console.print(
-            f"  through PgBouncer: SET search_path TO {spaced} (session pooling), SET LOCAL "
-            "in each transaction (transaction pooling): docs/connecting.md",
-            highlight=False,
-        )
-    out_console.print(
-        f"when the old version is gone: zdmigrate complete {result.name}", highlight=False
-    )
+    for result in results:
+        render.apply_result(result, out_console)
 
 
 CodeOpt = Annotated[

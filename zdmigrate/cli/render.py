@@ -11,7 +11,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from zdmigrate.spec import Migration
 
-__all__ = ["OutputFormat", "migration_summary", "status_table"]
+__all__ = ["OutputFormat", "apply_result", "migration_summary", "status_table"]
 
 
 class OutputFormat(str, enum.Enum):
@@ -63,6 +63,30 @@ def status_table(rows: list[dict[str, Any]], console: Console) -> None:
             row.get("search_path") or "-",
         )
     console.print(table)
+
+
+def apply_result(result: Any, console: Console) -> None:
+    """What ``apply`` did to one migration, and what to do next."""
+    name = result.name
+    if result.already == "completed":
+        console.print(f"{name}: already completed", highlight=False)
+        return
+    if result.already:
+        console.print(f"{name}: already {result.already}", highlight=False)
+    else:
+        console.print(f"{name}: expanded; old and new versions both work", highlight=False)
+    if result.search_path:
+        console.print(
+            f"new app: connect with options=-c search_path={result.search_path}", highlight=False
+        )
+        spaced = result.search_path.replace(",", ", ")
+        console.print(
+            f"  through PgBouncer: SET search_path TO {spaced} (session pooling), SET LOCAL "
+            "in each transaction (transaction pooling): docs/connecting.md",
+            highlight=False,
+        )
+    if result.already != "completing":
+        console.print(f"when the old version is gone: zdmigrate complete {name}", highlight=False)
 
 
 class ProgressView:

@@ -7,6 +7,7 @@ YAML gives one: ``m.yaml:12: operation 2 (alter_column), field 'up': ...``.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from zdmigrate.errors import SpecError
 from zdmigrate.spec.models import OPERATION_MODELS, Operation
 
-__all__ = ["Migration", "load_migration", "parse_migration"]
+__all__ = ["Migration", "content_hash", "load_migration", "parse_migration"]
 
 _HINT = "see docs/migration-files.md, or run 'zdmigrate schema' for the JSON Schema"
 Path_ = tuple[Any, ...]
@@ -25,7 +26,12 @@ Path_ = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class Migration:
-    """A loaded migration file: its name (the file's stem), operations and hash."""
+    """A loaded migration file: its name (the file's stem), operations and hashes.
+
+    ``sha256`` is the hash of the file's bytes; ``content_hash`` the migration's identity:
+    the hash of what it does (its schema and operations as parsed), so a comment, a
+    description or a reformatting does not change it.
+    """
 
     name: str
     path: str
@@ -35,6 +41,25 @@ class Migration:
     source_text: str = ""
     # the schema of the tables it changes (the file's ``schema:``); None: the settings'
     schema: str | None = None
+    content_hash: str = ""
+
+
+def content_hash(schema: str | None, operations: tuple[Operation, ...]) -> str:
+    """The identity of a migration: SHA-256 of its schema and operations, parsed.
+
+    Fields left at their default are left out, so writing a default explicitly (or a
+    zdmigrate that adds an optional field) does not change it.
+    """
+    ops = [
+        {
+            type(op).model_fields["op"].default: op.model_dump(
+                mode="json", by_alias=True, exclude_defaults=True
+            )
+        }
+        for op in operations
+    ]
+    text = json.dumps({"schema": schema, "operations": ops}, sort_keys=True)
+    return "content:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 class _Lines:
@@ -244,6 +269,7 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
         description=desc,
         source_text=text,
         schema=schema,
+        content_hash=content_hash(schema, parsed),
     )
 
 
