@@ -40,6 +40,7 @@ __all__ = [
     "PlanReport",
     "Progress",
     "SnapshotReport",
+    "StatusReport",
     "apply",
     "apply_all",
     "cleanup",
@@ -52,6 +53,7 @@ __all__ = [
     "rollback",
     "snapshot",
     "status",
+    "status_report",
     "validate",
     "verify",
 ]
@@ -107,16 +109,67 @@ def _search_path(row: dict[str, Any]) -> str | None:
     return f"{row['version_schema']},{row['schema_name']}"
 
 
-def status(settings: Settings) -> list[dict[str, Any]]:
-    """Every known migration with its phase, progress and the new version's search_path."""
-    with connect(settings.database_url) as conn, translate_errors("status"):
-        rows = state.list_migrations(conn)
+# phases in which a command is at work on a migration (when its process runs)
+WORKING_PHASES = ("expanding", "backfilling", "completing", "rolling_back")
+
+
+def _eta_s(row: dict[str, Any]) -> float | None:
+    done, total, rate = row.get("rows_done") or 0, row.get("rows_total"), row.get("rows_per_s")
+    if row["phase"] != "backfilling" or not total or not rate or not row.get("running"):
+        return None
+    return round(max(float(total) - done, 0.0) / float(rate), 1)
+
+
+def _status_rows(conn: Any) -> list[dict[str, Any]]:
     out = []
-    for row in rows:
+    for row in state.list_migrations(conn):
         item = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
         item["search_path"] = _search_path(row)
+        item["eta_s"] = _eta_s(row)
         out.append(item)
     return out
+
+
+def status(settings: Settings) -> list[dict[str, Any]]:
+    """Every known migration with its phase, progress and the new version's search_path;
+    ``running`` says whether a zdmigrate process works on it now."""
+    with connect(settings.database_url) as conn, translate_errors("status"):
+        return _status_rows(conn)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What ``status --watch`` shows at each refresh."""
+
+    migrations: list[dict[str, Any]]
+    # the slowest replica's lag; None without replicas (or without the role to see them)
+    replica_lag_s: float | None
+    at: str
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a zdmigrate process is at work on a migration (so watching shows more)."""
+        return any(m["running"] and m["phase"] in WORKING_PHASES for m in self.migrations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "in_flight": self.in_flight,
+            "replica_lag_s": self.replica_lag_s,
+            "migrations": self.migrations,
+        }
+
+
+def status_report(settings: Settings) -> StatusReport:
+    """``status`` with the replica lag and the server's time, read in one connection."""
+    from zdmigrate.engine.backfill import REPLICA_LAG_SQL
+
+    with connect(settings.database_url) as conn, translate_errors("status"):
+        rows = _status_rows(conn)
+        lag = conn.execute(REPLICA_LAG_SQL).fetchone()
+        now = conn.execute("SELECT now()").fetchone()
+    seconds = float(lag[0]) if lag and lag[0] is not None else None
+    return StatusReport(rows, seconds, now[0].isoformat() if now else "")
 
 
 @dataclass

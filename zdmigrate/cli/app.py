@@ -199,14 +199,42 @@ def init(ctx: typer.Context, fmt: Format = render.OutputFormat.text) -> None:
 
 
 @app.command()
-def status(ctx: typer.Context, fmt: Format = render.OutputFormat.text) -> None:
+def status(
+    ctx: typer.Context,
+    fmt: Format = render.OutputFormat.text,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            "-w",
+            help="Refresh every --interval seconds until nothing is in flight (or Ctrl-C): "
+            "phases, backfill progress, rate and time left, the throttle, replica lag, the "
+            "gate's verdict. Without a terminal, one block (or JSON line) per refresh.",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", "-n", help="Seconds between refreshes.", min=0.1)
+    ] = 2.0,
+) -> None:
     """Show migrations, their phases, backfill progress and search_path.
 
-    Example: zdmigrate status --format json
+    Example: zdmigrate status --watch
     """
     from zdmigrate import commands
 
     state: CliState = ctx.obj
+    if watch:
+        settings = run_command(ctx, lambda: state.settings())
+        run_command(
+            ctx,
+            lambda: render.watch_status(
+                lambda: commands.status_report(settings),
+                interval,
+                out_console,
+                as_json=fmt is render.OutputFormat.json,
+            ),
+        )
+        return
     rows = run_command(ctx, lambda: commands.status(state.settings()))
     if fmt is render.OutputFormat.json:
         emit_json(rows)
