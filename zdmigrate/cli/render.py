@@ -145,25 +145,39 @@ def status_view(rows: list[dict[str, Any]], width: int) -> RenderableType:
     if not rows:
         return Text("no migrations yet")
     cells = [_cells(row) for row in rows]
-    need = 3 * (len(_HEADERS) - 1)  # the rules between columns
-    for index, header in enumerate(_HEADERS):
-        values = [header, *(c[index] for c in cells)]
-        if index in _NAMES:  # whole
-            need += max(len(v) for v in values)
-        else:  # its longest word
-            need += max(len(w) for v in values for w in v.split())
-    if need > width:
+    widths = _widths(cells, width)
+    if widths is None:
         return _blocks(cells, width)
     table = Table(show_edge=False, pad_edge=False)
     for index, header in enumerate(_HEADERS):
-        whole = max(len(v) for v in [header, *(c[index] for c in cells)])
-        if index in _NAMES:
-            table.add_column(header, no_wrap=True, min_width=whole)
-        else:
-            table.add_column(header, overflow="fold")
+        table.add_column(header, width=widths[index], no_wrap=index in _NAMES, overflow="fold")
     for row in cells:
         table.add_row(*row)
     return table
+
+
+def _widths(cells: list[list[str]], width: int) -> list[int] | None:
+    """Column widths that keep each name whole and break prose between words only;
+    None when ``width`` is too narrow for that. What is left over goes to the prose
+    columns, in proportion to what more they would take to fit on one line."""
+    room = width - 3 * (len(_HEADERS) - 1)  # the rules between columns, with padding
+    natural, least = [], []
+    for index, header in enumerate(_HEADERS):
+        values = [header, *(c[index] for c in cells)]
+        natural.append(max(len(v) for v in values))
+        if index in _NAMES:
+            least.append(natural[-1])
+        else:
+            least.append(max(len(w) for v in values for w in v.split()))
+    spare = room - sum(least)
+    if spare < 0:
+        return None
+    wants = [n - m for n, m in zip(natural, least, strict=True)]
+    total = sum(wants)
+    if total <= spare:
+        return natural
+    out = [m + spare * w // total for m, w in zip(least, wants, strict=True)]
+    return out
 
 
 def status_table(rows: list[dict[str, Any]], console: Console) -> None:
