@@ -36,6 +36,7 @@ __all__ = [
     "GateOptions",
     "Ignored",
     "InitReport",
+    "NewReport",
     "PhaseResult",
     "PlanReport",
     "Progress",
@@ -48,6 +49,7 @@ __all__ = [
     "gate",
     "init",
     "migration_files",
+    "new",
     "pause",
     "plan",
     "rollback",
@@ -304,6 +306,60 @@ def apply_all(
             )
         results.append(result)
     return results
+
+
+@dataclass(frozen=True)
+class NewReport:
+    path: str
+    name: str
+    created_folder: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "name": self.name, "created_folder": self.created_folder}
+
+
+def new(settings: Settings, name: str, folder: str | None, root: Path | None) -> NewReport:
+    """Write a numbered migration file to fill in, in ``folder`` (default: the setting
+    ``migrations_dir``, relative to ``root``, the folder of the pyproject.toml in use,
+    else the working folder), numbered after the highest file there."""
+    from zdmigrate.spec import skeleton
+
+    stem = skeleton.slug(name)
+    if not stem:
+        raise ConfigError(
+            f"new: '{name}' has no letter or digit to name a file with",
+            "give a name such as add_users_country",
+        )
+    base = Path(folder) if folder is not None else (root or Path.cwd()) / settings.migrations_dir
+    existing = [p.name for p in base.iterdir()] if base.is_dir() else []
+    if base.exists() and not base.is_dir():
+        raise ConfigError(f"new: {base} is not a folder", "give --dir a folder")
+    filename = skeleton.file_name(skeleton.next_number(existing), stem)
+    full = Path(filename).stem
+    vschema = f"{settings.schema_name}_{full}"
+    if len(vschema.encode()) > 63:
+        raise ConfigError(
+            f"new: '{full}' is too long: its version schema {vschema} would pass PostgreSQL's "
+            "63-byte limit on names",
+            f"give a name of at most {63 - len(vschema.encode()) + len(stem)} characters",
+        )
+    created = not base.exists()
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / filename
+    shown = _relative(path)
+    try:
+        with path.open("x", encoding="utf-8") as out:
+            out.write(skeleton.skeleton(stem, shown))
+    except FileExistsError:
+        raise ConfigError(f"new: {shown} already exists", "run the command again") from None
+    return NewReport(shown, full, created)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def for_migration(settings: Settings, migration: Migration) -> Settings:

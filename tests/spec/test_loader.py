@@ -33,11 +33,18 @@ BAD = {
     ),
     "empty list": (
         "[]\n",
-        "m.yaml:1: the migration has no operations (hint: add at least one operation)",
+        "m.yaml:1: the migration has no operations (hint: add at least one operation: "
+        "docs/migration-files.md lists them)",
     ),
     "empty operations": (
         "description: nothing\noperations: []\n",
-        "m.yaml:2: the migration has no operations (hint: add at least one operation)",
+        "m.yaml:2: the migration has no operations (hint: add at least one operation: "
+        "docs/migration-files.md lists them)",
+    ),
+    "only comments under operations": (
+        "description: nothing\noperations:\n  # - drop_table: {table: t}\n",
+        "m.yaml:2: the migration has no operations (hint: add at least one operation: "
+        "docs/migration-files.md lists them)",
     ),
     "up does not parse": (
         "- rename_column: {table: t, from: a, to: b}\n- alter_column:\n    table: t\n"

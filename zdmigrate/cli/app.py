@@ -242,6 +242,50 @@ def status(
         render.status_table(rows, out_console)
 
 
+@app.command()
+def new(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="What the migration does, e.g. add_users_country.")],
+    folder: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--dir",
+            help="The folder of migration files.  [default: [tool.zdmigrate] migrations_dir, "
+            "else migrations, next to pyproject.toml]",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Write a numbered migration file to fill in (the number after the highest there).
+
+    The file lists commented examples of the common operations and has none yet:
+    validate, plan and apply refuse it until one is written.
+
+    Example: zdmigrate new add_users_country
+    """
+    from zdmigrate import commands
+    from zdmigrate.config import find_pyproject
+
+    state: CliState = ctx.obj
+
+    def go() -> Any:
+        project = state.config or find_pyproject()
+        root = project.parent if project is not None else None
+        where = str(folder) if folder is not None else None
+        return commands.new(state.settings(), name, where, root)
+
+    report = run_command(ctx, go)
+    if fmt is render.OutputFormat.json:
+        emit_json(report.to_json())
+        return
+    made = " (new folder)" if report.created_folder else ""
+    out_console.print(f"wrote {report.path}{made}", highlight=False)
+    out_console.print(
+        f"fill in its operations, then: zdmigrate validate {report.path}", highlight=False
+    )
+
+
 class PlanFormat(str, enum.Enum):
     text = "text"
     markdown = "markdown"

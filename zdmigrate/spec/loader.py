@@ -128,6 +128,8 @@ def _operations_list(data: Any, where: str, lines: _Lines) -> tuple[list[Any], P
         if unknown:
             raise _fail(where, lines.find((unknown[0],)), f"unknown top-level key '{unknown[0]}'")
         ops = data.get("operations")
+        if ops is None and "operations" in data:  # 'operations:' with only comments under it
+            ops = []
         desc = data.get("description")
         if desc is not None and not isinstance(desc, str):
             raise _fail(where, lines.find(("description",)), "'description' must be a string")
@@ -255,7 +257,10 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
     ops, base, desc = _operations_list(data, where, lines)
     if not ops:
         raise _fail(
-            where, lines.find(base), "the migration has no operations", "add at least one operation"
+            where,
+            lines.find(base),
+            "the migration has no operations",
+            "add at least one operation: docs/migration-files.md lists them",
         )
     declared = _schema_key(data, where, lines)
     schema = _qualified_schema(ops, base, where, lines, declared) or declared
