@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from zdmigrate.config import Settings
-from zdmigrate.engine import runner, state
+from zdmigrate.engine import preflight, runner, state
 from zdmigrate.engine.backfill import Progress
 from zdmigrate.engine.db import connect, translate_errors
 from zdmigrate.engine.introspect import introspect
+from zdmigrate.engine.preflight import Check
 from zdmigrate.engine.runner import ApplyResult, CleanupResult, PhaseResult
-from zdmigrate.engine.store import Store
+from zdmigrate.engine.store import LIVE_PHASES, Store
 from zdmigrate.engine.verify import Verification
-from zdmigrate.errors import ConfigError
+from zdmigrate.errors import ConfigError, MigrationEdited
 from zdmigrate.gate import (
     GateOptions,
     GateReport,
@@ -32,7 +33,9 @@ from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
     "ApplyResult",
+    "Check",
     "CleanupResult",
+    "DryRun",
     "GateOptions",
     "Ignored",
     "InitReport",
@@ -46,6 +49,7 @@ __all__ = [
     "apply_all",
     "cleanup",
     "complete",
+    "dry_run",
     "gate",
     "init",
     "migration_files",
@@ -235,6 +239,11 @@ def plan(settings: Settings, path: str, schema_file: str | None = None) -> PlanR
     settings = for_migration(settings, migration)
     catalog, older = _read_schema(settings, path, schema_file)
     built = build_plan(migration, catalog, settings.mode, runner.timeouts(settings), older)
+    return _report(built, migration, catalog)
+
+
+def _report(built: Plan, migration: Migration, catalog: Catalog) -> PlanReport:
+    """The plan with the sizes and time estimates of its tables (read from a live catalog)."""
     backfilled = {b.table for b in built.backfill}
     tables = {
         name: _estimates(t.row_estimate, t.size_bytes or 0, name in backfilled)
@@ -360,6 +369,115 @@ def _relative(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+@dataclass
+class DryRun:
+    """What ``apply --dry-run`` found for one file: its plan (None when an earlier apply
+    expanded or completed it: ``already``) and the checks run without changing anything."""
+
+    name: str
+    path: str
+    already: str | None
+    report: PlanReport | None
+    checks: list[Check]
+
+    @property
+    def go_ahead(self) -> bool:
+        return all(c.verdict != "blocks" for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "already": self.already,
+            "go_ahead": self.go_ahead,
+            "checks": [c.to_json() for c in self.checks],
+            "plan": self.report.to_json() if self.report else None,
+        }
+
+
+def dry_run(settings: Settings, paths: list[str]) -> list[DryRun]:
+    """What ``apply`` would do with ``paths`` now, and the checks that change nothing:
+    another zdmigrate or migration at work, privileges, expressions, conflicting locks
+    and old transactions, sizes and time estimates. The connection is read-only: nothing
+    is written, not even zdmigrate's state schema. Each file is planned against the
+    live schema as the files before it (not applied yet) would leave it."""
+    migrations = [load_migration(p) for p in migration_files(paths)]
+    out: list[DryRun] = []
+    with connect(settings.database_url) as conn, translate_errors("apply --dry-run"):
+        conn.execute("SET default_transaction_read_only = on")
+        has_state = state.state_version(conn) > 0
+        store = Store(conn) if has_state else None
+        live: dict[str, Catalog] = {}
+        pending: dict[str, list[Migration]] = {}
+        for migration in migrations:
+            s = for_migration(settings, migration)
+            row = store.get(migration.name) if store else None
+            try:
+                done = runner.already(row, migration)
+            except MigrationEdited as exc:
+                check = Check("state", "blocks", exc.message)
+                out.append(DryRun(migration.name, migration.path, None, None, [check]))
+                continue
+            if (
+                row is not None
+                and row.phase in LIVE_PHASES
+                and not runner.same_content(row, migration)
+            ):
+                message = f"{migration.path} changed after it was applied (phase {row.phase})"
+                check = Check("state", "blocks", message)
+                out.append(DryRun(migration.name, migration.path, None, None, [check]))
+                continue
+            if done is not None:
+                check = Check("state", "ok", f"already {done.already}: nothing to do")
+                out.append(DryRun(migration.name, migration.path, done.already, None, [check]))
+                continue
+            if s.schema_name not in live:
+                live[s.schema_name] = introspect(conn, s.schema_name)
+            catalog = live[s.schema_name]
+            earlier = pending.setdefault(s.schema_name, [])
+            if row is not None and row.phase in LIVE_PHASES:
+                built = runner.stored_plan(row, s)
+            else:
+                older = (
+                    tuple(store.predecessors_to_drop(migration.name, s.schema_name))
+                    if store
+                    else ()
+                )
+                schema = replay(catalog, earlier) if earlier else catalog
+                built = build_plan(migration, schema, s.mode, runner.timeouts(s), older)
+            checks = [
+                *preflight.state_checks(conn, store, migration.name, s.schema_name, built, row),
+                *preflight.privilege_checks(conn, s.schema_name, built, catalog, has_state),
+                preflight.expression_check(conn, built),
+                *preflight.lock_checks(conn, s, s.schema_name, built),
+            ]
+            report = _report(built, migration, catalog)
+            checks.append(_estimate_check(report))
+            earlier.append(migration)
+            out.append(DryRun(migration.name, migration.path, None, report, checks))
+    return out
+
+
+def _estimate_check(report: PlanReport) -> Check:
+    """Sizes and how long the backfill and the scans would take, as a note."""
+    parts = []
+    for name, t in report.tables.items():
+        rows = "rows unknown (never analyzed)" if t["rows"] is None else f"~{t['rows']:,} rows"
+        part = f"{name}: {rows}, {t['bytes'] / 1e6:.1f} MB"
+        if "backfill_s" in t:
+            part += f", backfill ~{t['backfill_s']:g} s"
+        parts.append(part)
+    scans = sum(
+        report.tables.get(table, {}).get("scan_s", 0)
+        for step in report.plan.post_backfill
+        if step.scans
+        for table in step.tables
+    )
+    if scans:
+        parts.append(f"validation scans ~{scans:g} s")
+    return Check("estimates", "note", "; ".join(parts) or "no existing table is changed")
 
 
 def for_migration(settings: Settings, migration: Migration) -> Settings:

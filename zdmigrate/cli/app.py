@@ -417,6 +417,16 @@ def apply(
             show_default=False,
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Change nothing: show the plan against the live schema and the checks "
+            "that need no change (another zdmigrate, migrations in flight, privileges, "
+            "expressions, conflicting locks, old transactions, sizes and estimates). "
+            "Exit 0 when apply would go ahead, 1 when a check says it would not.",
+        ),
+    ] = False,
 ) -> None:
     """Expand and backfill: both the old and the new app version work afterwards.
 
@@ -441,6 +451,18 @@ def apply(
         ),
     )
     paths = [str(f) for f in files]
+    if dry_run:
+        found = run_command(ctx, lambda: commands.dry_run(settings, paths))
+        if fmt is render.OutputFormat.json:
+            emit_json(
+                {
+                    "go_ahead": all(d.go_ahead for d in found),
+                    "migrations": [d.to_json() for d in found],
+                }
+            )
+        else:
+            render.dry_run(found, out_console)
+        raise typer.Exit(0 if all(d.go_ahead for d in found) else 1)
     with render.ProgressView(err_console) as view:
         results = run_command(
             ctx, lambda: commands.apply_all(settings, paths, view.echo, view.progress)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OutputFormat",
     "apply_result",
+    "dry_run",
     "migration_summary",
     "status_table",
     "status_view",
@@ -229,6 +230,33 @@ def watch_status(
             time.sleep(interval)
     except KeyboardInterrupt:  # the way to stop watching: not an error
         return
+
+
+def dry_run(found: list[Any], console: Console) -> None:
+    """Each file's plan (as ``plan`` shows it), then its checks and the verdict."""
+    from zdmigrate.cli.plan_render import plan_text
+
+    for index, item in enumerate(found):
+        if index:
+            console.print()
+        if item.report is not None:
+            console.print(plan_text(item.report), markup=False, highlight=False)
+            console.print()
+        console.print(f"Checks of {item.name} (nothing was changed):", highlight=False)
+        for check in item.checks:
+            console.print(
+                f"  {check.verdict:<7}{check.name}: {check.summary}", markup=False, highlight=False
+            )
+            for extra in check.evidence[1:6]:
+                console.print(f"           - {extra['summary']}", markup=False, highlight=False)
+        blocked = [c.name for c in item.checks if c.verdict == "blocks"]
+        if item.already:
+            verdict = f"{item.name}: already {item.already}; apply does nothing"
+        elif blocked:
+            verdict = f"{item.name}: apply would not go ahead now ({', '.join(blocked)})"
+        else:
+            verdict = f"{item.name}: apply would go ahead"
+        console.print(verdict, highlight=False)
 
 
 def apply_result(result: Any, console: Console) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "ApplyResult",
     "CleanupResult",
     "PhaseResult",
+    "already",
     "apply",
     "cleanup",
     "complete",
@@ -190,7 +191,7 @@ def same_content(row: MigrationRow, migration: Migration) -> bool:
 _DONE_PHASES = ("expanded", "completing", "completed")
 
 
-def _already(row: MigrationRow | None, migration: Migration) -> ApplyResult | None:
+def already(row: MigrationRow | None, migration: Migration) -> ApplyResult | None:
     """The result of an apply that has nothing left to do: an earlier one expanded (or
     completed) this migration. A file that changed since is refused."""
     if row is None or row.phase not in _DONE_PHASES:
@@ -272,7 +273,7 @@ def apply(
     """Expand and backfill; on a failure, undo what this migration did."""
     with _session(settings, migration.name) as (conn, store):
         row = store.get(migration.name)
-        done = _already(row, migration)
+        done = already(row, migration)
         if done is not None:
             return done
         plan, resumed = _begin(conn, store, migration, settings, row, echo)
