@@ -191,3 +191,37 @@ def test_watch_without_a_terminal_prints_a_block_per_refresh(
     assert "every 0.2 s, Ctrl-C stops" in blocks[0] and "completing" in blocks[0]
     assert "nothing in flight" in blocks[-1] and "completed" in blocks[-1]
     assert all("nothing in flight" not in b for b in blocks[:-1])
+
+
+def test_watch_on_a_terminal_draws_a_live_view(db_url: str, db: Conn, tmp_path: Path) -> None:
+    """On a terminal the view is redrawn in place (rich Live); with nothing in flight it
+    is drawn once and the command ends."""
+    import pty
+
+    db.execute("CREATE TABLE orders (id int PRIMARY KEY, amount int)")
+    path = tmp_path / "0001_orders.yaml"
+    path.write_text("- alter_column: {table: orders, column: amount, type: bigint}\n")
+    assert zdm("--database-url", db_url, "apply", str(path)).exit_code == 0
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "ZDMIGRATE_DATABASE_URL": db_url, "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zdmigrate", "status", "--watch"],
+        stdout=child,
+        stderr=child,
+        env=env,
+    )
+    os.close(child)
+    assert proc.wait(timeout=60) == 0
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # the terminal closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    out = b"".join(chunks).decode(errors="replace")
+    assert "\x1b[?25l" in out  # a live display hides the cursor while it draws
+    assert "nothing in flight" in out and "0001_orders" in out and "expanded" in out

@@ -497,7 +497,8 @@ WindowOpt = Annotated[
     typer.Option(
         "--window",
         help="How long statements and writes are watched when no earlier gate run is "
-        "old enough (30s, 10m; default: [tool.zdmigrate.gate] window, 60 s).",
+        "old enough (30s, 10m); [tool.zdmigrate.gate] window sets another default.  "
+        "[default: 60 s]",
         show_default=False,
     ),
 ]
@@ -729,7 +730,10 @@ def verify_cmd(
     name: Annotated[str, typer.Argument(help="The migration whose rows to check.")],
     limit: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(help="List at most this many keys per table.", show_default=False),
+        typer.Option(
+            help="List at most this many keys per table." + setting_default("verify_report_limit"),
+            show_default=False,
+        ),
     ] = None,
     fmt: Format = render.OutputFormat.text,
 ) -> None:

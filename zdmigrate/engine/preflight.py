@@ -82,6 +82,8 @@ def state_checks(
     out = [_process(conn, name)]
     if row is not None and row.phase in LIVE_PHASES:
         out.append(Check("state", "note", f"in flight ({row.phase}): apply resumes it"))
+    elif row is not None and row.phase == "rolled_back":
+        out.append(Check("state", "ok", "rolled back earlier: apply applies it again"))
     else:
         out.append(Check("state", "ok", "not applied yet"))
     if store is not None:
