@@ -225,3 +225,25 @@ def test_watch_on_a_terminal_draws_a_live_view(db_url: str, db: Conn, tmp_path: 
     out = b"".join(chunks).decode(errors="replace")
     assert "\x1b[?25l" in out  # a live display hides the cursor while it draws
     assert "nothing in flight" in out and "0001_orders" in out and "expanded" in out
+
+
+def test_ctrl_c_ends_the_watch_quietly(db_url: str, db: Conn, tmp_path: Path) -> None:
+    import signal
+
+    db.execute("CREATE TABLE orders (id int PRIMARY KEY, amount int)")
+    path = tmp_path / "0001_orders.yaml"
+    path.write_text("- alter_column: {table: orders, column: amount, type: bigint}\n")
+    assert zdm("--database-url", db_url, "apply", str(path)).exit_code == 0
+    with psycopg.connect(db_url, autocommit=True) as holder:  # as a running 'rollback'
+        holder.execute("UPDATE zdmigrate.migrations SET phase = 'rolling_back'")
+        holder.execute(
+            "SELECT pg_advisory_lock(hashtextextended('zdmigrate:' || %s, 0))", ("0001_orders",)
+        )
+        watching = _cli(db_url, "status", "--watch", "--interval", "0.2")
+        assert watching.stdout is not None
+        first = watching.stdout.readline()
+        watching.send_signal(signal.SIGINT)
+        out, err = _rest_of(watching)
+    assert watching.returncode == 0, err
+    assert err == ""
+    assert "rolling_back" in first + out
