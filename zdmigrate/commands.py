@@ -151,6 +151,7 @@ class StatusReport:
     # the slowest replica's lag; None without replicas (or without the role to see them)
     replica_lag_s: float | None
     at: str
+    max_replica_lag_s: float = 10.0  # over it, a backfill waits before its next batch
 
     @property
     def in_flight(self) -> bool:
@@ -162,6 +163,7 @@ class StatusReport:
             "at": self.at,
             "in_flight": self.in_flight,
             "replica_lag_s": self.replica_lag_s,
+            "max_replica_lag_s": self.max_replica_lag_s,
             "migrations": self.migrations,
         }
 
@@ -175,7 +177,9 @@ def status_report(settings: Settings) -> StatusReport:
         lag = conn.execute(REPLICA_LAG_SQL).fetchone()
         now = conn.execute("SELECT now()").fetchone()
     seconds = float(lag[0]) if lag and lag[0] is not None else None
-    return StatusReport(rows, seconds, now[0].isoformat() if now else "")
+    return StatusReport(
+        rows, seconds, now[0].isoformat() if now else "", settings.max_replica_lag_s
+    )
 
 
 @dataclass

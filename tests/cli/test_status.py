@@ -247,3 +247,18 @@ def test_ctrl_c_ends_the_watch_quietly(db_url: str, db: Conn, tmp_path: Path) ->
     assert watching.returncode == 0, err
     assert err == ""
     assert "rolling_back" in first + out
+
+
+def test_the_watch_header_says_when_replicas_hold_the_backfill() -> None:
+    from zdmigrate.cli.render import watch_view
+    from zdmigrate.commands import StatusReport
+
+    def header(lag: float | None) -> str:
+        console = Console(width=200, file=io.StringIO(), record=True)
+        report = StatusReport([], lag, "2026-12-07T00:05:00+00:00", 10.0)
+        console.print(watch_view(report, 200, 2))
+        return console.export_text().splitlines()[0]
+
+    assert header(12.3).endswith("replica lag 12.3 s > 10 s: backfills wait for the replicas")
+    assert header(0.4).endswith("replica lag 0.4 s")
+    assert header(None).endswith("no replica lag seen")

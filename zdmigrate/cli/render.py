@@ -191,6 +191,8 @@ def watch_view(report: Any, width: int, interval: float) -> RenderableType:
 
     lag = report.replica_lag_s
     replicas = f"replica lag {lag:.1f} s" if lag is not None else "no replica lag seen"
+    if lag is not None and lag > report.max_replica_lag_s:
+        replicas += f" > {report.max_replica_lag_s:g} s: backfills wait for the replicas"
     head = f"{report.at[:19].replace('T', ' ')}  every {interval:g} s, Ctrl-C stops; {replicas}"
     lines = _fit(head, width, names=False)
     if not report.in_flight:
