@@ -77,6 +77,7 @@ def validate(
     """Load every file; the first invalid one raises SpecError. ``deep``: also plan each
     against the schema (the database, a schema file, or the earlier files beside it),
     after the files given before it, so a missing table or column is found too."""
+    paths = migration_files(paths)
     migrations = [load_migration(p) for p in paths]
     if deep:
         settings = settings or Settings()
@@ -297,6 +298,10 @@ def migration_files(paths: list[str]) -> list[str]:
                     "give the folder that holds them, or the files themselves",
                 )
             out += [str(p) for p in found]
+        elif not path.exists() and path.suffix.lower() not in MIGRATION_SUFFIXES:
+            raise ConfigError(
+                f"{given}: no such file or folder", "give migration files or their folder"
+            )
         else:
             out.append(given)
     return list(dict.fromkeys(out))

@@ -171,3 +171,22 @@ def test_rows_stored_with_the_byte_hash_keep_working(db_url: str, db: Conn, tmp_
     path.write_text(RENAME.replace("x2", "x3"))
     assert zdm("--database-url", db_url, "apply", str(path)).exit_code == 2
     assert zdm("--database-url", db_url, "complete", "0001_a").exit_code == 0
+
+
+def test_a_missing_folder_is_named(db_url: str, tmp_path: Path) -> None:
+    res = zdm("--database-url", db_url, "apply", str(tmp_path / "migratons"))
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (
+        f"error: {tmp_path / 'migratons'}: no such file or folder "
+        "(hint: give migration files or their folder)"
+    )
+
+
+def test_validate_takes_a_folder_too(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    res = zdm("validate", str(folder))
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        f"{folder / '0001_a.yaml'}: ok (1 operation)",
+        f"{folder / '0002_b.yaml'}: ok (1 operation)",
+    ]

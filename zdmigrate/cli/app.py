@@ -130,7 +130,10 @@ def _global(
 def validate(
     ctx: typer.Context,
     files: Annotated[
-        list[Path], typer.Argument(help="Migration files (.yaml, .yml, .json).", metavar="FILE")
+        list[Path],
+        typer.Argument(
+            help="Migration files (.yaml, .yml, .json), or folders of them.", metavar="FILE"
+        ),
     ],
     fmt: Format = render.OutputFormat.text,
     deep: Annotated[
