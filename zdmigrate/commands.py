@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from zdmigrate.config import Settings
-from zdmigrate.engine import runner, state
+from zdmigrate.engine import preflight, runner, state
 from zdmigrate.engine.backfill import Progress
 from zdmigrate.engine.db import connect, translate_errors
 from zdmigrate.engine.introspect import introspect
+from zdmigrate.engine.preflight import Check
 from zdmigrate.engine.runner import ApplyResult, CleanupResult, PhaseResult
-from zdmigrate.engine.store import Store
+from zdmigrate.engine.store import LIVE_PHASES, Store
 from zdmigrate.engine.verify import Verification
-from zdmigrate.errors import ConfigError
+from zdmigrate.errors import ConfigError, MigrationEdited
 from zdmigrate.gate import (
     GateOptions,
     GateReport,
@@ -27,29 +28,38 @@ from zdmigrate.gate import (
 )
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
-from zdmigrate.plan import build_plans, replay, schema_for
+from zdmigrate.plan import build_plan, build_plans, replay, schema_for
 from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
     "ApplyResult",
+    "Check",
     "CleanupResult",
+    "DryRun",
     "GateOptions",
     "Ignored",
     "InitReport",
+    "NewReport",
     "PhaseResult",
     "PlanReport",
     "Progress",
     "SnapshotReport",
+    "StatusReport",
     "apply",
+    "apply_all",
     "cleanup",
     "complete",
+    "dry_run",
     "gate",
     "init",
+    "migration_files",
+    "new",
     "pause",
     "plan",
     "rollback",
     "snapshot",
     "status",
+    "status_report",
     "validate",
     "verify",
 ]
@@ -67,6 +77,7 @@ def validate(
     """Load every file; the first invalid one raises SpecError. ``deep``: also plan each
     against the schema (the database, a schema file, or the earlier files beside it),
     after the files given before it, so a missing table or column is found too."""
+    paths = migration_files(paths)
     migrations = [load_migration(p) for p in paths]
     if deep:
         settings = settings or Settings()
@@ -117,16 +128,71 @@ def _search_path(row: dict[str, Any]) -> str | None:
     return ",".join([*version_schemas, *schemas])
 
 
-def status(settings: Settings) -> list[dict[str, Any]]:
-    """Every known migration with its phase, progress and the new version's search_path."""
-    with connect(settings.database_url) as conn, translate_errors("status"):
-        rows = state.list_migrations(conn)
+# phases in which a command is at work on a migration (when its process runs)
+WORKING_PHASES = ("expanding", "backfilling", "completing", "rolling_back")
+
+
+def _eta_s(row: dict[str, Any]) -> float | None:
+    done, total, rate = row.get("rows_done") or 0, row.get("rows_total"), row.get("rows_per_s")
+    if row["phase"] != "backfilling" or not total or not rate or not row.get("running"):
+        return None
+    return round(max(float(total) - done, 0.0) / float(rate), 1)
+
+
+def _status_rows(conn: Any) -> list[dict[str, Any]]:
     out = []
-    for row in rows:
+    for row in state.list_migrations(conn):
         item = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
         item["search_path"] = _search_path(row)
+        item["eta_s"] = _eta_s(row)
         out.append(item)
     return out
+
+
+def status(settings: Settings) -> list[dict[str, Any]]:
+    """Every known migration with its phase, progress and the new version's search_path;
+    ``running`` says whether a zdmigrate process works on it now."""
+    with connect(settings.database_url) as conn, translate_errors("status"):
+        return _status_rows(conn)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What ``status --watch`` shows at each refresh."""
+
+    migrations: list[dict[str, Any]]
+    # the slowest replica's lag; None without replicas (or without the role to see them)
+    replica_lag_s: float | None
+    at: str
+    max_replica_lag_s: float = 10.0  # over it, a backfill waits before its next batch
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a zdmigrate process is at work on a migration (so watching shows more)."""
+        return any(m["running"] and m["phase"] in WORKING_PHASES for m in self.migrations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "in_flight": self.in_flight,
+            "replica_lag_s": self.replica_lag_s,
+            "max_replica_lag_s": self.max_replica_lag_s,
+            "migrations": self.migrations,
+        }
+
+
+def status_report(settings: Settings) -> StatusReport:
+    """``status`` with the replica lag and the server's time, read in one connection."""
+    from zdmigrate.engine.backfill import REPLICA_LAG_SQL
+
+    with connect(settings.database_url) as conn, translate_errors("status"):
+        rows = _status_rows(conn)
+        lag = conn.execute(REPLICA_LAG_SQL).fetchone()
+        now = conn.execute("SELECT now()").fetchone()
+    seconds = float(lag[0]) if lag and lag[0] is not None else None
+    return StatusReport(
+        rows, seconds, now[0].isoformat() if now else "", settings.max_replica_lag_s
+    )
 
 
 @dataclass
@@ -203,6 +269,11 @@ def plan(settings: Settings, path: str, schema_file: str | None = None) -> PlanR
         runner.timeouts(settings),
         older,
     )
+    return _report(built, migration, catalogs)
+
+
+def _report(built: Plan, migration: Migration, catalogs: dict[str, Catalog]) -> PlanReport:
+    """The plan with the sizes and time estimates of its tables (read from a live catalog)."""
     backfilled = {(b.schema, b.table) for b in built.backfill}
     several = len(catalogs) > 1
     tables = {
@@ -236,6 +307,238 @@ def apply(
     """Expand and backfill a migration file (a path, or a migration already loaded)."""
     loaded = load_migration(migration) if isinstance(migration, str) else migration
     return runner.apply(for_migration(settings, loaded), loaded, echo, progress)
+
+
+MIGRATION_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def migration_files(paths: list[str]) -> list[str]:
+    """The migration files ``paths`` name, in order: a folder gives its files sorted by
+    name (a numbered prefix orders them); each file once."""
+    out: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MIGRATION_SUFFIXES
+            )
+            if not found:
+                raise ConfigError(
+                    f"{given}: no migration files (.yaml, .yml, .json) in this folder",
+                    "give the folder that holds them, or the files themselves",
+                )
+            out += [str(p) for p in found]
+        elif not path.exists() and path.suffix.lower() not in MIGRATION_SUFFIXES:
+            raise ConfigError(
+                f"{given}: no such file or folder", "give migration files or their folder"
+            )
+        else:
+            out.append(given)
+    return list(dict.fromkeys(out))
+
+
+def apply_all(
+    settings: Settings, paths: list[str], echo: Echo, progress: ProgressFn
+) -> list[ApplyResult]:
+    """Apply the migration files ``paths`` name (files or folders), in order. Every file
+    is read and validated first, so a bad one stops the run before anything changes;
+    those an earlier apply expanded or completed are reported as such (``already``)."""
+    migrations = [load_migration(p) for p in migration_files(paths)]
+    results = []
+    for migration in migrations:
+        result = apply(settings, migration, echo, progress)
+        if len(migrations) > 1:
+            echo(
+                f"{migration.name}: "
+                + (f"already {result.already}" if result.already else result.phase)
+            )
+        results.append(result)
+    return results
+
+
+@dataclass(frozen=True)
+class NewReport:
+    path: str
+    name: str
+    created_folder: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "name": self.name, "created_folder": self.created_folder}
+
+
+def new(settings: Settings, name: str, folder: str | None, root: Path | None) -> NewReport:
+    """Write a numbered migration file to fill in, in ``folder`` (default: the setting
+    ``migrations_dir``, relative to ``root``, the folder of the pyproject.toml in use,
+    else the working folder), numbered after the highest file there."""
+    from zdmigrate.spec import skeleton
+
+    stem = skeleton.slug(name)
+    if not stem:
+        raise ConfigError(
+            f"new: '{name}' has no letter or digit to name a file with",
+            "give a name such as add_users_country",
+        )
+    base = Path(folder) if folder is not None else (root or Path.cwd()) / settings.migrations_dir
+    existing = [p.name for p in base.iterdir()] if base.is_dir() else []
+    if base.exists() and not base.is_dir():
+        raise ConfigError(f"new: {base} is not a folder", "give --dir a folder")
+    filename = skeleton.file_name(skeleton.next_number(existing), stem)
+    full = Path(filename).stem
+    vschema = f"{settings.schema_name}_{full}"
+    if len(vschema.encode()) > 63:
+        raise ConfigError(
+            f"new: '{full}' is too long: its version schema {vschema} would pass PostgreSQL's "
+            "63-byte limit on names",
+            f"give a name of at most {63 - len(vschema.encode()) + len(stem)} characters",
+        )
+    created = not base.exists()
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / filename
+    shown = _relative(path)
+    try:
+        with path.open("x", encoding="utf-8") as out:
+            out.write(skeleton.skeleton(stem, shown))
+    except FileExistsError:
+        raise ConfigError(f"new: {shown} already exists", "run the command again") from None
+    return NewReport(shown, full, created)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class DryRun:
+    """What ``apply --dry-run`` found for one file: its plan (None when an earlier apply
+    expanded or completed it: ``already``) and the checks run without changing anything."""
+
+    name: str
+    path: str
+    already: str | None
+    report: PlanReport | None
+    checks: list[Check]
+
+    @property
+    def go_ahead(self) -> bool:
+        return all(c.verdict != "blocks" for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "already": self.already,
+            "go_ahead": self.go_ahead,
+            "checks": [c.to_json() for c in self.checks],
+            "plan": self.report.to_json() if self.report else None,
+        }
+
+
+def dry_run(settings: Settings, paths: list[str]) -> list[DryRun]:
+    """What ``apply`` would do with ``paths`` now, and the checks that change nothing:
+    another zdmigrate or migration at work, privileges, expressions, conflicting locks
+    and old transactions, sizes and time estimates. The connection is read-only: nothing
+    is written, not even zdmigrate's state schema. Each file is planned against the
+    live schema as the files before it (not applied yet) would leave it."""
+    migrations = [load_migration(p) for p in migration_files(paths)]
+    out: list[DryRun] = []
+    with connect(settings.database_url) as conn, translate_errors("apply --dry-run"):
+        conn.execute("SET default_transaction_read_only = on")
+        has_state = state.state_version(conn) > 0
+        store = Store(conn) if has_state else None
+        live: dict[str, Catalog] = {}
+        pending: dict[str, list[Migration]] = {}
+        for migration in migrations:
+            s = for_migration(settings, migration)
+            row = store.get(migration.name) if store else None
+            try:
+                done = runner.already(row, migration)
+            except MigrationEdited as exc:
+                check = Check("state", "blocks", exc.message)
+                out.append(DryRun(migration.name, migration.path, None, None, [check]))
+                continue
+            if (
+                row is not None
+                and row.phase in LIVE_PHASES
+                and not runner.same_content(row, migration)
+            ):
+                message = f"{migration.path} changed after it was applied (phase {row.phase})"
+                check = Check("state", "blocks", message)
+                out.append(DryRun(migration.name, migration.path, None, None, [check]))
+                continue
+            if done is not None:
+                check = Check("state", "ok", f"already {done.already}: nothing to do")
+                out.append(DryRun(migration.name, migration.path, done.already, None, [check]))
+                continue
+            split = migration.split(s.schema_name)
+            catalogs: dict[str, Catalog] = {}
+            for schema, _ in split:
+                if schema not in live:
+                    live[schema] = introspect(conn, schema)
+                earlier = pending.setdefault(schema, [])
+                catalogs[schema] = replay(live[schema], earlier) if earlier else live[schema]
+            schemas = [schema for schema, _ in split]
+            if row is not None and row.phase in LIVE_PHASES:
+                built = runner.stored_plan(row, s)
+            else:
+                older = tuple(store.predecessors_to_drop(migration.name, schemas)) if store else ()
+                built = build_plans(
+                    migration,
+                    catalogs.__getitem__,
+                    s.schema_name,
+                    s.mode,
+                    runner.timeouts(s),
+                    older,
+                )
+            # the checks run per schema, on that schema's own plan (the whole plan when the
+            # migration changes one schema)
+            parts = (
+                [(split[0][0], built)]
+                if len(split) == 1
+                else [
+                    (schema, build_plan(part, catalogs[schema], s.mode, runner.timeouts(s)))
+                    for schema, part in split
+                ]
+            )
+            checks: list[Check] = []
+            for schema, part_plan in parts:
+                checks += preflight.state_checks(
+                    conn, store, migration.name, schema, part_plan, row
+                )
+                checks += preflight.privilege_checks(
+                    conn, schema, part_plan, live[schema], has_state
+                )
+            checks.append(preflight.expression_check(conn, built))
+            for schema, part_plan in parts:
+                checks += preflight.lock_checks(conn, s, schema, part_plan)
+            report = _report(built, migration, catalogs)
+            checks.append(_estimate_check(report))
+            for schema, part in split:
+                pending[schema].append(part)
+            out.append(DryRun(migration.name, migration.path, None, report, checks))
+    return out
+
+
+def _estimate_check(report: PlanReport) -> Check:
+    """Sizes and how long the backfill and the scans would take, as a note."""
+    parts = []
+    for name, t in report.tables.items():
+        rows = "rows unknown (never analyzed)" if t["rows"] is None else f"~{t['rows']:,} rows"
+        part = f"{name}: {rows}, {t['bytes'] / 1e6:.1f} MB"
+        if "backfill_s" in t:
+            part += f", backfill ~{t['backfill_s']:g} s"
+        parts.append(part)
+    scans = sum(
+        report.tables.get(table, {}).get("scan_s", 0)
+        for step in report.plan.post_backfill
+        if step.scans
+        for table in step.tables
+    )
+    if scans:
+        parts.append(f"validation scans ~{scans:g} s")
+    return Check("estimates", "note", "; ".join(parts) or "no existing table is changed")
 
 
 def for_migration(settings: Settings, migration: Migration) -> Settings:

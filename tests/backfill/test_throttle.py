@@ -186,7 +186,8 @@ def test_a_critical_load_stops_the_backfill_until_resume(
             assert row["paused"] is True
             assert row["paused_why"].startswith("critical load: 3 other sessions at work >= 2")
             text = zdm("--database-url", url, "status").stdout
-            assert "(paused:" in text and "critical load:" in text
+            # the table may break the reason between any two words
+            assert "(paused:" in text and "critical" in text and "load:" in text
             load.end()
             time.sleep(0.5)
             assert _state(url)["rows_done"] == held  # a pause waits for resume, as pause does

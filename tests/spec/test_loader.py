@@ -33,11 +33,18 @@ BAD = {
     ),
     "empty list": (
         "[]\n",
-        "m.yaml:1: the migration has no operations (hint: add at least one operation)",
+        "m.yaml:1: the migration has no operations (hint: add at least one operation: "
+        "docs/migration-files.md lists them)",
     ),
     "empty operations": (
         "description: nothing\noperations: []\n",
-        "m.yaml:2: the migration has no operations (hint: add at least one operation)",
+        "m.yaml:2: the migration has no operations (hint: add at least one operation: "
+        "docs/migration-files.md lists them)",
+    ),
+    "only comments under operations": (
+        "description: nothing\noperations:\n  # - drop_table: {table: t}\n",
+        "m.yaml:2: the migration has no operations (hint: add at least one operation: "
+        "docs/migration-files.md lists them)",
     ),
     "up does not parse": (
         "- rename_column: {table: t, from: a, to: b}\n- alter_column:\n    table: t\n"
@@ -181,3 +188,22 @@ def test_a_migration_splits_by_the_schema_of_each_operation() -> None:
     # every table qualified with one schema: the file's schema, one part
     one = parse_migration("- add_column: {table: crm.a, column: {name: x, type: int}}\n", "m", "m")
     assert one.schema == "crm" and [s for s, _ in one.split("public")] == ["crm"]
+
+
+def test_content_hash_ignores_comments_layout_and_description() -> None:
+    a = parse_migration("- drop_table: {table: t}\n", "m", "m.yaml")
+    b = parse_migration(
+        "# why\ndescription: gone\noperations:\n  - drop_table:\n      table: t\n", "m", "m.yaml"
+    )
+    c = parse_migration('{"operations": [{"drop_table": {"table": "t"}}]}', "m", "m.json")
+    assert a.sha256 != b.sha256
+    assert a.content_hash == b.content_hash == c.content_hash
+
+
+def test_content_hash_sees_schema_and_values() -> None:
+    a = parse_migration("- drop_table: {table: t}\n", "m", "m.yaml")
+    qualified = parse_migration("- drop_table: {table: s.t}\n", "m", "m.yaml")
+    declared = parse_migration("schema: s\noperations: [{drop_table: {table: t}}]\n", "m", "m.yaml")
+    other = parse_migration("- drop_table: {table: u}\n", "m", "m.yaml")
+    assert qualified.content_hash == declared.content_hash != a.content_hash
+    assert other.content_hash != a.content_hash

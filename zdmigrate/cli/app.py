@@ -11,6 +11,7 @@ import typer
 
 from zdmigrate._version import __version__
 from zdmigrate.cli import lint_cmd, render
+from zdmigrate.cli._help import TidyGroup, setting_default
 from zdmigrate.cli.context import CliState, emit_json, err_console, out_console, run_command
 
 if TYPE_CHECKING:
@@ -20,10 +21,12 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="zdmigrate",
+    cls=TidyGroup,
     help="Zero-downtime schema migrations for PostgreSQL: expand, backfill, contract.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -47,12 +50,24 @@ Format = Annotated[
 ]
 
 
+class Mode(str, enum.Enum):
+    version = "version"
+    physical = "physical"
+
+
 ModeOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[Mode],  # noqa: UP045
     typer.Option(
-        "--mode", help="version (views for the new app, default) or physical.", show_default=False
+        "--mode",
+        help="version: the new app reads and writes through a version schema of views; "
+        "physical: through the tables (fewer operations allowed)." + setting_default("mode"),
+        show_default=False,
     ),
 ]
+
+
+def _mode(mode: Mode | None) -> str | None:
+    return mode.value if mode is not None else None
 
 
 SchemaFileOpt = Annotated[
@@ -114,7 +129,12 @@ def _global(
 @app.command()
 def validate(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="Migration files (.yaml, .yml, .json).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Migration files (.yaml, .yml, .json), or folders of them.", metavar="FILE"
+        ),
+    ],
     fmt: Format = render.OutputFormat.text,
     deep: Annotated[
         bool,
@@ -182,19 +202,91 @@ def init(ctx: typer.Context, fmt: Format = render.OutputFormat.text) -> None:
 
 
 @app.command()
-def status(ctx: typer.Context, fmt: Format = render.OutputFormat.text) -> None:
+def status(
+    ctx: typer.Context,
+    fmt: Format = render.OutputFormat.text,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            "-w",
+            help="Refresh every --interval seconds until nothing is in flight (or Ctrl-C): "
+            "phases, backfill progress, rate and time left, the throttle, replica lag, the "
+            "gate's verdict. Without a terminal, one block (or JSON line) per refresh.",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", "-n", help="Seconds between refreshes.", min=0.1)
+    ] = 2.0,
+) -> None:
     """Show migrations, their phases, backfill progress and search_path.
 
-    Example: zdmigrate status --format json
+    Example: zdmigrate status --watch
     """
     from zdmigrate import commands
 
     state: CliState = ctx.obj
+    if watch:
+        settings = run_command(ctx, lambda: state.settings())
+        run_command(
+            ctx,
+            lambda: render.watch_status(
+                lambda: commands.status_report(settings),
+                interval,
+                out_console,
+                as_json=fmt is render.OutputFormat.json,
+            ),
+        )
+        return
     rows = run_command(ctx, lambda: commands.status(state.settings()))
     if fmt is render.OutputFormat.json:
         emit_json(rows)
     else:
         render.status_table(rows, out_console)
+
+
+@app.command()
+def new(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="What the migration does, e.g. add_users_country.")],
+    folder: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--dir",
+            help="The folder of migration files.  [default: [tool.zdmigrate] migrations_dir, "
+            "else migrations, next to pyproject.toml]",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Format = render.OutputFormat.text,
+) -> None:
+    """Write a numbered migration file to fill in (the number after the highest there).
+
+    The file lists commented examples of the common operations and has none yet:
+    validate, plan and apply refuse it until one is written.
+
+    Example: zdmigrate new add_users_country
+    """
+    from zdmigrate import commands
+    from zdmigrate.config import find_pyproject
+
+    state: CliState = ctx.obj
+
+    def go() -> Any:
+        project = state.config or find_pyproject()
+        root = project.parent if project is not None else None
+        where = str(folder) if folder is not None else None
+        return commands.new(state.settings(), name, where, root)
+
+    report = run_command(ctx, go)
+    if fmt is render.OutputFormat.json:
+        emit_json(report.to_json())
+        return
+    made = " (new folder)" if report.created_folder else ""
+    out_console.print(f"wrote {report.path}{made}", highlight=False)
+    out_console.print(
+        f"fill in its operations, then: zdmigrate validate {report.path}", highlight=False
+    )
 
 
 class PlanFormat(str, enum.Enum):
@@ -232,7 +324,7 @@ def plan(
 
     state: CliState = ctx.obj
     report = run_command(
-        ctx, lambda: commands.plan(state.settings(mode=mode), str(file), schema_file)
+        ctx, lambda: commands.plan(state.settings(mode=_mode(mode)), str(file), schema_file)
     )
     if fmt is PlanFormat.json:
         emit_json(report.to_json())
@@ -279,36 +371,73 @@ def snapshot(
 @app.command()
 def apply(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The migration file.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Migration files, or folders of them (applied in file name order).",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
     fmt: Format = render.OutputFormat.text,
     mode: ModeOpt = None,
     lock_timeout_ms: Annotated[
-        Optional[int], typer.Option(help="lock_timeout for each DDL step.", show_default=False)  # noqa: UP045
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="lock_timeout for each DDL step, in ms."
+            + setting_default("lock_timeout_ms", " ms"),
+            show_default=False,
+        ),
     ] = None,
     lock_retry_budget_s: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Give up on a lock after retrying this long.", show_default=False),
+        typer.Option(
+            help="Give up on a lock after retrying this long, in s."
+            + setting_default("lock_retry_budget_s", " s"),
+            show_default=False,
+        ),
     ] = None,
     batch_size: Annotated[
-        Optional[int], typer.Option(help="First backfill batch size.", show_default=False)  # noqa: UP045
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="First backfill batch size, in rows." + setting_default("batch_size", " rows"),
+            show_default=False,
+        ),
     ] = None,
     target_batch_ms: Annotated[
-        Optional[int], typer.Option(help="Target time per backfill batch.", show_default=False)  # noqa: UP045
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            help="Target time per backfill batch, in ms."
+            + setting_default("target_batch_ms", " ms"),
+            show_default=False,
+        ),
     ] = None,
     verify: Annotated[
         Optional[bool],  # noqa: UP045
         typer.Option(
             "--verify/--no-verify",
-            help="Verify every row after the backfill (default: on).",
+            help="Verify every row after the backfill.  [default: --verify]",
             show_default=False,
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Change nothing: show the plan against the live schema and the checks "
+            "that need no change (another zdmigrate, migrations in flight, privileges, "
+            "expressions, conflicting locks, old transactions, sizes and estimates). "
+            "Exit 0 when apply would go ahead, 1 when a check says it would not.",
+        ),
+    ] = False,
 ) -> None:
     """Expand and backfill: both the old and the new app version work afterwards.
 
-    Running it again resumes where it stopped.
+    Running it again resumes where it stopped. Given a folder (or several files) it
+    applies, in order, what is not applied yet and reports the rest (already expanded,
+    already completed) with exit 0: a deploy may run it every time.
 
-    Example: zdmigrate apply migrations/0004_orders_amount_bigint.yaml
+    Example: zdmigrate apply migrations/
     """
     from zdmigrate import commands
 
@@ -316,7 +445,7 @@ def apply(
     settings = run_command(
         ctx,
         lambda: state.settings(
-            mode=mode,
+            mode=_mode(mode),
             lock_timeout_ms=lock_timeout_ms,
             lock_retry_budget_s=lock_retry_budget_s,
             batch_size=batch_size,
@@ -324,27 +453,29 @@ def apply(
             verify=verify,
         ),
     )
+    paths = [str(f) for f in files]
+    if dry_run:
+        found = run_command(ctx, lambda: commands.dry_run(settings, paths))
+        if fmt is render.OutputFormat.json:
+            emit_json(
+                {
+                    "go_ahead": all(d.go_ahead for d in found),
+                    "migrations": [d.to_json() for d in found],
+                }
+            )
+        else:
+            render.dry_run(found, out_console)
+        raise typer.Exit(0 if all(d.go_ahead for d in found) else 1)
     with render.ProgressView(err_console) as view:
-        result = run_command(
-            ctx, lambda: commands.apply(settings, str(file), view.echo, view.progress)
+        results = run_command(
+            ctx, lambda: commands.apply_all(settings, paths, view.echo, view.progress)
         )
     if fmt is render.OutputFormat.json:
-        emit_json(result.to_json())
+        one = len(files) == 1 and not files[0].is_dir()
+        emit_json(results[0].to_json() if one else [r.to_json() for r in results])
         return
-    out_console.print(f"{result.name}: expanded; old and new versions both work", highlight=False)
-    if result.search_path:
-        out_console.print(
-            f"new app: connect with options=-c search_path={result.search_path}", highlight=False
-        )
-        spaced = result.search_path.replace(",", ", ")
-        out_console.print(
-            f"  through PgBouncer: SET search_path TO {spaced} (session pooling), SET LOCAL "
-            "in each transaction (transaction pooling): docs/connecting.md",
-            highlight=False,
-        )
-    out_console.print(
-        f"when the old version is gone: zdmigrate complete {result.name}", highlight=False
-    )
+    for result in results:
+        render.apply_result(result, out_console)
 
 
 CodeOpt = Annotated[
@@ -369,7 +500,8 @@ WindowOpt = Annotated[
     typer.Option(
         "--window",
         help="How long statements and writes are watched when no earlier gate run is "
-        "old enough (30s, 10m; default: [tool.zdmigrate.gate] window, 60 s).",
+        "old enough (30s, 10m); [tool.zdmigrate.gate] window sets another default.  "
+        "[default: 60 s]",
         show_default=False,
     ),
 ]
@@ -601,7 +733,10 @@ def verify_cmd(
     name: Annotated[str, typer.Argument(help="The migration whose rows to check.")],
     limit: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(help="List at most this many keys per table.", show_default=False),
+        typer.Option(
+            help="List at most this many keys per table." + setting_default("verify_report_limit"),
+            show_default=False,
+        ),
     ] = None,
     fmt: Format = render.OutputFormat.text,
 ) -> None:

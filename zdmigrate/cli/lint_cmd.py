@@ -30,6 +30,7 @@ EXAMPLES = """\
 Exit 0 when clean, 1 on findings at or above --fail-on, 2 on bad input.
 
 Examples:
+
   zdmigrate lint migrations/            # every .sql file, by file name
   zdmigrate lint alembic/ --format github
   zdmigrate lint migrations/0042_orders.sql --database-url $URL --fail-on error
@@ -48,11 +49,30 @@ class LintGlobals:
     show_traceback: bool = False
 
 
+# the defaults --help shows (argparse's own are None where a pyproject setting may decide)
+SHOWN_DEFAULTS = {
+    "fmt": "text",
+    "fail_on": "warning",
+    "pg_version": "15",
+    "jobs": "0",
+    "in_transaction": "--no-transaction",
+}
+
+
 class _Parser(argparse.ArgumentParser):
-    """Bad options are one line and exit 2, like every other zdmigrate error."""
+    """Bad options are one line and exit 2, like every other zdmigrate error; --help
+    looks like every other command's."""
 
     def error(self, message: str) -> NoReturn:
         raise ConfigError(f"zdmigrate lint: {message}", "see zdmigrate lint --help")
+
+    def format_help(self) -> str:
+        from zdmigrate.cli._panels import render_help
+
+        actions = [a for a in self._actions if a.dest != "in_transaction" or a.const is True]
+        return render_help(
+            self.prog, self.description or "", self.epilog or "", actions, SHOWN_DEFAULTS
+        )
 
 
 def _whole(text: str) -> int:
@@ -83,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=SUMMARY,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
     p.add_argument(
         "paths",
@@ -92,18 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
         "migration files, or - for standard input",
     )
     p.add_argument(
-        "-f", "--format", dest="fmt", choices=FORMATS, default="text", help="default: text"
+        "-f",
+        "--format",
+        dest="fmt",
+        choices=FORMATS,
+        default="text",
+        help="output format: text for people, json, sarif (code scanning) or github (annotations)",
     )
     p.add_argument(
         "--fail-on",
         choices=SEVERITIES,
-        help="exit 1 on findings at or above this severity (default: warning)",
+        help="exit 1 on findings at or above this severity",
     )
     p.add_argument(
         "--pg-version",
         type=_pg_version,
         metavar="N",
-        help="target server major version (default: 15)",
+        help="target server major version",
     )
     p.add_argument(
         "--select",
@@ -132,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="in_transaction",
         action="store_true",
         default=None,
-        help="your runner wraps each SQL file in a transaction",
+        help="your runner wraps each SQL file in a transaction, or --no-transaction: it "
+        "does not (Alembic revisions are always wrapped)",
     )
     wrap.add_argument(
         "--no-transaction",
@@ -141,7 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="it does not (the default for plain SQL; Alembic revisions are always wrapped)",
     )
     p.add_argument(
-        "--database-url", metavar="URL", help="read table sizes and types from this database"
+        "--database-url",
+        metavar="URL",
+        help="PostgreSQL URL to read table sizes, types and grants from (read-only); the "
+        "global option before 'lint' too. Lint reads no environment variable: without it, "
+        "it works offline",
     )
     p.add_argument(
         "--schema-file",
@@ -155,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_jobs,
         default=0,
         metavar="N",
-        help="processes for large inputs (default 0: one per core)",
+        help="processes for large inputs; 0: one per core",
     )
     p.add_argument(
         "--strict",
@@ -165,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--explain", metavar="RULE", help="print the documentation of a rule and exit")
     p.add_argument("--list-rules", action="store_true", help="list every rule and exit")
+    p.add_argument("-h", "--help", action="help", help="show this message and exit")
     return p
 
 

@@ -37,12 +37,14 @@ __all__ = [
     "ApplyResult",
     "CleanupResult",
     "PhaseResult",
+    "already",
     "apply",
     "cleanup",
     "complete",
     "contract_drops",
     "gate",
     "rollback",
+    "same_content",
     "set_paused",
     "verify",
 ]
@@ -64,6 +66,8 @@ class ApplyResult:
     tables: list[str] = field(default_factory=list)
     # every version schema, one per schema the migration changes
     version_schemas: list[str] = field(default_factory=list)
+    # "expanded" or "completed" when an earlier apply got there: nothing ran
+    already: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -193,6 +197,56 @@ def missing_schemas(conn: Conn, migration: Migration, default: str) -> None:
             )
 
 
+def same_content(row: MigrationRow, migration: Migration) -> bool:
+    """Whether ``row`` stored this migration: the same content hash, the hash of the
+    same bytes (what zdmigrate stored before content hashes), or a stored text that
+    reads as the same migration (applied before, then reformatted or commented)."""
+    if row.sha256 in (migration.content_hash, migration.sha256):
+        return True
+    if not row.source:
+        return False
+    try:
+        stored = parse_migration(row.source, row.name, f"{row.name} (as applied)")
+    except ZdmError:
+        return False
+    return stored.content_hash == migration.content_hash
+
+
+_DONE_PHASES = ("expanded", "completing", "completed")
+
+
+def already(row: MigrationRow | None, migration: Migration) -> ApplyResult | None:
+    """The result of an apply that has nothing left to do: an earlier one expanded (or
+    completed) this migration. A file that changed since is refused."""
+    if row is None or row.phase not in _DONE_PHASES:
+        return None
+    if not same_content(row, migration):
+        verb = "completed" if row.phase == "completed" else "applied"
+        raise MigrationEdited(
+            f"{migration.path} changed after it was {verb} (phase {row.phase})",
+            "write a new migration file for further changes"
+            if row.phase == "completed"
+            else f"restore the applied file, or run 'zdmigrate rollback {migration.name}' first",
+        )
+    live = row.phase != "completed" and row.version_schema
+    plan = plan_from_json(row.plan) if row.plan is not None else None
+    search_path = None
+    if live:
+        search_path = plan.search_path if plan else f"{row.version_schema},{row.schema_name}"
+    return ApplyResult(
+        migration.name,
+        row.phase,
+        row.version_schema,
+        search_path,
+        0,
+        0,
+        False,
+        list(row.tables),
+        plan.version_schemas if plan else [v for v in [row.version_schema] if v],
+        already=row.phase,
+    )
+
+
 def _begin(
     conn: Conn,
     store: Store,
@@ -202,7 +256,7 @@ def _begin(
     echo: Echo,
 ) -> tuple[Plan, bool]:
     """The plan to run, and whether this run resumes an earlier one."""
-    if row is not None and row.phase == "failed" and row.sha256 == migration.sha256:
+    if row is not None and row.phase == "failed" and same_content(row, migration):
         # an undo after a failure stopped half way: some expand steps are undone but still
         # marked done, so resuming would skip them. Finish the undo, then start afresh.
         echo("finishing the undo of the failed run first")
@@ -213,19 +267,12 @@ def _begin(
         store.set_phase(migration.name, "rolled_back")
         row = store.get(migration.name)
     if row is not None and row.phase in LIVE_PHASES:
-        if row.sha256 != migration.sha256:
+        if not same_content(row, migration):
             raise MigrationEdited(
                 f"{migration.path} changed after it was applied (phase {row.phase})",
                 f"restore the applied file, or run 'zdmigrate rollback {migration.name}' first",
             )
         return stored_plan(row, settings, echo), True
-    if row is not None and row.phase == "completed":
-        if row.sha256 != migration.sha256:
-            raise MigrationEdited(
-                f"{migration.path} changed after it was completed",
-                "write a new migration file for further changes",
-            )
-        raise StateError(f"migration '{migration.name}' is already completed", "nothing to do")
     default = settings.schema_name
     missing_schemas(conn, migration, default)
     schemas = [schema for schema, _ in migration.split(default)]
@@ -241,7 +288,7 @@ def _begin(
     source = migration.source_text
     store.start(
         name=migration.name,
-        sha256=migration.sha256,
+        sha256=migration.content_hash,
         mode=settings.mode,
         schema=plan.schema,
         version_schema=plan.version_schema,
@@ -260,7 +307,11 @@ def apply(
 ) -> ApplyResult:
     """Expand and backfill; on a failure, undo what this migration did."""
     with _session(settings, migration.name) as (conn, store):
-        plan, resumed = _begin(conn, store, migration, settings, store.get(migration.name), echo)
+        row = store.get(migration.name)
+        done = already(row, migration)
+        if done is not None:
+            return done
+        plan, resumed = _begin(conn, store, migration, settings, row, echo)
         executor = Executor(conn, settings, migration.name, "apply", echo)
         try:
             ran, rows = _expand_and_backfill(conn, store, executor, plan, settings, progress)

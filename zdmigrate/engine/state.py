@@ -202,7 +202,8 @@ def init_state(conn: Conn) -> InitResult:
 
 
 def list_migrations(conn: Conn) -> list[dict[str, Any]]:
-    """Every migration zdmigrate knows of, oldest first; empty without a state schema."""
+    """Every migration zdmigrate knows of, oldest first; empty without a state schema.
+    ``running``: a zdmigrate process holds the migration's advisory lock now."""
     if state_version(conn) == 0:
         return []
     with conn.cursor(row_factory=dict_row) as cur:
@@ -223,7 +224,13 @@ def list_migrations(conn: Conn) -> list[dict[str, Any]]:
                    max(b.throttle) FILTER (WHERE b.status = 'running') AS throttle,
                    (SELECT d.decision || CASE WHEN d.forced THEN ' (forced)' ELSE '' END
                       FROM zdmigrate.gate_decisions d WHERE d.migration = m.name
-                     ORDER BY d.id DESC LIMIT 1) AS gate
+                     ORDER BY d.id DESC LIMIT 1) AS gate,
+                   EXISTS (SELECT 1 FROM pg_locks l
+                            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                              AND l.database = (SELECT oid FROM pg_database
+                                                 WHERE datname = current_database())
+                              AND ((l.classid::bigint << 32) | l.objid::bigint)
+                                  = hashtextextended('zdmigrate:' || m.name, 0)) AS running
               FROM zdmigrate.migrations m
               LEFT JOIN zdmigrate.backfill_checkpoints b ON b.migration = m.name
              GROUP BY m.name

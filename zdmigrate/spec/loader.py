@@ -7,6 +7,7 @@ YAML gives one: ``m.yaml:12: operation 2 (alter_column), field 'up': ...``.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from zdmigrate.errors import SpecError
 from zdmigrate.spec.models import OPERATION_MODELS, Operation, RawSql
 
-__all__ = ["Migration", "load_migration", "parse_migration"]
+__all__ = ["Migration", "content_hash", "load_migration", "parse_migration"]
 
 _HINT = "see docs/migration-files.md, or run 'zdmigrate schema' for the JSON Schema"
 Path_ = tuple[Any, ...]
@@ -25,7 +26,12 @@ Path_ = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class Migration:
-    """A loaded migration file: its name (the file's stem), operations and hash."""
+    """A loaded migration file: its name (the file's stem), operations and hashes.
+
+    ``sha256`` is the hash of the file's bytes; ``content_hash`` the migration's identity:
+    the hash of what it does (its schema and operations as parsed), so a comment, a
+    description or a reformatting does not change it.
+    """
 
     name: str
     path: str
@@ -39,6 +45,7 @@ class Migration:
     op_schemas: tuple[str | None, ...] = ()
     # per operation, its number in the file (a part of a migration keeps them)
     numbers: tuple[int, ...] = ()
+    content_hash: str = ""
 
     def number(self, index: int) -> int:
         """The 1-based number in the file of operation ``index``."""
@@ -77,6 +84,29 @@ class Migration:
 
 def _is_raw(op: Operation) -> bool:
     return isinstance(op, RawSql)
+
+
+def content_hash(
+    schema: str | None,
+    operations: tuple[Operation, ...],
+    op_schemas: tuple[str | None, ...] = (),
+) -> str:
+    """The identity of a migration: SHA-256 of its schema and operations, parsed, each
+    operation with the schema its table is in (``table: billing.users`` and ``schema:
+    billing`` with ``table: users`` are the same migration).
+
+    Fields left at their default are left out, so writing a default explicitly (or a
+    zdmigrate that adds an optional field) does not change it.
+    """
+    own = list(op_schemas) or [None] * len(operations)
+    ops = []
+    for op, qualified in zip(operations, own, strict=True):
+        fields = op.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        if qualified or schema:
+            fields["schema"] = qualified or schema
+        ops.append({type(op).model_fields["op"].default: fields})
+    text = json.dumps({"schema": schema, "operations": ops}, sort_keys=True)
+    return "content:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 class _Lines:
@@ -145,6 +175,8 @@ def _operations_list(data: Any, where: str, lines: _Lines) -> tuple[list[Any], P
         if unknown:
             raise _fail(where, lines.find((unknown[0],)), f"unknown top-level key '{unknown[0]}'")
         ops = data.get("operations")
+        if ops is None and "operations" in data:  # 'operations:' with only comments under it
+            ops = []
         desc = data.get("description")
         if desc is not None and not isinstance(desc, str):
             raise _fail(where, lines.find(("description",)), "'description' must be a string")
@@ -279,7 +311,10 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
     ops, base, desc = _operations_list(data, where, lines)
     if not ops:
         raise _fail(
-            where, lines.find(base), "the migration has no operations", "add at least one operation"
+            where,
+            lines.find(base),
+            "the migration has no operations",
+            "add at least one operation: docs/migration-files.md lists them",
         )
     declared = _schema_key(data, where, lines)
     qualified = _qualified_schemas(ops, base, where, lines)
@@ -295,6 +330,7 @@ def parse_migration(text: str, name: str, where: str) -> Migration:
         source_text=text,
         schema=schema,
         op_schemas=qualified,
+        content_hash=content_hash(schema, parsed, qualified),
     )
 
 

@@ -1,0 +1,111 @@
+"""--help reads the same for every command: no type after a flag, one spelling for an
+argument, every choice and every default shown; lint's help looks like the rest."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli_helpers import zdm
+from zdmigrate.cli.app import app
+from zdmigrate.cli.lint_cmd import run
+
+WIDE = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands if c.callback)
+
+
+def _help(*args: str) -> str:
+    res = zdm(*args, "--help", env=WIDE)
+    assert res.exit_code == 0, res.stderr
+    return res.stdout
+
+
+def _row(text: str, option: str) -> str:
+    """The words of ``option``'s row in an options panel (its wrapped lines too)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"│ {option}\b", line))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if re.match(r"│ -|╰", lines[i])), len(lines)
+    )
+    return " ".join(" ".join(line.strip("│ ") for line in lines[start:end]).split())
+
+
+@pytest.mark.parametrize("command", ["", *[c for c in COMMANDS if c != "lint"]])
+def test_no_type_after_a_flag(command: str) -> None:
+    text = _help(*([command] if command else []))
+    assert "<bool>" not in text
+    assert "BOOLEAN" not in text
+    help_row = next(line for line in text.splitlines() if "--help" in line)
+    assert re.search(r"--help\s+-h\s+Show this message", help_row), help_row
+
+
+def test_an_argument_has_one_spelling() -> None:
+    text = _help("plan")
+    usage = next(line for line in text.splitlines() if "Usage:" in line)
+    assert "FILE" in usage and "file" not in usage.replace("zdmigrate", "")
+    row = next(line for line in text.splitlines() if "The migration file." in line)
+    assert "FILE" in row
+    apply_usage = next(line for line in _help("apply").splitlines() if "Usage:" in line)
+    assert "FILE" in apply_usage and "FILE..." not in apply_usage.replace("}...", "")
+
+
+def test_every_choice_is_listed() -> None:
+    text = _help("apply")
+    assert "version|physical" in _row(text, "--mode")
+    assert "text|json" in _row(text, "--format")
+
+
+@pytest.mark.parametrize(
+    ("option", "default"),
+    [
+        ("--lock-timeout-ms", "500 ms"),
+        ("--lock-retry-budget-s", "30 s"),
+        ("--batch-size", "1000 rows"),
+        ("--target-batch-ms", "100 ms"),
+        ("--mode", "version"),
+        ("--verify", "--verify"),
+        ("--format", "text"),
+    ],
+)
+def test_every_default_is_shown(option: str, default: str) -> None:
+    row = _row(_help("apply"), option)
+    assert f"[default: {default}]" in row, row
+
+
+def test_lint_help_looks_like_the_rest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[1] == " Usage: zdmigrate lint [OPTIONS] [PATH]..."
+    assert "╭─ Arguments" in text and "╭─ Options" in text
+    assert "<bool>" not in text
+    assert re.search(r"--format\s+-f\s+<text\|json\|sarif\|github>", text)
+    flat = " ".join(text.split())
+    assert "[default: text]" in flat and "[default: warning]" in flat
+    assert re.search(r"--help\s+-h\s+Show this message and exit\.", text)
+    url = _row(text, "--database-url")
+    assert url.startswith("--database-url <str> PostgreSQL URL"), url
+    assert "the global option before 'lint' too" in url
+
+
+def test_lint_help_through_the_typer_app_is_the_same(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--help"]) == 0
+    direct = capsys.readouterr().out
+    res = zdm("lint", "--help")
+    assert res.exit_code == 0
+    assert res.stdout == direct
+
+
+def test_lint_help_fits_a_narrow_terminal() -> None:
+    env = {"COLUMNS": "60", "PATH": ""}
+    out = subprocess.run(
+        [sys.executable, "-c", "from zdmigrate.cli.main import main; main(['lint', '--help'])"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert max(len(line) for line in out.splitlines() if line.startswith(("│", "╭", "╰"))) == 60
+    assert "--database-url" in out
