@@ -462,6 +462,18 @@ def test_every_example_has_a_setup_and_a_scenario() -> None:
     assert all(_setup_file(p).exists() for p in EXAMPLES)
 
 
+def test_every_example_says_when_to_use_it_and_is_listed_in_the_docs() -> None:
+    docs = (ROOT / "docs" / "migration-files.md").read_text()
+    for example in EXAMPLES:
+        text = example.read_text()
+        when = (
+            json.loads(text)["description"] if example.suffix == ".json" else text.splitlines()[0]
+        )
+        assert when.startswith(("# When to use: ", "When to use: ")), example.name
+        rel = example.relative_to(ROOT / "migrations_examples").as_posix()
+        assert f"[`{rel}`](../migrations_examples/{rel})" in docs, rel
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_applies_serves_both_versions_and_completes(example: Path, database: Roles) -> None:
     name = example.stem
