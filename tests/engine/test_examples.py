@@ -474,6 +474,7 @@ def test_every_example_says_when_to_use_it_and_is_listed_in_the_docs() -> None:
         assert f"[`{rel}`](../migrations_examples/{rel})" in docs, rel
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_applies_serves_both_versions_and_completes(example: Path, database: Roles) -> None:
     name = example.stem
@@ -503,6 +504,7 @@ def test_example_applies_serves_both_versions_and_completes(example: Path, datab
     assert '"completed"' in status.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_rolls_back_to_the_setup(example: Path, database: Roles) -> None:
     name = example.stem
