@@ -42,14 +42,26 @@ def _filenodes(conn: Conn, tables: tuple[str, ...]) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
-def _strongest_locks(conn: Conn, tables: tuple[str, ...]) -> dict[str, Lock]:
+def _oids(conn: Conn, tables: tuple[str, ...]) -> dict[int, str]:
     rows = conn.execute(
-        "SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-        "WHERE l.pid = pg_backend_pid() AND l.granted AND c.relname = ANY(%s)",
+        "SELECT oid::bigint, relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+        "AND relname = ANY(%s)",
         (list(tables),),
     ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def _strongest_locks(conn: Conn, oids: dict[int, str]) -> dict[str, Lock]:
+    """The locks held on the tables, by the names they had before the step (a step that
+    drops or renames a table still holds its lock on the same relation)."""
+    rows = conn.execute(
+        "SELECT l.relation::bigint, l.mode FROM pg_locks l "
+        "WHERE l.pid = pg_backend_pid() AND l.granted AND l.relation::bigint = ANY(%s)",
+        (list(oids),),
+    ).fetchall()
     held: dict[str, Lock] = {}
-    for name, mode in rows:
+    for oid, mode in rows:
+        name = oids[oid]
         lock = MODES.get(mode)
         if lock is not None and (name not in held or lock.rank > held[name].rank):
             held[name] = lock
@@ -59,12 +71,13 @@ def _strongest_locks(conn: Conn, tables: tuple[str, ...]) -> dict[str, Lock]:
 def _run(conn: Conn, step: Step, problems: list[str]) -> None:
     existing = tuple(t for t in step.tables if _filenodes(conn, (t,)))
     before = _filenodes(conn, existing)
+    oids = _oids(conn, existing)
     if not step.transactional:
         conn.execute(step.sql)
     else:
         with conn.transaction():
             conn.execute(step.sql)
-            held = _strongest_locks(conn, existing)
+            held = _strongest_locks(conn, oids)
             for table in existing:
                 if held.get(table) != step.lock:
                     problems.append(

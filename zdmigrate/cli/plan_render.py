@@ -27,14 +27,17 @@ _SOURCES = {
 
 
 def _flags(step: dict[str, Any]) -> str:
+    """What the step does to the table besides its lock: rewrite, scan, neither."""
     out = []
     if step["rewrites"]:
         out.append("rewrites table")
     if step["scans"]:
         out.append("scans table")
+    if not out:
+        out.append("no rewrite, no scan")
     if not step["transactional"]:
         out.append("outside a transaction")
-    return ", ".join(out) or "-"
+    return ", ".join(out)
 
 
 def _size(report: PlanReport, tables: list[str]) -> str:
@@ -46,9 +49,10 @@ def _size(report: PlanReport, tables: list[str]) -> str:
                 "rows unknown (run ANALYZE)" if info["rows"] is None else f"~{info['rows']:,} rows"
             )
             part = f"{t}: {rows}, {info['bytes'] / 1e6:.1f} MB"
-            part += f", a scan ~{info['scan_s']:g} s"
+            part += f"; estimated: a scan ~{info['scan_s']:g} s"
             if "backfill_s" in info:
-                part += f", backfill ~{info['backfill_s']:g} s"
+                low, high = info["backfill_s"]
+                part += f", backfill ~{low:g} s (app idle) to ~{high:g} s (busy app)"
             parts.append(part)
     return "; ".join(parts)
 
@@ -170,6 +174,17 @@ def _md_backfill(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def _md_backfill_rows(report: PlanReport, data: dict[str, Any]) -> list[str]:
+    out = []
+    for b in data["phases"]["backfill"]:
+        size = _size(report, [b["table"]])
+        what = f"{b['table']}: {', '.join(b['columns'])}" + (f" ({size})" if size else "")
+        out.append(
+            f"| backfill | {what} | row locks, batched | updates every row, batch by batch |"
+        )
+    return out
+
+
 def plan_markdown(report: PlanReport) -> str:
     data = report.to_json()
     head = _header(report)
@@ -180,12 +195,10 @@ def plan_markdown(report: PlanReport) -> str:
         out.append("")
     out += ["| phase | step | lock | rewrites/scans |", "|---|---|---|---|"]
     for key, _ in _PHASES[1:4]:
+        if key == "validate":  # the backfill runs between expand and validation
+            out += _md_backfill_rows(report, data)
         for s in data["phases"][key]:
             out.append(f"| {key} | {s['description']} | `{s['lock']}` | {_flags(s)} |")
-    for b in data["phases"]["backfill"]:
-        size = _size(report, [b["table"]])
-        what = f"{b['table']}: {', '.join(b['columns'])}" + (f" ({size})" if size else "")
-        out.append(f"| backfill | {what} | row locks, batched | - |")
     out.append("")
     for key, title in _PHASES:
         if key == "validate" and data["phases"]["backfill"]:

@@ -70,6 +70,13 @@ class ForeignKey:
             definition += f" ON DELETE {on_delete.upper()}"
         return cls(tuple(columns), ref_table, tuple(ref_columns), definition)
 
+    def retargeted(self, old: str, new: str) -> ForeignKey:
+        """The same key once the table it references, ``old``, is called ``new``."""
+        if self.ref_table != old:
+            return self
+        definition = self.definition.replace(f"REFERENCES {old}(", f"REFERENCES {new}(", 1)
+        return replace(self, ref_table=new, definition=definition)
+
 
 @dataclass(frozen=True)
 class IndexInfo:

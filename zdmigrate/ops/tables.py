@@ -126,6 +126,11 @@ def apply_drop(op: DropTable, catalog: Catalog) -> None:
 
 
 def apply_rename(op: RenameTable, catalog: Catalog) -> None:
+    """The table's new name, in the foreign keys that reference it too (as the server)."""
     table = catalog.tables.pop(op.from_)
     table.name = op.to
     catalog.tables[op.to] = table
+    for other in catalog.tables.values():
+        other.foreign_keys = {
+            k: f.retargeted(op.from_, op.to) for k, f in other.foreign_keys.items()
+        }

@@ -1,0 +1,37 @@
+-- The tables 0006_orders_constraints changes, as the examples before it leave them,
+-- with some rows. Run it as the role that will own the tables:
+--   psql -v ON_ERROR_STOP=1 -f migrations_examples/setup/0006_orders_constraints.sql "$URL"
+
+CREATE TABLE users (
+    id bigint PRIMARY KEY,
+    email_address varchar(255) NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    country text NOT NULL DEFAULT 'unknown',
+    email_verified boolean,
+    name text NOT NULL,
+    settings jsonb
+);
+CREATE INDEX users_country_idx ON users (country);
+
+CREATE TABLE orders (
+    id bigint PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    status text NOT NULL DEFAULT 'new',
+    amount_cents bigint NOT NULL CHECK (amount_cents >= 0)
+);
+
+INSERT INTO users (id, email_address, created_at, country, email_verified, name, settings)
+SELECT g,
+       'user' || g || '@' || (ARRAY['example.com', 'example.org', 'mail.test'])[1 + g % 3],
+       '2026-01-01'::timestamptz + g * interval '1 minute',
+       (ARRAY['unknown', 'DE', 'FR', 'JP'])[1 + g % 4],
+       g % 2 = 0,
+       'User ' || g,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE '{"theme": "dark"}' END::jsonb
+FROM generate_series(1, 2000) AS g;
+INSERT INTO orders (id, user_id, status, amount_cents)
+SELECT g,
+       1 + g % 2000,
+       (ARRAY['new', 'paid', 'shipped', 'cancelled'])[1 + g % 4],
+       g * 37 % 100000
+FROM generate_series(1, 5000) AS g;
