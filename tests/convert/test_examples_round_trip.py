@@ -59,7 +59,11 @@ def _differences(name: str, got: Any, want: Any, index: int) -> set[tuple[str, i
     return {(name, index, k) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
 
 
-@pytest.mark.parametrize("example", sorted(EXAMPLES.iterdir()), ids=lambda p: p.stem)
+# every example but 0008, whose ``up`` plain SQL cannot give (convert asks to fill it in)
+ROUND_TRIP = sorted(p for p in EXAMPLES.glob("*.*") if p.stem != "0008_users_email_domain")
+
+
+@pytest.mark.parametrize("example", ROUND_TRIP, ids=lambda p: p.stem)
 def test_example_written_as_sql_converts_back(example: Path) -> None:
     source = SQL / f"{example.stem}.sql"
     assert source.exists(), f"write {source}: the example as plain SQL"
@@ -82,7 +86,7 @@ def test_example_written_as_sql_converts_back(example: Path) -> None:
 
 
 def test_converted_examples_plan_in_order(tmp_path: Path) -> None:
-    """The seven converted files, planned offline one after the other (validate --deep)."""
+    """The converted files, planned offline one after the other (validate --deep)."""
     from tests.cli_helpers import zdm
 
     for source in sorted(SQL.glob("*.sql")):
@@ -91,4 +95,4 @@ def test_converted_examples_plan_in_order(tmp_path: Path) -> None:
     files = sorted(str(p) for p in tmp_path.glob("*.yaml"))
     res = zdm("validate", "--deep", *files)
     assert res.exit_code == 0, res.stderr
-    assert res.stdout.count(": ok (") == 7
+    assert res.stdout.count(": ok (") == len(files) == len(ROUND_TRIP)
