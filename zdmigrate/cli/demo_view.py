@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -81,7 +82,7 @@ class DemoView:
             if any(v.running for v in status.versions):
                 self.echo(status_line(status))
 
-    def _panel(self) -> Group:
+    def _panel(self) -> Panel:
         s = self.board.snapshot()
         head = Text.assemble(
             (f"{s.run or 'starting'}", "bold"),
@@ -104,7 +105,7 @@ class DemoView:
         locks = Text(
             f"longest lock wait: {_ms(s.longest_lock_wait_s)} (now {_ms(s.lock_wait_now_s)})"
         )
-        return Group(head, pace, table, locks)
+        return Panel(Group(head, pace, table, locks), title="zdmigrate demo", expand=False)
 
 
 def status_line(s: LiveStatus) -> str:
