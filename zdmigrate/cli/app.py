@@ -675,7 +675,7 @@ def _phase_result(result: PhaseResult, fmt: render.OutputFormat) -> None:
 @app.command()
 def demo(
     ctx: typer.Context,
-    rows: Annotated[int, typer.Option(help="Rows in the demo table.", min=1)] = 200_000,
+    rows: Annotated[int, typer.Option(help="Rows in the demo table.", min=1)] = 100_000,
     compare_naive: Annotated[
         bool,
         typer.Option(
@@ -689,7 +689,7 @@ def demo(
     ] = Path("zdmigrate-demo-report"),
     window: Annotated[
         float, typer.Option("--window", help="The gate's observation window, in seconds.", min=0.5)
-    ] = 5.0,
+    ] = 3.0,
     rate: Annotated[
         float, typer.Option("--rate", help="Requests per second of each app version.", min=1)
     ] = 100.0,
@@ -717,6 +717,11 @@ def demo(
     def go() -> Any:
         board = Board()
         with contextlib.ExitStack() as stack:
+            if not state.database_url:
+                err_console.print(
+                    "starting an embedded PostgreSQL server of the demo's own (removed at the end)",
+                    highlight=False,
+                )
             server = state.database_url or stack.enter_context(
                 private_server(preload=("pg_stat_statements",))
             )

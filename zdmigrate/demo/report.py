@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["PICTURE_HINT", "ReportFiles", "Series", "series", "write_report"]
 
-PICTURE_HINT = "pip install 'zdmigrate[report]' (matplotlib) and run the demo again"
+PICTURE_HINT = (
+    "install matplotlib (pip install 'zdmigrate[report]', or -e '.[report]' in a clone) "
+    "and run the demo again"
+)
 COLORS = {OLD_APP: "#d95f02", NEW_APP: "#1b6ac9"}
 BUCKET_S = 0.5
 

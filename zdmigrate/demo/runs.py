@@ -34,9 +34,9 @@ Echo = Callable[[str], None]
 
 @dataclass(frozen=True)
 class DemoOptions:
-    rows: int = 200_000
+    rows: int = 100_000
     rate: float = 100.0  # requests per second, per app version
-    window_s: float = 5.0  # the gate's observation window
+    window_s: float = 3.0  # the gate's observation window
     warmup_s: float = 1.5  # the old app alone before the change
     compare_naive: bool = False
 
@@ -120,7 +120,7 @@ class _Run:
 def run_naive(url: str, opts: DemoOptions, board: Board, echo: Echo) -> RunResult:
     """The change as an unreviewed Alembic revision sends it: one transaction of plain
     ALTER TABLEs while the old app runs, then the new app deployed beside it."""
-    echo(f"naive run: filling accounts with {opts.rows:,} rows")
+    echo(f"naive run: a new database, accounts filled with {opts.rows:,} rows")
     balance_sum = create_accounts(url, opts.rows)
     run = _Run("naive ALTER TABLE", url, opts, board, echo)
     try:
@@ -184,15 +184,16 @@ def evidence_lines(report: Any) -> list[str]:
 def blocked_summary(report: Any) -> str:
     """What blocked the gate, in one line: the old app's busiest statement (or, without
     pg_stat_statements, its session's last query), its sessions, its writes."""
+    order = {"statements": 0, "sessions": 1, "writes": 2}
     parts = []
-    for src in report.blocking:
+    for src in sorted(report.blocking, key=lambda s: order.get(s.source, 3)):
         found = src.evidence
         if src.verdict != "found":
             parts.append(f"{src.source} unavailable")
         elif src.source == "statements":
             top = max(found, key=lambda e: int(e.get("calls", 0)))
             parts.append(
-                f"{len(found)} statements of the old version, the busiest "
+                f"the old app's statements ({len(found)}), the busiest "
                 f"{top['query'][:100]} ({top['calls']:,} calls in {report.window_s:g} s)"
             )
         elif src.source == "sessions":
@@ -249,7 +250,7 @@ def run_zdmigrate(
     gate = settings.gate.model_copy(update={"allow_unavailable": ("statements",)})
     settings = settings.with_overrides(gate=gate)
     change = parse_migration(CHANGE, CHANGE_NAME, f"{CHANGE_NAME}.yaml")
-    echo(f"zdmigrate run: filling accounts with {opts.rows:,} rows")
+    echo(f"zdmigrate run: a new database, accounts filled with {opts.rows:,} rows")
     balance_sum = create_accounts(url, opts.rows)
     _statements_extension(url)
     run = _Run("zdmigrate", url, opts, board, echo)
