@@ -716,19 +716,24 @@ def demo(
 
     def go() -> Any:
         board = Board()
-        with contextlib.ExitStack() as stack:
-            if not state.database_url:
-                err_console.print(
-                    "starting an embedded PostgreSQL server of the demo's own (removed at the end)",
-                    highlight=False,
+        try:
+            with contextlib.ExitStack() as stack:
+                if not state.database_url:
+                    err_console.print(
+                        "starting an embedded PostgreSQL server of the demo's own "
+                        "(removed at the end)",
+                        highlight=False,
+                    )
+                server = state.database_url or stack.enter_context(
+                    private_server(preload=("pg_stat_statements",))
                 )
-            server = state.database_url or stack.enter_context(
-                private_server(preload=("pg_stat_statements",))
-            )
-            # the demo's server is its own: --embedded's shared server is not started
-            settings = dataclasses.replace(state, embedded=False).settings()
-            view = stack.enter_context(DemoView(err_console, board))
-            return run_demo(server, settings, options, board, view.echo, view.progress)
+                # the demo's server is its own: --embedded's shared server is not started
+                settings = dataclasses.replace(state, embedded=False).settings()
+                view = stack.enter_context(DemoView(err_console, board))
+                return run_demo(server, settings, options, board, view.echo, view.progress)
+        except KeyboardInterrupt:  # the apps, the databases and the server are gone by now
+            err_console.print("demo interrupted; what it created is removed", highlight=False)
+            raise typer.Exit(130) from None
 
     result = run_command(ctx, go)
     files = write_report(result, report)

@@ -28,6 +28,8 @@ def _ms(seconds: float) -> str:
 def _backfill(status: LiveStatus) -> str:
     if status.backfill is None:
         return "-"
+    if status.phase != "backfill":
+        return "done"
     done, total = status.backfill
     if not total:
         return f"{done:,} rows"
