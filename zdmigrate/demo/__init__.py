@@ -24,8 +24,9 @@ from psycopg import sql
 from zdmigrate.commands import Progress
 from zdmigrate.config import Settings
 from zdmigrate.demo.board import Board, LiveStatus, LiveVersion, RunResult
-from zdmigrate.demo.runs import DemoOptions, run_naive, run_zdmigrate
+from zdmigrate.demo.runs import DemoOptions, run_naive
 from zdmigrate.demo.scenario import CHANGE, CHANGE_NAME, described_changes
+from zdmigrate.demo.story import run_zdmigrate
 from zdmigrate.errors import ConfigError
 
 __all__ = [
