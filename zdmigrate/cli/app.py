@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import enum
 import json
 from pathlib import Path
@@ -849,54 +851,79 @@ def _phase_result(result: PhaseResult, fmt: render.OutputFormat) -> None:
 @app.command()
 def demo(
     ctx: typer.Context,
-    rows: Annotated[int, typer.Option(help="Rows in the demo table.", min=1)] = 200_000,
+    rows: Annotated[int, typer.Option(help="Rows in the demo table.", min=1)] = 100_000,
+    compare_naive: Annotated[
+        bool,
+        typer.Option(
+            "--compare-naive",
+            help="First run the same change as plain ALTER TABLEs (an unreviewed Alembic "
+            "revision) under the same traffic, and compare.",
+        ),
+    ] = False,
+    report: Annotated[
+        Path, typer.Option("--report", help="Folder for report.md and timeline.png.")
+    ] = Path("zdmigrate-demo-report"),
+    window: Annotated[
+        float, typer.Option("--window", help="The gate's observation window, in seconds.", min=0.5)
+    ] = 3.0,
+    rate: Annotated[
+        float, typer.Option("--rate", help="Requests per second of each app version.", min=1)
+    ] = 100.0,
     fmt: Format = render.OutputFormat.text,
 ) -> None:
     """A live migration under traffic, on an embedded server (or --database-url's server).
 
-    Creates the database 'zdmigrate_demo' (dropping an old one), fills a table,
-    changes a column's type and renames another while an old and a new app
-    version write, checks every row, and completes.
+    An old app sends requests from the start; apply renames a column, widens another to
+    bigint, adds a NOT NULL column filled from the rows and builds an index; a new app
+    runs beside the old one; complete is refused while the old app runs (the gate names
+    its queries); the old app stops; the gate clears after its window; complete. The
+    demo's databases are dropped and an embedded server's folder removed at the end.
+    Exit code 0 only when zdmigrate's run had no failed request and every row verified.
 
-    Example: zdmigrate demo --rows 100000
+    Example: zdmigrate demo --compare-naive --rows 100000
     """
-    from zdmigrate.demo import demo_database, run_demo
-    from zdmigrate.embedded import embedded_url
+    from zdmigrate.cli.demo_view import DemoView, print_summary
+    from zdmigrate.demo import Board, DemoOptions, run_demo
+    from zdmigrate.demo.report import write_report
+    from zdmigrate.embedded import private_server
 
     state: CliState = ctx.obj
+    options = DemoOptions(rows=rows, rate=rate, window_s=window, compare_naive=compare_naive)
 
     def go() -> Any:
-        base = state.database_url or embedded_url()
-        url = demo_database(base, "zdmigrate_demo")
-        settings = state.settings(database_url=url)
-        with render.ProgressView(err_console) as view:
-            return run_demo(settings, rows, view.echo, view.progress)
+        board = Board()
+        try:
+            with contextlib.ExitStack() as stack:
+                if not state.database_url:
+                    err_console.print(
+                        "starting an embedded PostgreSQL server of the demo's own "
+                        "(removed at the end)",
+                        highlight=False,
+                    )
+                server = state.database_url or stack.enter_context(
+                    private_server(preload=("pg_stat_statements",))
+                )
+                # the demo's server is its own: --embedded's shared server is not started
+                settings = dataclasses.replace(state, embedded=False).settings()
+                view = stack.enter_context(DemoView(err_console, board))
+                return run_demo(server, settings, options, board, view.echo, view.progress)
+        except KeyboardInterrupt:  # the apps, the databases and the server are gone by now
+            err_console.print("demo interrupted; what it created is removed", highlight=False)
+            raise typer.Exit(130) from None
 
-    report = run_command(ctx, go)
+    result = run_command(ctx, go)
+    files = write_report(result, report)
     if fmt is render.OutputFormat.json:
-        emit_json(report.to_json())
-        return
-    ok = (
-        report.mismatched_rows == 0
-        and report.gate_while_old_app_runs.startswith("cannot complete")
-        and report.gate_after_old_app_stopped.endswith("gate clear")
-    )
-    out_console.print(f"gate while the old app ran: {report.gate_while_old_app_runs}")
-    out_console.print(f"gate after it stopped: {report.gate_after_old_app_stopped}")
-    out_console.print(
-        f"migrated {report.rows:,} rows in {report.seconds_apply:.1f} s "
-        f"({report.rows_per_s:,.0f} rows/s) while the old app wrote; then both versions ran: "
-        f"{report.old_writes:,} old-app and {report.new_writes:,} new-app writes.",
-        highlight=False,
-    )
-    out_console.print(
-        "every row consistent (new = up(old)); completed."
-        if ok
-        else f"{report.mismatched_rows} rows inconsistent, or the gate did not judge as "
-        "expected (blocked while the old app ran, clear after)!",
-        highlight=False,
-    )
-    if not ok:
+        emit_json(
+            {
+                **result.to_json(),
+                "report": str(files.markdown),
+                "picture": str(files.picture) if files.picture else None,
+            }
+        )
+    else:
+        print_summary(result, files, out_console)
+    if not result.ok:
         raise typer.Exit(1)
 
 
