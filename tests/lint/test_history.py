@@ -307,3 +307,15 @@ def test_sql_files_and_their_folder_give_the_same_findings(tmp_path: Path) -> No
         ("0002.sql", 2, "create-index-not-concurrently"),
         ("0003.sql", 2, "set-not-null"),
     ]
+
+
+def test_a_sql_folder_and_an_alembic_versions_folder_in_one_run(tmp_path: Path) -> None:
+    """As the README runs it: ``zdmigrate lint migrations/ alembic/versions/``."""
+    sql = tmp_path / "migrations"
+    sql.mkdir()
+    write(sql, "0001.sql", "SET lock_timeout = '1s';\nALTER TABLE users DROP COLUMN a;\n")
+    (tmp_path / "alembic").mkdir()
+    _grown_history(tmp_path / "alembic")
+    both = _found(str(sql), str(tmp_path / "alembic" / "versions"))
+    assert both == sorted(_found(str(sql)) + _found(str(tmp_path / "alembic" / "versions")))
+    assert ("0001.sql", 2, "drop-column") in both and len(both) > 6
