@@ -11,7 +11,12 @@ then times, as a user runs them (wall time of the command, best and median of
 
 - ``zdmigrate lint versions/<one revision>.py`` (one revision alone inside the
   folder: what pre-commit and a pull request's CI do);
-- ``zdmigrate lint <project>`` (every revision, base to head).
+- ``zdmigrate lint <project>`` (every revision, base to head);
+- every revision linted alone (``lint_paths([revision])`` once per revision, in
+  one process; ``--alone-cli`` runs ``zdmigrate lint <revision>`` once per
+  revision instead, as CI does): the time, and the findings summed, which
+  must be the findings of the folder run, finding by finding (file, line,
+  rule); the benchmark fails if they are not.
 
 It also says where the time of the one-revision run goes (starting Python,
 importing the linter, importing Alembic and SQLAlchemy, rendering the
@@ -19,7 +24,7 @@ revision, linting and reporting), measured in a fresh process, and, with
 ``--profile``, prints cProfile's top functions for that run. The last line is
 a JSON object with the figures.
 
-    python bench/lint_history.py [--revisions 1000] [--repeat 3] [--profile]
+    python bench/lint_history.py [--revisions 1000] [--repeat 3] [--profile] [--alone-cli]
 """
 
 from __future__ import annotations
@@ -139,6 +144,11 @@ ZDM = [sys.executable, "-m", "zdmigrate", "lint", "--format", "json"]
 # directory first on sys.path, so run from a checkout it would import that
 # checkout's zdmigrate whatever --compare says (and read its pyproject.toml).
 NEUTRAL = tempfile.gettempdir()
+# Installed with pip, zdmigrate's modules are compiled to bytecode. An environment that
+# sets PYTHONDONTWRITEBYTECODE would make every command compile a checkout's modules
+# again (about 0.1 s more to import the linter): the children cache bytecode, and
+# main() runs the one-revision command once, untimed, before timing anything.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def _cpu() -> float:
@@ -146,13 +156,16 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(cmd: list[str], repeat: int, src: str | None = None) -> dict[str, float | int]:
+def timed(
+    cmd: list[str], repeat: int, src: str | None = None
+) -> tuple[dict[str, float | int], list[tuple[str, int, str]]]:
     """Best and median wall time of ``cmd``, its best CPU time (user + system: less
-    moved by other work on the machine), and the findings of its JSON report.
+    moved by other work on the machine), and the findings of its JSON report (their
+    number among the figures, and the findings themselves).
     ``src``: run the zdmigrate in that source folder instead (PYTHONPATH)."""
     env = {**os.environ, "PYTHONPATH": src} if src else None
     walls, cpus = [], []
-    findings = 0
+    findings: list[tuple[str, int, str]] = []
     for _ in range(repeat):
         start, cpu = time.perf_counter(), _cpu()
         done = subprocess.run(
@@ -162,17 +175,58 @@ def timed(cmd: list[str], repeat: int, src: str | None = None) -> dict[str, floa
         cpus.append(_cpu() - cpu)
         if done.returncode not in (0, 1):
             raise SystemExit(f"zdmigrate lint failed ({done.returncode}): {done.stderr[-500:]}")
-        findings = len(json.loads(done.stdout)["findings"])
+        findings = _found(done.stdout)
     return {
         "s": min(walls),
         "median_s": statistics.median(walls),
         "cpu_s": min(cpus),
-        "findings": findings,
-    }
+        "findings": len(findings),
+    }, findings
+
+
+def _found(report: str) -> list[tuple[str, int, str]]:
+    """(file name, line, rule) of every finding of a JSON report, sorted."""
+    return sorted(
+        (Path(f["path"]).name, f["line"], f["rule"]) for f in json.loads(report)["findings"]
+    )
 
 
 def _named(prefix: str, figures: dict[str, float | int]) -> dict[str, float | int]:
     return {f"{prefix}_{key}": value for key, value in figures.items()}
+
+
+ALONE = """
+import json, sys, time
+from pathlib import Path
+from zdmigrate._imports import paused_gc
+with paused_gc():
+    from zdmigrate.lint import LintSettings, lint_paths
+found = []
+start = time.perf_counter()
+for script in sorted(Path(sys.argv[1]).glob("*.py")):
+    result = lint_paths([str(script)], LintSettings(), jobs=1)
+    found.extend([Path(f.path).name, f.line, f.rule] for f in result.findings)
+print(json.dumps({"s": time.perf_counter() - start, "findings": found}))
+"""
+
+
+def alone(versions: Path, cli: bool) -> tuple[float, list[tuple[str, int, str]]]:
+    """Every revision of ``versions`` linted alone: the time it took, and the findings."""
+    if not cli:
+        out = subprocess.run(
+            [sys.executable, "-c", ALONE, str(versions)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=NEUTRAL,
+        ).stdout
+        data = json.loads(out)
+        return data["s"], sorted((name, line, rule) for name, line, rule in data["findings"])
+    found: list[tuple[str, int, str]] = []
+    start = time.perf_counter()
+    for script in sorted(versions.glob("*.py")):
+        found.extend(timed([*ZDM, str(script)], 1)[1])
+    return time.perf_counter() - start, sorted(found)
 
 
 PHASES = """
@@ -246,23 +300,42 @@ def main() -> None:
     parser.add_argument(
         "--compare", metavar="SRC", help="also time the zdmigrate in this source folder"
     )
+    parser.add_argument(
+        "--alone-cli",
+        action="store_true",
+        help="lint each revision alone with its own zdmigrate lint process (slow)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="zdm-lint-history-") as tmp:
         root = Path(tmp) / "migrations"
         scripts = make_project(root, args.revisions)
         one = scripts[len(scripts) // 2 + 1]  # not one of the create_table revisions
+        timed([*ZDM, str(one)], 1)  # untimed: compiles to bytecode (see NEUTRAL)
+        if args.compare:
+            timed([*ZDM, str(one)], 1, args.compare)
+        folder, in_folder = timed([*ZDM, str(root)], args.repeat)
+        alone_s, each_alone = alone(root / "versions", args.alone_cli)
+        if each_alone != in_folder:
+            missing = sorted(set(in_folder) - set(each_alone))[:5]
+            extra = sorted(set(each_alone) - set(in_folder))[:5]
+            raise SystemExit(f"alone and in the folder differ: {missing} / {extra}")
         figures: dict[str, float | int] = {
             "revisions": len(scripts),
-            **_named("one_revision", timed([*ZDM, str(one)], args.repeat)),
-            **_named("folder", timed([*ZDM, str(root)], args.repeat)),
+            **_named("one_revision", timed([*ZDM, str(one)], args.repeat)[0]),
+            **_named("folder", folder),
+            "each_alone_s": alone_s,
+            "each_alone_findings": len(each_alone),
+            "each_alone_equals_folder": 1,
             **phases(one, args.repeat),
         }
         if args.compare:
             figures.update(
-                _named("compare_one_revision", timed([*ZDM, str(one)], args.repeat, args.compare))
+                _named(
+                    "compare_one_revision", timed([*ZDM, str(one)], args.repeat, args.compare)[0]
+                )
             )
             figures.update(
-                _named("compare_folder", timed([*ZDM, str(root)], args.repeat, args.compare))
+                _named("compare_folder", timed([*ZDM, str(root)], args.repeat, args.compare)[0])
             )
         if args.profile:
             profile(one)

@@ -202,9 +202,14 @@ def test_migration_file_on_a_table_no_file_creates_says_how_to_give_the_schema(
 
 def test_empty_folder_exit_2(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("nothing to lint\n")
+    (tmp_path / "helpers.py").write_text("def upgrade() -> None:\n    pass\n")  # no revision
     res = lint(str(tmp_path))
     assert res.exit_code == 2
-    assert "no .sql files, no migration files and no Alembic project here" in res.stderr
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith(
+        f"error: {tmp_path}: no .sql files, no migration files, no Alembic revision scripts "
+        "and no Alembic project here (hint: "
+    )
 
 
 def _corpus(folder: Path, files: int = 400) -> None:

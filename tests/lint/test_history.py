@@ -238,3 +238,84 @@ def test_the_not_null_recipe_with_alembic_check_constraint_ops(tmp_path: Path) -
     )
     text = REVISION.format(doc="recipe", rev="0010", down="None", body=body)
     assert _found(write(tmp_path, "0010_recipe.py", text)) == []
+
+
+def _grown_history(folder: Path) -> list[str]:
+    """Revisions that create tables, then later revisions that index, change and drop
+    what the earlier ones created: in a folder run the tables are deployed, not new."""
+    versions = folder / "versions"
+    versions.mkdir()
+    write(folder, "env.py", "")
+    bodies = [
+        '    op.create_table("users", sa.Column("id", sa.BigInteger), sa.Column("email", sa.Text))\n'
+        '    op.create_index("users_email_idx", "users", ["email"])',
+        '    op.create_table("orders", sa.Column("id", sa.BigInteger), '
+        'sa.Column("user_id", sa.BigInteger))',
+        '    op.create_index("orders_user_idx", "orders", ["user_id"])',
+        '    op.add_column("orders", sa.Column("total", sa.Integer(), nullable=False))',
+        '    op.alter_column("users", "email", nullable=False, existing_type=sa.Text())',
+        '    op.create_foreign_key("orders_user_fk", "orders", "users", ["user_id"], ["id"])',
+        '    op.drop_column("users", "email")',
+        '    op.alter_column("orders", "total", type_=sa.BigInteger(), existing_type=sa.Integer())',
+    ]
+    paths = []
+    for n, body in enumerate(bodies, 1):
+        rev, down = f"{n:04d}", f'"{n - 1:04d}"' if n > 1 else "None"
+        text = REVISION.format(doc=f"rev {rev}", rev=rev, down=down, body=body)
+        # random-looking names: file order is not revision order
+        paths.append(write(versions, f"{(n * 7919) % 1000:03d}_{rev}.py", text))
+    return paths
+
+
+def test_the_files_and_their_folder_give_the_same_findings(tmp_path: Path) -> None:
+    """Issue 14, item 9: a folder run took every table created earlier in the linted set
+    as new and hid the findings on it. The versions folder, its files, the project and
+    each file alone now give the same findings."""
+    files = _grown_history(tmp_path)
+    folder = _found(str(tmp_path / "versions"))
+    assert folder == _found(*files) == _found(str(tmp_path))
+    assert sorted(f for path in files for f in _found(path)) == folder
+    by_revision = sorted({(name.split("_")[1], rule) for name, _, rule in folder})
+    assert by_revision == [
+        ("0003.py", "create-index-not-concurrently"),
+        ("0004.py", "add-required-column"),
+        ("0005.py", "set-not-null"),
+        ("0006.py", "constraint-missing-not-valid"),
+        ("0007.py", "drop-column"),
+        ("0008.py", "change-column-type"),
+    ]
+
+
+def test_sql_files_and_their_folder_give_the_same_findings(tmp_path: Path) -> None:
+    files = [
+        write(tmp_path, "0001.sql", "CREATE TABLE users (id bigint, email text);\n"),
+        write(
+            tmp_path,
+            "0002.sql",
+            "SET lock_timeout = '1s';\nCREATE INDEX users_email_idx ON users (email);\n",
+        ),
+        write(
+            tmp_path,
+            "0003.sql",
+            "SET lock_timeout = '1s';\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n",
+        ),
+    ]
+    folder = _found(str(tmp_path))
+    assert folder == _found(*files) == _found(*reversed(files))
+    assert folder == sorted(f for path in files for f in _found(path))
+    assert folder == [
+        ("0002.sql", 2, "create-index-not-concurrently"),
+        ("0003.sql", 2, "set-not-null"),
+    ]
+
+
+def test_a_sql_folder_and_an_alembic_versions_folder_in_one_run(tmp_path: Path) -> None:
+    """As the README runs it: ``zdmigrate lint migrations/ alembic/versions/``."""
+    sql = tmp_path / "migrations"
+    sql.mkdir()
+    write(sql, "0001.sql", "SET lock_timeout = '1s';\nALTER TABLE users DROP COLUMN a;\n")
+    (tmp_path / "alembic").mkdir()
+    _grown_history(tmp_path / "alembic")
+    both = _found(str(sql), str(tmp_path / "alembic" / "versions"))
+    assert both == sorted(_found(str(sql)) + _found(str(tmp_path / "alembic" / "versions")))
+    assert ("0001.sql", 2, "drop-column") in both and len(both) > 6

@@ -60,6 +60,17 @@ def _scripts(paths: list[Path]) -> Iterator[Source]:
     yield from revision_sources(paths)
 
 
+def _revision_scripts(folder: Path) -> list[Path]:
+    """The ``.py`` files of ``folder`` (not below it, as Alembic reads a versions
+    folder) when at least one is an Alembic revision script; else none."""
+    from zdmigrate.alembic.history import read_header
+
+    scripts = sorted(p for p in folder.glob("*.py") if p.name != "__init__.py" and p.is_file())
+    if any(read_header(p).revision is not None for p in scripts):
+        return scripts
+    return []
+
+
 class _Inputs:
     """The settings, and the live schema when migration files are planned against a
     database (read once, on the first migration file)."""
@@ -107,11 +118,19 @@ def _folder(path: Path, inputs: _Inputs) -> Iterator[Source]:
         key=lambda p: (p.name, str(p)),
     )
     if not files:
-        raise ConfigError(
-            f"{path}: no .sql files, no migration files and no Alembic project here",
-            "give the folder that holds the .sql or .yaml/.json migration files, alembic.ini, "
-            "or env.py and versions/",
+        scripts = _revision_scripts(path)
+        if not scripts:
+            raise ConfigError(
+                f"{path}: no .sql files, no migration files, no Alembic revision scripts "
+                "and no Alembic project here",
+                "give the folder that holds the .sql or .yaml/.json migration files, "
+                "alembic.ini, env.py and versions/, or the revision scripts",
+            )
+        settings = inputs.settings
+        yield from _scripts(
+            [p for p in scripts if not _excluded(p, settings.exclude, settings.root)]
         )
+        return
     for file in files:
         if not _excluded(file, inputs.settings.exclude, inputs.settings.root):
             yield _sql(file) if file.suffix.lower() == ".sql" else _migration(file, inputs)

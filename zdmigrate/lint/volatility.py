@@ -16,7 +16,7 @@ import json
 import sys
 from enum import Enum
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 __all__ = ["Volatility", "builtin_volatility", "generate"]
 
@@ -33,7 +33,9 @@ _CODES = {"i": Volatility.IMMUTABLE, "s": Volatility.STABLE, "v": Volatility.VOL
 
 @cache
 def _table() -> dict[str, str]:
-    text = resources.files("zdmigrate.lint").joinpath("data/volatility.json").read_text("utf-8")
+    # a plain path: importlib.resources imports tempfile, shutil, bz2 and lzma, a few
+    # milliseconds of every lint run (the package is always installed as files)
+    text = (Path(__file__).parent / "data" / "volatility.json").read_text("utf-8")
     data: dict[str, str] = json.loads(text)["functions"]
     return data
 
