@@ -183,7 +183,7 @@ class StatusReport:
 
 def status_report(settings: Settings) -> StatusReport:
     """``status`` with the replica lag and the server's time, read in one connection."""
-    from zdmigrate.engine.backfill import REPLICA_LAG_SQL
+    from zdmigrate.plan.backfill import REPLICA_LAG_SQL
 
     with connect(settings.database_url) as conn, translate_errors("status"):
         rows = _status_rows(conn)

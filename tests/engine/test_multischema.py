@@ -29,7 +29,7 @@ from tests.cli_helpers import Project, zdm
 from tests.conftest import drop_login_roles, login_role
 from tests.engine.test_plan_is_what_runs import _bookkeeping, _log, _sent
 from tests.pgserver import Server
-from zdmigrate.engine.backfill import REPLICA_LAG_SQL
+from zdmigrate.plan.backfill import REPLICA_LAG_SQL
 
 SPLIT = """\
 operations:
@@ -208,14 +208,15 @@ def test_the_plan_of_two_schemas_is_what_runs(setup: Setup, tmp_path: Path) -> N
         assert res.exit_code == 0, res.stderr
     expected = [s["sql"] for s in phases["check"]]
     expected += [q for s in (*phases["expand"], *phases["validate"]) for q in _sent(s)]
-    # the backfill's pacing reads replica lag on the main connection between batches (a
-    # read of pg_stat_replication, listed by no plan: tests/engine/test_plan_is_what_runs.py
-    # plans tables without rows, which have no batch)
+    # the backfill's pacing reads replica lag on the main connection between batches: a
+    # statement of the backfill's listing, not of a phase
+    listed = {st["sql"] for b in phases["backfill"] for st in b["statements"]}
+    assert REPLICA_LAG_SQL in listed
     sent = [q for q in _log(apply_log, "zdmigrate") if not _bookkeeping(q)]
+    assert REPLICA_LAG_SQL in sent
     assert [q for q in sent if q != REPLICA_LAG_SQL] == expected
     contract = [q for s in phases["contract"] for q in _sent(s)]
     assert [q for q in _log(complete_log, "zdmigrate") if not _bookkeeping(q)] == contract
-    listed = {st["sql"] for b in phases["backfill"] for st in b["statements"]}
     backfill = _log(apply_log, "zdmigrate-backfill")
     assert backfill and set(backfill) <= listed
 

@@ -33,6 +33,7 @@ from zdmigrate.plan.backfill import (
     CHECKPOINT_UPDATE_SQL,
     LEAF_SQL,
     LEAVES_SQL,
+    REPLICA_LAG_SQL,
     SESSION_SQL,
     BackfillSpec,
     regclass_text,
@@ -75,12 +76,6 @@ class BatchSizer:
             factor = 0.25 if ratio < 0.2 else min(ratio, 1.5)
             self.size = int(min(max(self.size * factor, self.lo), self.hi))
         return self.size
-
-
-REPLICA_LAG_SQL = (
-    "SELECT max(EXTRACT(epoch FROM GREATEST(write_lag, flush_lag, replay_lag))), "
-    "min(replay_lsn - '0/0'::pg_lsn) FROM pg_stat_replication"
-)
 
 
 class ReplicaLag:

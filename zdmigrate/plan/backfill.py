@@ -25,6 +25,7 @@ __all__ = [
     "LEAF_SQL",
     "LEAVES_SQL",
     "PROBE_SQL",
+    "REPLICA_LAG_SQL",
     "SESSION_SQL",
     "BackfillSpec",
     "VerifyPair",
@@ -69,6 +70,11 @@ ACTIVE_SQL = (
     "(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint) "
     "FROM pg_stat_activity WHERE datname = current_database() "
     "AND backend_type = 'client backend' AND pid <> ALL(%s)"
+)
+# Between batches, on zdmigrate's own connection: how far the replicas are behind.
+REPLICA_LAG_SQL = (
+    "SELECT max(EXTRACT(epoch FROM GREATEST(write_lag, flush_lag, replay_lag))), "
+    "min(replay_lsn - '0/0'::pg_lsn) FROM pg_stat_replication"
 )
 CHECKPOINT_INSERT_SQL = (
     "INSERT INTO zdmigrate.backfill_checkpoints (migration, table_name, part, walk, "
@@ -198,6 +204,7 @@ class BackfillSpec:
         )
         tail = [
             ("each batch, same transaction", CHECKPOINT_UPDATE_SQL, (*checkpoint, *where)),
+            ("between batches, on zdmigrate's own session: replica lag", REPLICA_LAG_SQL, ()),
             ("throttle, on its own session: a commit", PROBE_SQL, ()),
             ("throttle, on its own session: others at work", ACTIVE_SQL, ("zdmigrate's pids",)),
         ]
