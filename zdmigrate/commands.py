@@ -462,6 +462,8 @@ def dry_run(settings: Settings, paths: list[str]) -> list[DryRun]:
             row = store.get(migration.name) if store else None
             try:
                 done = runner.already(row, migration)
+                if done is not None and row is not None and row.phase == "expanded":
+                    done = None if runner.unfilled(conn, row) else done
             except MigrationEdited as exc:
                 check = Check("state", "blocks", exc.message)
                 out.append(DryRun(migration.name, migration.path, None, None, [check]))

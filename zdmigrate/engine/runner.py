@@ -12,7 +12,7 @@ import psycopg
 
 from zdmigrate._version import __version__
 from zdmigrate.config import Settings
-from zdmigrate.engine.backfill import Progress, run_backfill
+from zdmigrate.engine.backfill import Progress, run_backfill, unfinished
 from zdmigrate.engine.db import connect, translate_errors
 from zdmigrate.engine.executor import Executor
 from zdmigrate.engine.introspect import introspect
@@ -302,6 +302,16 @@ def _begin(
     return plan, False
 
 
+def unfilled(conn: Conn, row: MigrationRow) -> list[str]:
+    """What an expanded migration's backfill has left to fill (a partition attached with
+    rows after the walk): apply then resumes instead of reporting 'already expanded'."""
+    if row.plan is None:
+        return []
+    plan = plan_from_json(row.plan)
+    where = {b.checkpoint_name: (b.schema, b.table) for b in plan.backfill}
+    return unfinished(conn, row.name, row.schema_name, where)
+
+
 def apply(
     settings: Settings, migration: Migration, echo: Echo, progress: ProgressFn
 ) -> ApplyResult:
@@ -309,7 +319,7 @@ def apply(
     with _session(settings, migration.name) as (conn, store):
         row = store.get(migration.name)
         done = already(row, migration)
-        if done is not None:
+        if done is not None and not (row and row.phase == "expanded" and unfilled(conn, row)):
             return done
         plan, resumed = _begin(conn, store, migration, settings, row, echo)
         executor = Executor(conn, settings, migration.name, "apply", echo)
