@@ -537,7 +537,8 @@ def _estimate_check(report: PlanReport) -> Check:
         rows = "rows unknown (never analyzed)" if t["rows"] is None else f"~{t['rows']:,} rows"
         part = f"{name}: {rows}, {t['bytes'] / 1e6:.1f} MB"
         if "backfill_s" in t:
-            part += f", backfill ~{t['backfill_s']:g} s"
+            low, high = t["backfill_s"]
+            part += f", backfill ~{low:g} s (app idle) to ~{high:g} s (busy app)"
         parts.append(part)
     scans = sum(
         report.tables.get(table, {}).get("scan_s", 0)
