@@ -138,7 +138,9 @@ def test_demo_on_the_embedded_server_leaves_nothing_behind(tmp_path: Path) -> No
         assert list(temp.iterdir()) == []
         assert (report / "report.md").exists()
         left = [
-            p.pid for p in psutil.process_iter(["cmdline"]) if str(temp) in " ".join(p.cmdline())
+            p.pid
+            for p in psutil.process_iter(["cmdline"])  # a zombie's cmdline is None
+            if str(temp) in " ".join(p.info["cmdline"] or [])
         ]
         assert left == []
     finally:
