@@ -12,7 +12,9 @@ one pair alone swings by tens of percent. The last line printed is a JSON
 object with every figure.
 
 The ``app`` section runs, on a fresh table each round: a plain UPDATE of a
-copy, the backfill with nothing else running (``backfill_vs_update_idle``),
+copy, one UPDATE of a copy shaped as expand leaves the table (shadow column,
+marker, NOT VALID check, BEFORE UPDATE trigger), the backfill with nothing else
+running (``backfill_vs_update_idle`` and ``backfill_vs_update_same_shape_idle``),
 then a TPC-B-like application (pgbench, 4 clients, a read and a write by key
 on the table being migrated) for a while alone, then beside the backfill, and
 then after it (the trigger still installed: what the trigger alone costs),
@@ -99,6 +101,43 @@ def plain_update_rows_per_s(url: str, rows: int) -> float:
         conn.execute("UPDATE t_copy SET nv = v::bigint * 2")
         seconds = time.perf_counter() - t0
         conn.execute("DROP TABLE t_copy")
+    return rows / seconds
+
+
+def same_shape_update_rows_per_s(url: str, rows: int) -> float:
+    """One UPDATE of a copy shaped as expand leaves the table: the shadow column, the
+    backfill marker, the NOT VALID check on the shadow and a BEFORE UPDATE trigger whose
+    WHEN clause skips the backfill's rows (as zdmigrate's does). The same rows and the
+    same statement as the backfill's batches, in one go: what batching costs on top.
+    (A BEFORE UPDATE row trigger makes PostgreSQL lock each row before its WHEN clause
+    is read, whether it then runs or not: that costs every UPDATE of the table.)"""
+    make_table(url, "t_shape", rows)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE t_shape ADD COLUMN nv bigint, ADD COLUMN m boolean NOT NULL DEFAULT true"
+        )
+        conn.execute(
+            "ALTER TABLE t_shape ADD CONSTRAINT t_shape_nn CHECK (nv IS NOT NULL) NOT VALID"
+        )
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION t_shape_fn() RETURNS trigger LANGUAGE plpgsql "
+            "AS $$BEGIN NEW.nv := NEW.v::bigint * 2; NEW.m := false; RETURN NEW; END$$"
+        )
+        conn.execute(
+            "CREATE TRIGGER t_shape_i BEFORE INSERT ON t_shape FOR EACH ROW "
+            "EXECUTE FUNCTION t_shape_fn()"
+        )
+        conn.execute(
+            "CREATE TRIGGER t_shape_u BEFORE UPDATE ON t_shape FOR EACH ROW "
+            "WHEN (OLD.m IS NOT DISTINCT FROM NEW.m) EXECUTE FUNCTION t_shape_fn()"
+        )
+    checkpoint(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        t0 = time.perf_counter()
+        conn.execute("UPDATE t_shape SET nv = v::bigint * 2, m = false WHERE m")
+        seconds = time.perf_counter() - t0
+        conn.execute("DROP TABLE t_shape")
+        conn.execute("DROP FUNCTION t_shape_fn()")
     return rows / seconds
 
 
@@ -416,13 +455,16 @@ def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
     url = scratch_db(dsn, "zdm_bench_app")
     make_table(url, "t", rows)
     update = plain_update_rows_per_s(url, rows)
+    same = same_shape_update_rows_per_s(url, rows)
     checkpoint(url)
     run_apply(url, folder, ["--no-verify"])
     idle = backfill_run(url)[2]
     out: dict[str, float] = {
         "update_rows_per_s": update,
+        "update_same_shape_rows_per_s": same,
         "backfill_rows_per_s_idle": idle,
         "backfill_vs_update_idle": idle / update,
+        "backfill_vs_update_same_shape_idle": idle / same,
     }
     idle_s = rows / idle
     for priority, slower in (("normal", 12), ("high", 4)):
@@ -431,7 +473,8 @@ def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
         suffix = "" if priority == "normal" else "_high"
         out.update({k + suffix: v for k, v in got.items()})
     log(
-        f"  UPDATE {update:,.0f} rows/s, idle backfill {idle:,.0f} ({idle / update:.2f}); "
+        f"  UPDATE {update:,.0f} rows/s (of a copy shaped as expand leaves it: {same:,.0f}), "
+        f"idle backfill {idle:,.0f} ({idle / update:.2f}; {idle / same:.2f}); "
         f"app tps {out['app_tps_before']:,.0f} -> {out['app_tps_during']:,.0f} "
         f"({out['app_tps_ratio']:.2f}; after it, with the trigger, "
         f"{out['app_tps_after_ratio']:.2f}), p99 {out['app_p99_before_ms']:.1f} -> "
@@ -483,6 +526,7 @@ def main() -> None:
             "app_p99_ratio",
             "app_tps_after_ratio",
             "backfill_vs_update_idle",
+            "backfill_vs_update_same_shape_idle",
         ):
             for suffix in ("", "_high") if key.startswith("app") else ("",):
                 figures[f"{key}{suffix}_rounds"] = [round(r[key + suffix], 3) for r in rounds]
