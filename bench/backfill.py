@@ -381,7 +381,7 @@ def app_with_backfill(
     url: str, rows: int, folder: Path, priority: str, seconds: float
 ) -> dict[str, float]:
     """The application alone for 14 s, then beside the backfill (for ``seconds`` more, which
-    must outlast it); its figures in both windows."""
+    must outlast it), then 20 s after it; its figures in the three windows."""
     config = folder / "pyproject.toml"
     config.write_text(f'[tool.zdmigrate.backfill]\npriority = "{priority}"\n')
     script = folder / "app.sql"
@@ -400,7 +400,7 @@ def app_with_backfill(
             "-j",
             "2",
             "-T",
-            "150",
+            str(int(14 + seconds + 20)),  # before, beside the backfill, after it
             "-l",
             "--log-prefix",
             str(logs / "tx"),
