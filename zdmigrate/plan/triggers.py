@@ -19,10 +19,11 @@ themselves). On a table with a backfill the trigger is two: one for INSERT, and
 one for UPDATE whose WHEN clause skips an update that turns the backfill marker
 from true to false, which only the backfill writes (an application's UPDATE
 leaves the marker as it was; the function itself clears it). The WHEN clause
-compares two columns of the row, so a backfill batch costs about what an
-UPDATE with no trigger costs; the previous clause read a session setting for
-every row (``current_setting``), which cost the backfill 20-30 % of its speed.
-The backfill still sets that setting, for triggers an earlier release created.
+compares two columns of the row; the previous one read a session setting for
+every row (``current_setting``), which made a backfill's UPDATE 19-32 % slower
+(docs/performance.md). What remains is PostgreSQL's own cost of any BEFORE
+UPDATE row trigger: it locks each row before it reads the WHEN clause. The
+backfill still sets that setting, for triggers an earlier release created.
 A table without a backfill has one trigger without a WHEN clause.
 
 Every old-version write also takes one value of the migration's write counter,
