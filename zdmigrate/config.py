@@ -103,7 +103,7 @@ class BackfillSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # how much slower the application may get, on average, while the backfill runs
-    max_app_slowdown: float = Field(0.2, gt=0, le=10)
+    max_app_slowdown: float = Field(0.1, gt=0, le=10)
     # low: half the slowdown and at most half the time; normal: the budget; high: no throttle
     priority: Literal["low", "normal", "high"] = "normal"
     # this many other sessions at work at once stops the backfill until 'zdmigrate resume'
