@@ -11,6 +11,7 @@ never on how fast the machine is.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -184,7 +185,8 @@ def test_a_critical_load_stops_the_backfill_until_resume(
             status = zdm("--database-url", url, "status", "--format", "json")
             (row,) = json.loads(status.stdout)
             assert row["paused"] is True
-            assert row["paused_why"].startswith("critical load: 3 other sessions at work >= 2")
+            # 3 app sessions, and at moments this test's own polling session
+            assert re.match(r"critical load: [34] other sessions at work >= 2", row["paused_why"])
             text = zdm("--database-url", url, "status").stdout
             # the table may break the reason between any two words
             assert "(paused:" in text and "critical" in text and "load:" in text
