@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[1] / "zdmigrate"
 
-BASE = {"errors", "_version", "redact", "_pyproject", "_imports", "_versions"}
+BASE = {"errors", "_version", "redact", "_pyproject", "_imports", "_versions", "_phases"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "_version": set(),
@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "_pyproject": {"errors"},
     "_imports": set(),
     "_versions": set(),
+    "_phases": set(),
     "config": BASE,
     "spec": BASE,
     "model": BASE | {"spec"},
@@ -60,6 +61,7 @@ SHARED_PRIVATE = (
     "zdmigrate._pyproject",
     "zdmigrate._imports",
     "zdmigrate._versions",
+    "zdmigrate._phases",
 )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zdmigrate._phases import LIVE_PHASES, WORKING_PHASES
 from zdmigrate.config import Settings
 from zdmigrate.engine import preflight, runner, state
 from zdmigrate.engine.backfill import Progress
@@ -14,7 +15,7 @@ from zdmigrate.engine.db import connect, translate_errors
 from zdmigrate.engine.introspect import introspect
 from zdmigrate.engine.preflight import Check
 from zdmigrate.engine.runner import ApplyResult, CleanupResult, PhaseResult
-from zdmigrate.engine.store import LIVE_PHASES, Store
+from zdmigrate.engine.store import Store
 from zdmigrate.engine.verify import Verification
 from zdmigrate.errors import ConfigError, MigrationEdited
 from zdmigrate.gate import (
@@ -28,7 +29,14 @@ from zdmigrate.gate import (
 )
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
-from zdmigrate.plan import build_plan, build_plans, replay, schema_for
+from zdmigrate.plan import (
+    build_plan,
+    build_plan_parts,
+    build_plans,
+    join_plan_parts,
+    replay,
+    schema_for,
+)
 from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
@@ -126,10 +134,6 @@ def _search_path(row: dict[str, Any]) -> str | None:
     version_schemas = row.get("version_schemas") or [row["version_schema"]]
     schemas = row.get("schemas") or [row["schema_name"]]
     return ",".join([*version_schemas, *schemas])
-
-
-# phases in which a command is at work on a migration (when its process runs)
-WORKING_PHASES = ("expanding", "backfilling", "completing", "rolling_back")
 
 
 def _eta_s(row: dict[str, Any]) -> float | None:
@@ -489,28 +493,26 @@ def dry_run(settings: Settings, paths: list[str]) -> list[DryRun]:
                 earlier = pending.setdefault(schema, [])
                 catalogs[schema] = replay(live[schema], earlier) if earlier else live[schema]
             schemas = [schema for schema, _ in split]
+            # the checks run per schema, on that schema's own plan (the whole plan when the
+            # migration changes one schema)
+            timeouts = runner.timeouts(s)
+            several = len(split) > 1
+            parts = (
+                build_plan_parts(migration, catalogs.__getitem__, s.schema_name, s.mode, timeouts)
+                if several
+                else []
+            )
             if row is not None and row.phase in LIVE_PHASES:
                 built = runner.stored_plan(row, s)
             else:
                 older = tuple(store.predecessors_to_drop(migration.name, schemas)) if store else ()
-                built = build_plans(
-                    migration,
-                    catalogs.__getitem__,
-                    s.schema_name,
-                    s.mode,
-                    runner.timeouts(s),
-                    older,
+                built = (
+                    join_plan_parts(migration, [p for _, p in parts], s.mode, timeouts, older)
+                    if several
+                    else build_plan(migration, catalogs[schemas[0]], s.mode, timeouts, older)
                 )
-            # the checks run per schema, on that schema's own plan (the whole plan when the
-            # migration changes one schema)
-            parts = (
-                [(split[0][0], built)]
-                if len(split) == 1
-                else [
-                    (schema, build_plan(part, catalogs[schema], s.mode, runner.timeouts(s)))
-                    for schema, part in split
-                ]
-            )
+            if not several:
+                parts = [(schemas[0], built)]
             checks: list[Check] = []
             for schema, part_plan in parts:
                 checks += preflight.state_checks(

@@ -24,14 +24,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from zdmigrate._phases import LIVE_PHASES
 from zdmigrate.errors import ZdmError
 
 __all__ = ["InFlight", "in_flight", "include_name", "include_object"]
 
 PREFIX = "_zdm_"
 STATE_SCHEMA = "zdmigrate"
-# phases whose tables may carry zdmigrate's additions (as zdmigrate's store lists them)
-LIVE_PHASES = ("expanding", "backfilling", "expanded", "completing", "rolling_back", "failed")
 
 _READABLE = """
 SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT'),

@@ -18,8 +18,9 @@ from typing import Any
 
 import psycopg
 
+from zdmigrate._phases import LIVE_PHASES
 from zdmigrate.config import Settings
-from zdmigrate.engine.store import LIVE_PHASES, MigrationRow, Store
+from zdmigrate.engine.store import MigrationRow, Store
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Lock, Plan
 

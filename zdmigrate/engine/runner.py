@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from zdmigrate._phases import LIVE_PHASES
 from zdmigrate._version import __version__
 from zdmigrate.config import Settings
 from zdmigrate.engine.backfill import Progress, run_backfill, unfinished
@@ -17,7 +18,7 @@ from zdmigrate.engine.db import connect, translate_errors
 from zdmigrate.engine.executor import Executor
 from zdmigrate.engine.introspect import introspect
 from zdmigrate.engine.state import init_state
-from zdmigrate.engine.store import LIVE_PHASES, MigrationRow, Store
+from zdmigrate.engine.store import MigrationRow, Store
 from zdmigrate.engine.verify import Verification, verify_specs
 from zdmigrate.errors import (
     ConcurrentRunError,
@@ -30,7 +31,7 @@ from zdmigrate.errors import (
 from zdmigrate.model.schema import Catalog, catalog_from_json, catalog_to_json
 from zdmigrate.model.step import Plan, Step
 from zdmigrate.plan.builder import Timeouts, build_plan, build_plans, drop_version_schema
-from zdmigrate.plan.stored import changed_phases, plan_from_json, plan_to_json
+from zdmigrate.plan.stored import changed_phases, plan_to_json
 from zdmigrate.spec import Migration, parse_migration
 
 __all__ = [
@@ -123,11 +124,11 @@ def _catalogs_json(catalogs: dict[str, Catalog], default: str) -> dict[str, Any]
 def stored_plan(row: MigrationRow, settings: Settings, echo: Echo | None = None) -> Plan:
     """The plan ``apply`` stored; with ``echo``, say where this zdmigrate would now plan
     differently (the stored steps still run: they are what was reviewed)."""
-    if row.plan is None:  # applied by a zdmigrate that stored no plan
+    plan = row.stored_plan
+    if plan is None:  # applied by a zdmigrate that stored no plan
         if echo is not None:
             echo(f"{row.name} was applied by an older zdmigrate that stored no plan: re-planned")
         return _replan(row, settings, ())
-    plan = plan_from_json(row.plan)
     if echo is not None:
         try:
             now = _replan(row, settings, tuple(plan.older_version_schemas))
@@ -229,7 +230,7 @@ def already(row: MigrationRow | None, migration: Migration) -> ApplyResult | Non
             else f"restore the applied file, or run 'zdmigrate rollback {migration.name}' first",
         )
     live = row.phase != "completed" and row.version_schema
-    plan = plan_from_json(row.plan) if row.plan is not None else None
+    plan = row.stored_plan
     search_path = None
     if live:
         search_path = plan.search_path if plan else f"{row.version_schema},{row.schema_name}"
@@ -305,9 +306,9 @@ def _begin(
 def unfilled(conn: Conn, row: MigrationRow) -> list[str]:
     """What an expanded migration's backfill has left to fill (a partition attached with
     rows after the walk): apply then resumes instead of reporting 'already expanded'."""
-    if row.plan is None:
+    plan = row.stored_plan
+    if plan is None:
         return []
-    plan = plan_from_json(row.plan)
     where = {b.checkpoint_name: (b.schema, b.table) for b in plan.backfill}
     return unfinished(conn, row.name, row.schema_name, where)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -10,12 +11,14 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from zdmigrate._phases import LIVE_PHASES
 from zdmigrate.errors import ConcurrentRunError
+from zdmigrate.model.step import Plan
+from zdmigrate.plan.stored import plan_from_json
 
-__all__ = ["LIVE_PHASES", "MigrationRow", "Store"]
+__all__ = ["MigrationRow", "Store"]
 
 Conn = psycopg.Connection[Any]
-LIVE_PHASES = ("expanding", "backfilling", "expanded", "completing", "rolling_back", "failed")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,11 @@ class MigrationRow:
     paused: bool
     plan: dict[str, Any] | None
     planned_by: str | None
+
+    @functools.cached_property
+    def stored_plan(self) -> Plan | None:
+        """The plan apply stored, read once (None: applied by a zdmigrate that stored none)."""
+        return plan_from_json(self.plan) if self.plan is not None else None
 
 
 class Store:

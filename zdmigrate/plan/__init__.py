@@ -13,7 +13,14 @@ from pathlib import Path
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Lock, Phase, Plan, Step
 from zdmigrate.ops import apply_operation
-from zdmigrate.plan.builder import Timeouts, build_plan, build_plans, search_path
+from zdmigrate.plan.builder import (
+    Timeouts,
+    build_plan,
+    build_plan_parts,
+    build_plans,
+    join_plan_parts,
+    search_path,
+)
 from zdmigrate.spec import Migration, load_migration
 
 __all__ = [
@@ -24,8 +31,10 @@ __all__ = [
     "Step",
     "Timeouts",
     "build_plan",
+    "build_plan_parts",
     "build_plans",
     "earlier_files",
+    "join_plan_parts",
     "offline_schema",
     "plan_file",
     "replay",

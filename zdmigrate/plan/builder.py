@@ -453,12 +453,39 @@ def build_plans(
     if len(split) == 1:
         schema, _ = split[0]
         return build_plan(migration, catalog_of(schema), mode, timeouts, older_version_schemas)
+    parts = build_plan_parts(migration, catalog_of, default_schema, mode, timeouts)
+    return join_plan_parts(migration, [p for _, p in parts], mode, timeouts, older_version_schemas)
+
+
+def build_plan_parts(
+    migration: Migration,
+    catalog_of: Callable[[str], Catalog],
+    default_schema: str,
+    mode: str = "version",
+    timeouts: Timeouts = Timeouts(),
+) -> list[tuple[str, Plan]]:
+    """Each schema's own plan of a migration that changes several (what ``build_plans``
+    joins, and what ``apply --dry-run`` checks schema by schema)."""
+    split = migration.split(default_schema)
     schemas = tuple(schema for schema, _ in split)
+    if len(split) == 1:  # the whole migration: no part of several
+        return [(schemas[0], build_plan(migration, catalog_of(schemas[0]), mode, timeouts))]
     if mode == "version":
         _refuse_shared_version_schema(migration, schemas)
-    parts = [
-        build_plan(part, catalog_of(schema), mode, timeouts, (), schemas) for schema, part in split
+    return [
+        (schema, build_plan(part, catalog_of(schema), mode, timeouts, (), schemas))
+        for schema, part in split
     ]
+
+
+def join_plan_parts(
+    migration: Migration,
+    parts: list[Plan],
+    mode: str,
+    timeouts: Timeouts,
+    older_version_schemas: tuple[tuple[str, str], ...] = (),
+) -> Plan:
+    """One plan of the schemas' parts, run one after the other."""
     first = parts[0]
     plan = Plan(migration.name, mode, first.version_schema, first.schema)
     plan.parts = [SchemaPart(p.schema, p.version_schema, list(p.tables)) for p in parts]
