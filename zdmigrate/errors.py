@@ -88,7 +88,8 @@ class LockTimeout(DatabaseError):
             f"could not get the lock for step '{step}' after {attempts} attempts "
             f"({waited_s:.1f} s); nothing after that step was run",
             "find the session holding the lock in pg_locks/pg_stat_activity, or raise "
-            "--lock-retry-budget-s (lock_retry_budget_s), then run the command again",
+            "lock_retry_budget_s in [tool.zdmigrate] (apply also takes "
+            "--lock-retry-budget-s), then run the command again",
         )
         self.step = step
         self.attempts = attempts
