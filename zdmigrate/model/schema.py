@@ -77,6 +77,16 @@ class ForeignKey:
         definition = self.definition.replace(f"REFERENCES {old}(", f"REFERENCES {new}(", 1)
         return replace(self, ref_table=new, definition=definition)
 
+    def ref_column_renamed(self, old: str, new: str) -> ForeignKey:
+        """The same key once the column it references, ``old``, is called ``new``."""
+        if old not in self.ref_columns:
+            return self
+        refs = tuple(new if c == old else c for c in self.ref_columns)
+        before = f"REFERENCES {self.ref_table}({', '.join(self.ref_columns)})"
+        after = f"REFERENCES {self.ref_table}({', '.join(refs)})"
+        definition = self.definition.replace(before, after, 1)
+        return replace(self, ref_columns=refs, definition=definition)
+
 
 @dataclass(frozen=True)
 class IndexInfo:
@@ -236,6 +246,16 @@ class Catalog:
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(name)
+
+    def rename_column(self, table: str, old: str, new: str) -> None:
+        """As ``RENAME COLUMN``: in the table's own keys, indexes and checks, and in the
+        foreign keys of every table that references the column."""
+        self.tables[table].rename_column(old, new)
+        for other in self.tables.values():
+            other.foreign_keys = {
+                name: fk.ref_column_renamed(old, new) if fk.ref_table == table else fk
+                for name, fk in other.foreign_keys.items()
+            }
 
     @property
     def live(self) -> bool:

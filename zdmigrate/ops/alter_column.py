@@ -240,4 +240,4 @@ def apply(op: AlterColumn, catalog: Catalog) -> None:
     else:
         table.replace_column(col.name, new)
     if op.name and op.name != col.name:
-        table.rename_column(col.name, op.name)
+        catalog.rename_column(op.table, col.name, op.name)
