@@ -167,6 +167,37 @@ def test_a_new_table_gets_the_default_privileges_in_its_view(roles: Roles) -> No
         assert new.execute("SELECT count(*) FROM users").fetchone() == (5,)
 
 
+def test_grants_in_a_sql_operation_reach_the_new_versions_views(roles: Roles) -> None:
+    """A migration that creates a table and grants it in a ``sql`` operation (no default
+    privileges): the view of the new table gets those grants, so the new app can use
+    it; ON ALL TABLES IN SCHEMA reaches every table's view, the new one's too."""
+    app, rep = roles.app, roles.reporting
+    (roles.folder / "0003_notes.yaml").write_text(
+        "- create_table:\n    table: notes\n    columns:\n"
+        "      - {name: id, type: bigint, primary_key: true}\n"
+        "      - {name: body, type: text}\n"
+        f'- sql:\n    up: GRANT SELECT, INSERT ON shop.notes TO "{app}";'
+        f' GRANT SELECT ON ALL TABLES IN SCHEMA shop TO "{rep}";'
+        f' REVOKE UPDATE ON shop.users FROM "{app}"\n'
+    )
+    path = str(roles.folder / "0003_notes.yaml")
+    plan = roles.project.ok("plan", path, "--format", "sql").stdout
+    vschema = "shop_0003_notes"
+    assert f'GRANT INSERT, SELECT ON TABLE "{vschema}"."notes" TO "{app}";' in plan
+    assert f'GRANT SELECT ON TABLE "{vschema}"."notes" TO "{rep}";' in plan
+    # the revoked UPDATE is not given to the view of users
+    assert f'GRANT INSERT, SELECT ON TABLE "{vschema}"."users" TO "{app}";' in plan
+    roles.project.ok("apply", path)
+    with roles.connect(app, f"{vschema},shop") as new:
+        new.execute("INSERT INTO notes VALUES (1, 'hello')")
+        assert new.execute("SELECT body FROM notes").fetchone() == ("hello",)
+        with pytest.raises(errors.InsufficientPrivilege):
+            new.execute("UPDATE users SET n = 1 WHERE id = 1")
+    with roles.connect(rep, f"{vschema},shop") as reporting:
+        assert reporting.execute("SELECT count(*) FROM notes").fetchone() == (1,)
+        assert reporting.execute("SELECT count(*) FROM users").fetchone() == (5,)
+
+
 def test_a_role_that_has_its_grants_through_membership_uses_the_new_version(
     roles: Roles, pg_server: Server
 ) -> None:

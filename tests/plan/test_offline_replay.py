@@ -37,8 +37,7 @@ operations:
 """
 NO_DB = {"ZDMIGRATE_DATABASE_URL": "", "DATABASE_URL": ""}
 REFUSAL = (
-    "column 'parent.pcode' is referenced by foreign key 'child_parent_code_fkey' "
-    "of table 'child'"
+    "column 'parent.pcode' is referenced by foreign key 'child_parent_code_fkey' of table 'child'"
 )
 
 

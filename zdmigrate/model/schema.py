@@ -20,6 +20,7 @@ __all__ = [
     "Column",
     "ForeignKey",
     "Grant",
+    "GrantChange",
     "IndexInfo",
     "Table",
     "catalog_from_json",
@@ -112,6 +113,37 @@ class Grant:
 
     def sort_key(self) -> tuple[str, str, str, bool]:
         return (self.grantee, self.column or "", self.privilege, self.grantable)
+
+
+@dataclass(frozen=True)
+class GrantChange:
+    """One GRANT or REVOKE of a ``sql`` operation, on one table of the schema."""
+
+    table: str
+    grant: bool
+    grants: tuple[Grant, ...]
+    option_only: bool = False  # REVOKE GRANT OPTION FOR: the privilege stays
+
+    def applied(self, grants: list[Grant]) -> list[Grant]:
+        """``grants`` (a table's) once this statement has run."""
+        out = list(grants)
+        for g in self.grants:
+            same = [
+                o
+                for o in out
+                if o.grantee == g.grantee
+                and o.privilege == g.privilege
+                # a table-level REVOKE takes the column privileges too (as PostgreSQL does)
+                and (o.column == g.column or (not self.grant and g.column is None))
+            ]
+            if self.grant:
+                if not any(o.grantable or not g.grantable for o in same if o.column == g.column):
+                    out = [o for o in out if o not in same or o.column != g.column] + [g]
+            elif self.option_only:
+                out = [replace(o, grantable=False) if o in same else o for o in out]
+            else:
+                out = [o for o in out if o not in same]
+        return sorted(set(out), key=Grant.sort_key)
 
 
 @dataclass

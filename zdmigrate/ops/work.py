@@ -17,7 +17,7 @@ from typing import Literal, Union
 from psycopg import sql
 
 from zdmigrate.errors import SpecError
-from zdmigrate.model.schema import Catalog, Column, Table
+from zdmigrate.model.schema import Catalog, Column, GrantChange, Table
 from zdmigrate.model.step import Lock, Phase, Step
 
 __all__ = [
@@ -180,6 +180,8 @@ class PlanContext:
     current_op: str = ""
     # a part of a migration that spans schemas: its objects' names carry the schema
     scoped: bool = False
+    # GRANTs and REVOKEs of sql operations, in order (ops.raw_sql.GrantChange)
+    grant_changes: list[GrantChange] = field(default_factory=list)
 
     @property
     def schema(self) -> str:

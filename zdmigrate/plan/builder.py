@@ -288,7 +288,14 @@ def _views_step(ctx: PlanContext, vschema: str, path: str | None) -> Step:
         key="expand:version-schema",
         phase=Phase.expand,
         description=f"create version schema {vschema} (one view per table, new shape)",
-        sql=views_sql(vschema, ctx.schema, list(works.values()), major, ctx.catalog.default_grants),
+        sql=views_sql(
+            vschema,
+            ctx.schema,
+            list(works.values()),
+            major,
+            ctx.catalog.default_grants,
+            ctx.grant_changes,
+        ),
         lock=Lock.access_share,
         notes=(f"new app: options=-c search_path={path or f'{vschema},{ctx.schema}'}",),
     )

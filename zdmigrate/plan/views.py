@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg import sql
 
 from zdmigrate._versions import version_schema_name
-from zdmigrate.model.schema import Grant
+from zdmigrate.model.schema import Grant, GrantChange
 from zdmigrate.ops import TableWork, ViewColumn
 from zdmigrate.plan.grants import schema_usage_sql, view_grants, view_grants_sql
 
@@ -55,16 +57,23 @@ def views_sql(
     works: list[TableWork],
     server_major: int,
     default_grants: list[Grant] | None = None,
+    grant_changes: Sequence[GrantChange] = (),
 ) -> str:
     """CREATE SCHEMA, every view of the version schema, and the grants that follow the
-    tables (``default_grants``: what a table the migration creates is granted)."""
+    tables (``default_grants``: what a table the migration creates is granted;
+    ``grant_changes``: the GRANTs and REVOKEs of the migration's sql operations, which
+    run before the views are created)."""
     parts = [sql.SQL("CREATE SCHEMA {};").format(sql.Identifier(version_schema)).as_string()]
     invoker = server_major >= 15
     grants: list[str] = []
     grantees: set[str] = set()
     for w in sorted(works, key=lambda w: w.new_name):
         if not w.dropped:
-            given = view_grants(w, (default_grants or []) if w.created else w.table.grants)
+            table_grants = (default_grants or []) if w.created else w.table.grants
+            for change in grant_changes:
+                if change.table == w.table.name:
+                    table_grants = change.applied(table_grants)
+            given = view_grants(w, table_grants)
             grantees |= {g.grantee for g in given}
             grants += view_grants_sql(version_schema, w.new_name, given)
             defaults = frozenset(c.name for c in w.table.columns if c.default is not None)
