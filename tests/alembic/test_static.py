@@ -283,6 +283,9 @@ FALLBACK = {
     "a call split before its name": script("(op", '    .drop_table("a"))'),
     "a missing argument": script("op.drop_table()"),
     "a syntax error": script("op.drop_table("),
+    "a compile error in downgrade()": script('op.drop_table("a")').replace(
+        "op.drop_table('x')", "break"
+    ),
 }
 
 

@@ -45,11 +45,13 @@ _BUILTINS = {"str", "int", "tuple", "list", "None", "bool", "dict", "set", "froz
 
 def render_static(path: Path) -> RevisionSource | None:
     """The revision's rendering, or None when it is not made only of known constructs."""
-    # the line Python reports for a call spanning lines was checked on 3.11 and later
-    if sys.version_info < (3, 11):
+    # the line Python reports while a call spanning lines runs (that of `op.name(`), and
+    # on leaving a `with` (that of `with`), as checked on 3.10 to 3.13
+    if not (3, 10) <= sys.version_info[:2] <= (3, 13):
         return None
     try:
         tree = ast.parse(path.read_bytes(), str(path))
+        compile(tree, str(path), "exec")  # what Python would refuse when importing it
         upgrade, names = _module(tree)
         writer = _Writer()
         writer.begin(0)
