@@ -89,7 +89,8 @@ def _column(value: Any) -> tuple[str, Args]:
     for key in ("nullable", "primary_key"):
         if key in args and not isinstance(args[key], bool):
             raise Unknown(key)
-    if args.get("autoincrement", True) is not True and args.get("autoincrement") is not False:
+    # autoincrement=True makes a column of a composite key SERIAL too: not reproduced
+    if args.get("autoincrement", False) is not False:
         raise Unknown("autoincrement")
     return name, args
 
@@ -267,7 +268,7 @@ def _serial(key: tuple[Any, ...], columns: dict[str, Args]) -> str | None:
         or args.get("server_default") is not None
     ):
         return None
-    return str(key[0]) if args.get("autoincrement", True) else None
+    return None if "autoincrement" in args else str(key[0])
 
 
 def _table_constraint(call: Call, names: set[str]) -> str:
