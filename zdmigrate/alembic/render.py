@@ -33,7 +33,13 @@ from zdmigrate.lint.hints import ExistingType
 from zdmigrate.lint.source import Position, Source, SyntaxProblem
 from zdmigrate.lint.suppress import Suppressions, parse_suppressions
 
-__all__ = ["RevisionSource", "project_sources", "render_script", "revision_sources"]
+__all__ = [
+    "RevisionSource",
+    "project_sources",
+    "render_imported",
+    "render_script",
+    "revision_sources",
+]
 
 NOT_LINTED = "ZD002"
 # set in the options of the MigrationContext that renders revisions for lint
@@ -311,7 +317,21 @@ def _import_alembic() -> None:
 
 
 def render_script(path: Path) -> RevisionSource:
-    """One revision script, imported and rendered; never raises for the script's faults."""
+    """One revision script, rendered; never raises for the script's faults.
+
+    A revision made only of plain ``op.`` calls is read without importing it (see
+    :mod:`zdmigrate.alembic.static`: the same result, without importing Alembic);
+    any other is imported and its ``upgrade()`` run offline."""
+    from zdmigrate.alembic.static import render_static
+
+    source = render_static(path)
+    if source is not None:
+        return source
+    return render_imported(path)
+
+
+def render_imported(path: Path) -> RevisionSource:
+    """One revision script, imported and rendered the real way."""
     _import_alembic()
     try:
         with _quiet():
