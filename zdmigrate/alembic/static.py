@@ -57,7 +57,7 @@ def render_static(path: Path) -> RevisionSource | None:
         writer.begin(0)
         writer.body(upgrade.body, names, autocommit=False)
         writer.commit(0)
-    except (Unknown, OSError, SyntaxError, ValueError, TypeError, KeyError, AttributeError):
+    except Exception:  # Unknown, or anything this reading did not foresee: import it
         return None
     source = RevisionSource(path, "".join(writer.parts), writer.anchors)
     source.existing_types = writer.existing
