@@ -22,6 +22,7 @@ __all__ = ["apply", "grant_changes", "plan"]
 
 # what GRANT ALL gives on a table, and on a column
 ALL_TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+MAINTAIN_SINCE = 17  # GRANT ALL gives MAINTAIN too from PostgreSQL 17 on
 ALL_COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
 
 
@@ -29,7 +30,8 @@ _NOTE = "raw SQL: the lock depends on the statements; check them with 'zdmigrate
 
 
 def plan(op: RawSql, ctx: PlanContext) -> None:
-    ctx.grant_changes += grant_changes(op.up, ctx.schema, _tables_now(ctx))
+    major = ctx.catalog.server_major
+    ctx.grant_changes += grant_changes(op.up, ctx.schema, _tables_now(ctx), major)
     lock, notes = Lock.access_exclusive, (_NOTE,)
     add_step(ctx, Phase.expand, "sql", "run the operation's SQL", op.up, lock=lock, notes=notes)
     if op.down is not None:
@@ -45,7 +47,9 @@ def _tables_now(ctx: PlanContext) -> list[str]:
     return [*ctx.catalog.tables, *created]
 
 
-def grant_changes(text: str, schema: str, tables: list[str]) -> list[GrantChange]:
+def grant_changes(
+    text: str, schema: str, tables: list[str], server_major: int | None = None
+) -> list[GrantChange]:
     """The GRANTs and REVOKEs of ``text`` on tables of ``schema``, in order; ``ON ALL
     TABLES IN SCHEMA`` names ``tables``.
 
@@ -53,7 +57,8 @@ def grant_changes(text: str, schema: str, tables: list[str]) -> list[GrantChange
     taken to be in ``schema`` only when that is ``public`` (where the default
     search_path resolves it); elsewhere only names qualified with ``schema`` count. A
     grantee given as CURRENT_USER and the like is the migration role, the owner, which
-    needs no grant on its own views."""
+    needs no grant on its own views. ``server_major``: what ALL means (MAINTAIN from
+    17 on; a REVOKE ALL takes it whatever the version)."""
     out = []
     for raw in parse_sql(text):
         stmt = raw.stmt
@@ -71,14 +76,14 @@ def grant_changes(text: str, schema: str, tables: list[str]) -> list[GrantChange
             names = list(tables) if schema in named else []
         else:
             continue
-        grants = tuple(_grants_of(stmt))
+        grants = tuple(_grants_of(stmt, server_major))
         for name in names:
             option_only = bool(stmt.grant_option) and not stmt.is_grant
             out.append(GrantChange(name, bool(stmt.is_grant), grants, option_only))
     return out
 
 
-def _grants_of(stmt: ast.GrantStmt) -> list[Grant]:
+def _grants_of(stmt: ast.GrantStmt, server_major: int | None) -> list[Grant]:
     roles = []
     for spec in stmt.grantees or ():
         if spec.roletype == RoleSpecType.ROLESPEC_PUBLIC:
@@ -92,6 +97,8 @@ def _grants_of(stmt: ast.GrantStmt) -> list[Grant]:
         names: tuple[str, ...]
         if priv.priv_name is None:
             names = ALL_COLUMN_PRIVILEGES if columns else ALL_TABLE_PRIVILEGES
+            if not columns and (not stmt.is_grant or (server_major or 0) >= MAINTAIN_SINCE):
+                names = (*names, "MAINTAIN")
         else:
             names = (str(priv.priv_name).upper(),)
         privileges += [(n, c) for n in names for c in (columns or [None])]
@@ -102,7 +109,8 @@ def apply(op: RawSql, catalog: Catalog) -> None:
     """The indexes the statements create or drop, and the privileges they grant or
     revoke on the tables; other statements are not modelled (planning from a schema
     file or the database sees what they did)."""
-    for change in grant_changes(op.up, catalog.schema, list(catalog.tables)):
+    changes = grant_changes(op.up, catalog.schema, list(catalog.tables), catalog.server_major)
+    for change in changes:
         table = catalog.table(change.table)
         if table is not None:
             table.grants = change.applied(table.grants)
