@@ -30,7 +30,6 @@ from zdmigrate.gate import (
 from zdmigrate.model.schema import Catalog
 from zdmigrate.model.step import Plan
 from zdmigrate.plan import (
-    build_plan,
     build_plan_parts,
     build_plans,
     join_plan_parts,
@@ -493,26 +492,28 @@ def dry_run(settings: Settings, paths: list[str]) -> list[DryRun]:
                 earlier = pending.setdefault(schema, [])
                 catalogs[schema] = replay(live[schema], earlier) if earlier else live[schema]
             schemas = [schema for schema, _ in split]
-            # the checks run per schema, on that schema's own plan (the whole plan when the
-            # migration changes one schema)
+            # the plan that runs (the stored one once applied), checked schema by schema
             timeouts = runner.timeouts(s)
-            several = len(split) > 1
-            parts = (
-                build_plan_parts(migration, catalogs.__getitem__, s.schema_name, s.mode, timeouts)
-                if several
-                else []
+            applied = row is not None and row.phase in LIVE_PHASES
+            stored = runner.stored_plan(row, s) if row is not None and applied else None
+            older = (
+                ()
+                if applied or not store
+                else tuple(store.predecessors_to_drop(migration.name, schemas))
             )
-            if row is not None and row.phase in LIVE_PHASES:
-                built = runner.stored_plan(row, s)
-            else:
-                older = tuple(store.predecessors_to_drop(migration.name, schemas)) if store else ()
-                built = (
-                    join_plan_parts(migration, [p for _, p in parts], s.mode, timeouts, older)
-                    if several
-                    else build_plan(migration, catalogs[schemas[0]], s.mode, timeouts, older)
+            parts = (
+                [(schemas[0], stored)]
+                if stored is not None and len(split) == 1
+                else build_plan_parts(
+                    migration, catalogs.__getitem__, s.schema_name, s.mode, timeouts, older
                 )
-            if not several:
-                parts = [(schemas[0], built)]
+            )
+            if stored is not None:
+                built = stored
+            elif len(parts) == 1:
+                built = parts[0][1]
+            else:
+                built = join_plan_parts(migration, [p for _, p in parts], s.mode, timeouts, older)
             checks: list[Check] = []
             for schema, part_plan in parts:
                 checks += preflight.state_checks(

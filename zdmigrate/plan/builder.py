@@ -456,12 +456,11 @@ def build_plans(
     reads one schema's model). One schema: ``build_plan``. Several: one part per schema
     (its own version schema, triggers and views), run one after the other in the order
     the file first names them; every step's key, tables and description name its schema."""
-    split = migration.split(default_schema)
-    if len(split) == 1:
-        schema, _ = split[0]
-        return build_plan(migration, catalog_of(schema), mode, timeouts, older_version_schemas)
-    parts = build_plan_parts(migration, catalog_of, default_schema, mode, timeouts)
-    return join_plan_parts(migration, [p for _, p in parts], mode, timeouts, older_version_schemas)
+    older = older_version_schemas
+    parts = build_plan_parts(migration, catalog_of, default_schema, mode, timeouts, older)
+    if len(parts) == 1:
+        return parts[0][1]
+    return join_plan_parts(migration, [p for _, p in parts], mode, timeouts, older)
 
 
 def build_plan_parts(
@@ -470,13 +469,17 @@ def build_plan_parts(
     default_schema: str,
     mode: str = "version",
     timeouts: Timeouts = Timeouts(),
+    older_version_schemas: tuple[tuple[str, str], ...] = (),
 ) -> list[tuple[str, Plan]]:
-    """Each schema's own plan of a migration that changes several (what ``build_plans``
-    joins, and what ``apply --dry-run`` checks schema by schema)."""
+    """Each schema's own plan of a migration (what ``build_plans`` joins when there are
+    several, and what ``apply --dry-run`` checks schema by schema). One schema: the whole
+    migration's plan, with ``older_version_schemas`` dropped at contract; several leave
+    those to ``join_plan_parts``."""
     split = migration.split(default_schema)
     schemas = tuple(schema for schema, _ in split)
     if len(split) == 1:  # the whole migration: no part of several
-        return [(schemas[0], build_plan(migration, catalog_of(schemas[0]), mode, timeouts))]
+        catalog = catalog_of(schemas[0])
+        return [(schemas[0], build_plan(migration, catalog, mode, timeouts, older_version_schemas))]
     if mode == "version":
         _refuse_shared_version_schema(migration, schemas)
     return [
