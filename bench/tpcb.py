@@ -30,29 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from backfill import pgbench, scratch_db  # bench/backfill.py, beside this script
 
 MIGRATION = """operations:
   - alter_column: {table: pgbench_accounts, column: abalance, type: bigint}
 """
 BEFORE_S = 14
-
-
-def pgbench() -> str:
-    found = shutil.which("pgbench") or next(
-        iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True)), None
-    )
-    if found is None:
-        sys.exit("pgbench not found: apt-get install postgresql-client")
-    return str(found)
-
-
-def fresh_database(dsn: str, name: str) -> str:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        db = sql.Identifier(name)
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(db))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(db))
-    return psycopg.conninfo.make_conninfo(dsn, dbname=name)
 
 
 def window(entries: list[tuple[float, float]], lo: float, hi: float) -> dict[str, float]:
@@ -65,7 +48,7 @@ def window(entries: list[tuple[float, float]], lo: float, hi: float) -> dict[str
 
 
 def one_round(dsn: str, scale: int, priority: str) -> dict[str, Any]:
-    url = fresh_database(dsn, "zdm_bench_tpcb")
+    url = scratch_db(dsn, "zdm_bench_tpcb")
     subprocess.run([pgbench(), "-i", "-q", "-s", str(scale), url], check=True, capture_output=True)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
