@@ -10,7 +10,11 @@ The probes' mean latency over the last 1.5 s, against the mean latency with
 no backfill running (the baseline: measured in a pause of its own before the
 first batch the app sees, and again every 30 s, leaving out the first 0.3 s
 in which the last batch's WAL is still being written), is how much slower the
-application is now. Twice a second the throttle compares it with
+application is now. A rest of a second does not undo all the backfill left
+behind (checkpoints come sooner and the app's first write to each page after
+one logs the whole page; autovacuum follows the batches), so the baseline is
+the fastest of those measured in the last 5 minutes, and the app's write rate
+without the backfill the highest: a slowed app is not taken for the app. Twice a second the throttle compares it with
 ``max_app_slowdown``: over the budget, it rests longer after each batch (by as
 much as it is over, 1.3 to 3 times); under half the budget, shorter (by 30 %,
 down to none). It starts, when the app appears, resting as long as each batch
@@ -41,6 +45,7 @@ COUNT_EVERY_S = 0.1
 BASELINE_S = 1.0
 SETTLE_S = 0.3
 BASELINE_EVERY_S = 30.0
+BASELINE_MEMORY_S = 300.0  # how long a baseline counts (the app's own load may change)
 WINDOW_S = 1.5  # the probes that tell how the app is now
 DECIDE_EVERY_S = 0.5
 # while the app is first measured, batches run at most half the time
@@ -82,6 +87,8 @@ class Throttle:
         self.lock_share = 0.0
         self.baseline: float | None = None
         self.baseline_at = 0.0
+        # (at, probes' mean latency, app's write rate) of each rest, either None if unknown
+        self.baselines: deque[tuple[float, float | None, float | None]] = deque(maxlen=100)
         self.decided_at = 0.0
         self.slowdown = 0.0
         self.holding = False  # the backfill waits (paused, replica lag): no probes
@@ -183,11 +190,20 @@ class Throttle:
         """Rest BASELINE_S; the probes after the first SETTLE_S are the app without us."""
         start = time.monotonic()
         time.sleep(BASELINE_S)
-        values = [lat for at, lat in list(self.samples) if at >= start + SETTLE_S]
-        self.baseline_at = time.monotonic()
-        if len(values) >= MIN_SAMPLES:
-            self.baseline = statistics.fmean(values)
-        self.base_rate = self.app_rate(start + SETTLE_S)
+        self.record_baseline(start + SETTLE_S)
+
+    def record_baseline(self, since: float) -> None:
+        """Take the probes and write rate since ``since`` as a baseline; keep the
+        fastest latency and the highest rate of the last BASELINE_MEMORY_S."""
+        values = [lat for at, lat in list(self.samples) if at >= since]
+        now = self.baseline_at = time.monotonic()
+        latency = statistics.fmean(values) if len(values) >= MIN_SAMPLES else None
+        self.baselines.append((now, latency, self.app_rate(since)))
+        recent = [b for b in self.baselines if now - b[0] <= BASELINE_MEMORY_S]
+        latencies = [lat for _, lat, _ in recent if lat is not None]
+        rates = [rate for _, _, rate in recent if rate is not None]
+        self.baseline = min(latencies) if latencies else None
+        self.base_rate = max(rates) if rates else None
 
     def pace(self, batch_s: float) -> Pace:
         """How long to rest after a batch that took ``batch_s``, and why."""
