@@ -2,9 +2,10 @@
 
 Lint parses its options with argparse so that it starts fast (no typer, no rich);
 this draws argparse's options the way typer draws the rest: a usage line, the
-description, then an "Arguments" and an "Options" panel whose rows are the long
-option, the short one, the value's type (none for a flag, the choices when there
-are some) and the help with its default.
+description, then an "Arguments" and an "Options" panel. An argument is spelt the
+same in the usage line and its row (``PATH...``), followed by its value's type; an
+option's row is the long option, the short one, the value's type (none for a flag,
+the choices when there are some) and the help with its default.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ def _value(action: argparse.Action) -> str:
         return "<" + "|".join(str(c) for c in action.choices) + ">"
     metavar = action.metavar if isinstance(action.metavar, str) else ""
     return f"<{_TYPES.get(metavar, metavar.lower() or 'str')}>"
+
+
+def _spelling(action: argparse.Action) -> str:
+    """An argument's name as the usage line and the table both show it: ``PATH...``."""
+    name = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+    return name + ("..." if action.nargs in ("*", "+") else "")
 
 
 def _help(action: argparse.Action, defaults: dict[str, str]) -> str:
@@ -84,12 +91,11 @@ def render_help(
     arguments = [a for a in actions if not a.option_strings]
     options = [a for a in actions if a.option_strings]
     usage = f" Usage: {prog} [OPTIONS]" + "".join(
-        f" [{a.metavar or a.dest.upper()}]..." if a.nargs in ("*", "+") else f" {a.metavar}"
-        for a in arguments
+        f" {_spelling(a)}" if a.nargs in (None, "+") else f" [{_spelling(a)}]" for a in arguments
     )
     lines = ["", usage, "", *_paragraphs(description, width), *_paragraphs(epilog, width)]
     if arguments:
-        rows = [["", str(a.metavar or a.dest.upper()), _help(a, defaults)] for a in arguments]
+        rows = [["", _spelling(a), _value(a), _help(a, defaults)] for a in arguments]
         lines += _panel("Arguments", rows, width)
     rows = []
     for action in options:
