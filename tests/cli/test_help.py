@@ -167,3 +167,9 @@ def test_lint_help_fits_a_narrow_terminal() -> None:
     ).stdout
     assert max(len(line) for line in out.splitlines() if line.startswith(("│", "╭", "╰"))) == 60
     assert "--database-url" in out
+
+
+def test_schema_file_has_one_type_everywhere() -> None:
+    """validate, plan and lint take the same --schema-file: a path in each help."""
+    for text in (_help("validate"), _help("plan"), _lint_help()):
+        assert re.search(r"│\s+--schema-file\s+<path>\s", text), text

@@ -15,13 +15,14 @@ import shutil
 import textwrap
 from collections.abc import Sequence
 
-__all__ = ["render_help"]
+__all__ = ["render_help", "value_type"]
 
 # argparse metavar -> the type name typer shows for such an option
 _TYPES = {"N": "int", "URL": "str", "FILE": "path", "RULE": "str", "GLOB": "str", "PATH": "path"}
 
 
-def _value(action: argparse.Action) -> str:
+def value_type(action: argparse.Action) -> str:
+    """The type shown after an option (``<int>``), or its choices; empty for a flag."""
     if action.nargs == 0:
         return ""
     if action.choices is not None:
@@ -95,12 +96,14 @@ def render_help(
     )
     lines = ["", usage, "", *_paragraphs(description, width), *_paragraphs(epilog, width)]
     if arguments:
-        rows = [["", _spelling(a), _value(a), _help(a, defaults)] for a in arguments]
+        rows = [["", _spelling(a), value_type(a), _help(a, defaults)] for a in arguments]
         lines += _panel("Arguments", rows, width)
     rows = []
     for action in options:
         longs = [o for o in action.option_strings if o.startswith("--")]
         shorts = [o for o in action.option_strings if not o.startswith("--")]
-        rows.append([",".join(longs), ",".join(shorts), _value(action), _help(action, defaults)])
+        rows.append(
+            [",".join(longs), ",".join(shorts), value_type(action), _help(action, defaults)]
+        )
     lines += _panel("Options", rows, width)
     return "\n".join(lines) + "\n"

@@ -73,7 +73,7 @@ def _mode(mode: Mode | None) -> str | None:
 
 
 SchemaFileOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[Path],  # noqa: UP045
     typer.Option(
         "--schema-file",
         help="Plan against this schema instead of a database: pg_dump --schema-only output "
@@ -161,7 +161,7 @@ def validate(
             [str(f) for f in files],
             state.settings() if deep else None,
             deep,
-            schema_file,
+            str(schema_file) if schema_file is not None else None,
         ),
     )
     if fmt is render.OutputFormat.json:
@@ -326,7 +326,12 @@ def plan(
 
     state: CliState = ctx.obj
     report = run_command(
-        ctx, lambda: commands.plan(state.settings(mode=_mode(mode)), str(file), schema_file)
+        ctx,
+        lambda: commands.plan(
+            state.settings(mode=_mode(mode)),
+            str(file),
+            str(schema_file) if schema_file is not None else None,
+        ),
     )
     if fmt is PlanFormat.json:
         emit_json(report.to_json())
