@@ -212,9 +212,10 @@ def status(
         typer.Option(
             "--watch",
             "-w",
-            help="Refresh every --interval seconds until nothing is in flight (or Ctrl-C): "
-            "phases, backfill progress, rate and time left, the throttle, replica lag, the "
-            "gate's verdict. Without a terminal, one block (or JSON line) per refresh.",
+            help="Refresh every --interval seconds, until Ctrl-C or until no zdmigrate "
+            "process is at work (expanding, backfilling, completing, rolling back): "
+            "phases, backfill progress, rate and time left, the throttle, replica lag, "
+            "the gate's verdict. Without a terminal, one block (or JSON line) per refresh.",
         ),
     ] = False,
     interval: Annotated[
