@@ -133,6 +133,13 @@ def test_every_default_is_shown(option: str, default: str) -> None:
     assert f"[default: {default}]" in row, row
 
 
+def test_the_global_options_say_their_defaults() -> None:
+    text = _help()
+    assert "Default: $ZDMIGRATE_DATABASE_URL, then $DATABASE_URL." in _row(text, "--database-url")
+    assert "Default: the nearest one, in the working folder or above." in _row(text, "--config")
+    assert "Default: [tool.zdmigrate] schema, else public" in _row(text, "--schema")
+
+
 def test_lint_help_looks_like_the_rest(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--help"]) == 0
     text = capsys.readouterr().out

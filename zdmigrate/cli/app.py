@@ -106,7 +106,11 @@ def _global(
     ] = False,
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="pyproject.toml to read \\[tool.zdmigrate] from."),
+        typer.Option(
+            "--config",
+            help="pyproject.toml to read \\[tool.zdmigrate] from. Default: the nearest one, "
+            "in the working folder or above.",
+        ),
     ] = None,
     show_traceback: Annotated[
         bool, typer.Option("--traceback", help="Show the Python traceback of an error.")
