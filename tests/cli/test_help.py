@@ -180,3 +180,14 @@ def test_schema_file_has_one_type_everywhere() -> None:
     """validate, plan and lint take the same --schema-file: a path in each help."""
     for text in (_help("validate"), _help("plan"), _lint_help()):
         assert re.search(r"│\s+--schema-file\s+<path>\s", text), text
+
+
+@pytest.mark.parametrize("width", range(60, 131, 2))
+def test_lint_help_never_splits_an_option_at_its_hyphen(
+    width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'--no-transaction' stays whole on a line, as rich keeps it in the other commands."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    text = _lint_help()
+    assert not re.search(r"[a-z]-\s*│$", text, re.MULTILINE), text
+    assert "--no-transaction" in text

@@ -57,7 +57,7 @@ def _panel(title: str, rows: list[list[str]], width: int) -> list[str]:
     out = ["╭─ " + title + " " + "─" * max(width - len(title) - 5, 0) + "╮"]
     for row in rows:
         cells = "".join(c.ljust(w + 2) for c, w in zip(row, widths, strict=False) if w)
-        wrapped = textwrap.wrap(row[-1], inner - lead) or [""]
+        wrapped = textwrap.wrap(row[-1], inner - lead, break_on_hyphens=False) or [""]
         if below:
             out.append("│ " + cells.rstrip().ljust(inner)[:inner] + " │")
         for index, part in enumerate(wrapped):
@@ -75,7 +75,10 @@ def _paragraphs(text: str, width: int) -> list[str]:
         if any(line.startswith("  ") for line in lines):  # examples: keep their lines
             out += [" " + line for line in lines]
         else:
-            out += [" " + line for line in textwrap.wrap(" ".join(lines), width - 2)]
+            out += [
+                " " + line
+                for line in textwrap.wrap(" ".join(lines), width - 2, break_on_hyphens=False)
+            ]
         out.append("")
     return out
 
