@@ -22,3 +22,15 @@ def test_the_reference_has_every_command_and_lints_own_options() -> None:
         assert f"\n## zdmigrate {command}\n" in text
     assert "| `--fail-on` | `info` \\| `warning` \\| `error` |" in text  # from lint's argparse
     assert "| `--verify`, `--no-verify` |" in text
+
+
+def test_the_reference_spells_arguments_and_defaults_as_help_does() -> None:
+    """An argument is named as --help names it (FILE..., not the parameter's FILES...), and
+    lint's defaults are the ones its --help shows."""
+    text = reference()
+    assert "Usage: `zdmigrate [GLOBAL OPTIONS] apply [OPTIONS] FILE...`" in text
+    assert "| `FILE...` | required | Migration files, or folders of them" in text
+    assert "FILES" not in text
+    assert "| `--fail-on` | `info` \\| `warning` \\| `error` | `warning` |" in text
+    assert "| `-j`, `--jobs` | `INTEGER` | `0` |" in text
+    assert "| `--schema-file` | `PATH` |" in text.split("## zdmigrate validate")[0]  # lint's

@@ -55,8 +55,8 @@ def test_a_second_migration_on_the_same_table_is_refused(
     res = zdm("--database-url", db_url, "apply", second)
     assert res.exit_code == 2
     assert res.stderr.strip().splitlines() == [
-        "error: migration '0001_a' is still in flight on a (hint: complete or roll back "
-        "'0001_a' first)"
+        f"error: {second}: migration '0001_a' is still in flight on a (hint: complete or "
+        "roll back '0001_a' first)"
     ]
     assert (
         db.execute(

@@ -94,6 +94,28 @@ def test_apply_of_a_completed_file_exits_0(db_url: str, db: Conn, tmp_path: Path
     assert res.stdout.strip() == "0001_a: already completed"
 
 
+def test_a_file_on_a_table_still_in_flight_is_named_and_stops_the_run(
+    db_url: str, db: Conn, tmp_path: Path
+) -> None:
+    """0001 is expanded on a; 0002 changes a too: the run stops at 0002 with its file named
+    (the deploy log says which file waits for which migration), before 0003."""
+    _tables(db)
+    folder = _folder(tmp_path)
+    (folder / "0002_b.yaml").unlink()
+    assert zdm("--database-url", db_url, "apply", str(folder)).exit_code == 0
+    (folder / "0002_a_again.yaml").write_text(
+        "- add_column: {table: a, column: {name: z, type: int}}\n"
+    )
+    (folder / "0003_b.yaml").write_text(WIDEN)
+    res = zdm("--database-url", db_url, "apply", str(folder))
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"error: {folder / '0002_a_again.yaml'}: migration '0001_a' is still in flight on a "
+        "(hint: complete or roll back '0001_a' first)"
+    )
+    assert _phases(db) == [("0001_a", "expanded")]
+
+
 def test_a_bad_file_in_the_folder_stops_before_anything_runs(
     db_url: str, db: Conn, tmp_path: Path
 ) -> None:

@@ -20,6 +20,8 @@ from zdmigrate.cli.render import status_view
 Conn = psycopg.Connection[Any]
 LONG = "0004_orders_amount_becomes_bigint_for_big_clients"
 VSCHEMA = f"public_{LONG}"
+# the last refresh of status --watch says why it ends
+STOPPED = "no zdmigrate process at work on a migration: watching stops"
 
 
 def _cli(url: str, *args: str, columns: int = 200, **kw: Any) -> subprocess.Popen[str]:
@@ -189,13 +191,13 @@ def test_watch_without_a_terminal_prints_a_block_per_refresh(
     blocks = [b for b in out.split("\n\n") if b.strip()]
     assert len(blocks) >= 3, out
     assert "every 0.2 s, Ctrl-C stops" in blocks[0] and "completing" in blocks[0]
-    assert "nothing in flight" in blocks[-1] and "completed" in blocks[-1]
-    assert all("nothing in flight" not in b for b in blocks[:-1])
+    assert STOPPED in blocks[-1] and "completed" in blocks[-1]
+    assert all(STOPPED not in b for b in blocks[:-1])
 
 
 def test_watch_on_a_terminal_draws_a_live_view(db_url: str, db: Conn, tmp_path: Path) -> None:
-    """On a terminal the view is redrawn in place (rich Live); with nothing in flight it
-    is drawn once and the command ends."""
+    """On a terminal the view is redrawn in place (rich Live); with no process at
+    work it is drawn once and the command ends."""
     import pty
 
     db.execute("CREATE TABLE orders (id int PRIMARY KEY, amount int)")
@@ -224,7 +226,7 @@ def test_watch_on_a_terminal_draws_a_live_view(db_url: str, db: Conn, tmp_path: 
     os.close(main)
     out = b"".join(chunks).decode(errors="replace")
     assert "\x1b[?25l" in out  # a live display hides the cursor while it draws
-    assert "nothing in flight" in out and "0001_orders" in out and "expanded" in out
+    assert STOPPED in out and "0001_orders" in out and "expanded" in out
 
 
 def test_ctrl_c_ends_the_watch_quietly(db_url: str, db: Conn, tmp_path: Path) -> None:

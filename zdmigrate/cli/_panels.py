@@ -2,9 +2,10 @@
 
 Lint parses its options with argparse so that it starts fast (no typer, no rich);
 this draws argparse's options the way typer draws the rest: a usage line, the
-description, then an "Arguments" and an "Options" panel whose rows are the long
-option, the short one, the value's type (none for a flag, the choices when there
-are some) and the help with its default.
+description, then an "Arguments" and an "Options" panel. An argument is spelt the
+same in the usage line and its row (``PATH...``), followed by its value's type; an
+option's row is the long option, the short one, the value's type (none for a flag,
+the choices when there are some) and the help with its default.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ import shutil
 import textwrap
 from collections.abc import Sequence
 
-__all__ = ["render_help"]
+__all__ = ["render_help", "value_type"]
 
 # argparse metavar -> the type name typer shows for such an option
 _TYPES = {"N": "int", "URL": "str", "FILE": "path", "RULE": "str", "GLOB": "str", "PATH": "path"}
 
 
-def _value(action: argparse.Action) -> str:
+def value_type(action: argparse.Action) -> str:
+    """The type shown after an option (``<int>``), or its choices; empty for a flag."""
     if action.nargs == 0:
         return ""
     if action.choices is not None:
         return "<" + "|".join(str(c) for c in action.choices) + ">"
     metavar = action.metavar if isinstance(action.metavar, str) else ""
     return f"<{_TYPES.get(metavar, metavar.lower() or 'str')}>"
+
+
+def _spelling(action: argparse.Action) -> str:
+    """An argument's name as the usage line and the table both show it: ``PATH...``."""
+    name = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+    return name + ("..." if action.nargs in ("*", "+") else "")
 
 
 def _help(action: argparse.Action, defaults: dict[str, str]) -> str:
@@ -49,7 +57,7 @@ def _panel(title: str, rows: list[list[str]], width: int) -> list[str]:
     out = ["╭─ " + title + " " + "─" * max(width - len(title) - 5, 0) + "╮"]
     for row in rows:
         cells = "".join(c.ljust(w + 2) for c, w in zip(row, widths, strict=False) if w)
-        wrapped = textwrap.wrap(row[-1], inner - lead) or [""]
+        wrapped = textwrap.wrap(row[-1], inner - lead, break_on_hyphens=False) or [""]
         if below:
             out.append("│ " + cells.rstrip().ljust(inner)[:inner] + " │")
         for index, part in enumerate(wrapped):
@@ -67,7 +75,10 @@ def _paragraphs(text: str, width: int) -> list[str]:
         if any(line.startswith("  ") for line in lines):  # examples: keep their lines
             out += [" " + line for line in lines]
         else:
-            out += [" " + line for line in textwrap.wrap(" ".join(lines), width - 2)]
+            out += [
+                " " + line
+                for line in textwrap.wrap(" ".join(lines), width - 2, break_on_hyphens=False)
+            ]
         out.append("")
     return out
 
@@ -84,17 +95,18 @@ def render_help(
     arguments = [a for a in actions if not a.option_strings]
     options = [a for a in actions if a.option_strings]
     usage = f" Usage: {prog} [OPTIONS]" + "".join(
-        f" [{a.metavar or a.dest.upper()}]..." if a.nargs in ("*", "+") else f" {a.metavar}"
-        for a in arguments
+        f" {_spelling(a)}" if a.nargs in (None, "+") else f" [{_spelling(a)}]" for a in arguments
     )
     lines = ["", usage, "", *_paragraphs(description, width), *_paragraphs(epilog, width)]
     if arguments:
-        rows = [["", str(a.metavar or a.dest.upper()), _help(a, defaults)] for a in arguments]
+        rows = [["", _spelling(a), value_type(a), _help(a, defaults)] for a in arguments]
         lines += _panel("Arguments", rows, width)
     rows = []
     for action in options:
         longs = [o for o in action.option_strings if o.startswith("--")]
         shorts = [o for o in action.option_strings if not o.startswith("--")]
-        rows.append([",".join(longs), ",".join(shorts), _value(action), _help(action, defaults)])
+        rows.append(
+            [",".join(longs), ",".join(shorts), value_type(action), _help(action, defaults)]
+        )
     lines += _panel("Options", rows, width)
     return "\n".join(lines) + "\n"

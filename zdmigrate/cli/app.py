@@ -73,7 +73,7 @@ def _mode(mode: Mode | None) -> str | None:
 
 
 SchemaFileOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[Path],  # noqa: UP045
     typer.Option(
         "--schema-file",
         help="Plan against this schema instead of a database: pg_dump --schema-only output "
@@ -106,7 +106,11 @@ def _global(
     ] = False,
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="pyproject.toml to read \\[tool.zdmigrate] from."),
+        typer.Option(
+            "--config",
+            help="pyproject.toml to read \\[tool.zdmigrate] from. Default: the nearest one, "
+            "in the working folder or above.",
+        ),
     ] = None,
     show_traceback: Annotated[
         bool, typer.Option("--traceback", help="Show the Python traceback of an error.")
@@ -161,7 +165,7 @@ def validate(
             [str(f) for f in files],
             state.settings() if deep else None,
             deep,
-            schema_file,
+            str(schema_file) if schema_file is not None else None,
         ),
     )
     if fmt is render.OutputFormat.json:
@@ -212,9 +216,10 @@ def status(
         typer.Option(
             "--watch",
             "-w",
-            help="Refresh every --interval seconds until nothing is in flight (or Ctrl-C): "
-            "phases, backfill progress, rate and time left, the throttle, replica lag, the "
-            "gate's verdict. Without a terminal, one block (or JSON line) per refresh.",
+            help="Refresh every --interval seconds, until Ctrl-C or until no zdmigrate "
+            "process is at work (expanding, backfilling, completing, rolling back): "
+            "phases, backfill progress, rate and time left, the throttle, replica lag, "
+            "the gate's verdict. Without a terminal, one block (or JSON line) per refresh.",
         ),
     ] = False,
     interval: Annotated[
@@ -326,7 +331,12 @@ def plan(
 
     state: CliState = ctx.obj
     report = run_command(
-        ctx, lambda: commands.plan(state.settings(mode=_mode(mode)), str(file), schema_file)
+        ctx,
+        lambda: commands.plan(
+            state.settings(mode=_mode(mode)),
+            str(file),
+            str(schema_file) if schema_file is not None else None,
+        ),
     )
     if fmt is PlanFormat.json:
         emit_json(report.to_json())

@@ -21,7 +21,7 @@ from typing import Any
 
 import typer
 
-from zdmigrate.cli import lint_cmd
+from zdmigrate.cli import _panels, lint_cmd
 from zdmigrate.cli.app import app
 
 __all__ = ["REGENERATE", "reference"]
@@ -100,13 +100,20 @@ def _option_rows(params: list[Any], hints: dict[str, Any]) -> list[str]:
     return ["| option | value | default | meaning |", "|---|---|---|---|", *rows, ""]
 
 
+def _argument_name(param: Any, hints: dict[str, Any]) -> str:
+    """An argument as ``--help`` spells it: its metavar (else its name) in capitals,
+    ``...`` when it takes several."""
+    _, many = _base(hints[param.name])
+    name = str(param.metavar or param.name).upper().removesuffix("...")
+    return name + ("..." if many else "")
+
+
 def _argument_rows(params: list[Any], hints: dict[str, Any]) -> list[str]:
     rows = []
     for p in params:
         if p.opts[0].startswith("-"):
             continue
-        _, many = _base(hints[p.name])
-        name = p.name.upper() + ("..." if many else "")
+        name = _argument_name(p, hints)
         need = "required" if p.required else "optional"
         rows.append(f"| `{name}` | {need} | {_help(p, hints)} |")
     if not rows:
@@ -118,8 +125,7 @@ def _usage(name: str, params: list[Any], hints: dict[str, Any]) -> str:
     args = []
     for p in params:
         if not p.opts[0].startswith("-"):
-            _, many = _base(hints[p.name])
-            args.append(p.name.upper() + ("..." if many else ""))
+            args.append(_argument_name(p, hints))
     return " ".join(["zdmigrate [GLOBAL OPTIONS]", name, "[OPTIONS]", *args])
 
 
@@ -156,12 +162,17 @@ def _typer_command(name: str, cmd: Any, fn: Callable[..., Any]) -> list[str]:
     return out
 
 
+# the type --help shows after a lint option -> the name of that type in this reference
+_LINT_TYPES = {"int": "INTEGER", "str": "TEXT", "path": "PATH"}
+
+
 def _lint_value(action: argparse.Action) -> str:
     if action.nargs == 0:
         return ""
     if action.choices:
         return " \\| ".join(f"`{c}`" for c in action.choices)
-    return f"`{action.metavar or action.dest.upper()}`"
+    shown = _panels.value_type(action)  # "<int>", as lint --help shows it
+    return f"`{_LINT_TYPES.get(shown.strip('<>'), 'TEXT')}`"
 
 
 def _lint_command() -> list[str]:
@@ -184,8 +195,13 @@ def _lint_command() -> list[str]:
     out += ["", "| option | value | default | meaning |", "|---|---|---|---|"]
     for a in options:
         names = ", ".join(f"`{o}`" for o in a.option_strings)
-        default = a.default
-        shown = "" if default in (None, [], False) or a.nargs == 0 else f"`{default}`"
+        default = lint_cmd.SHOWN_DEFAULTS.get(a.dest, a.default)
+        if default in (None, []):
+            shown = ""
+        elif default is False:
+            shown = "off"  # a flag, as the other commands' flags show it
+        else:
+            shown = f"`{default}`"
         text = _cell(a.help or "")
         many = _repeatable(isinstance(a, argparse._AppendAction), text)
         out.append(f"| {names} | {_lint_value(a)} | {shown} | {text}{many} |")

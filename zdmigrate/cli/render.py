@@ -196,7 +196,7 @@ def watch_view(report: Any, width: int, interval: float) -> RenderableType:
     head = f"{report.at[:19].replace('T', ' ')}  every {interval:g} s, Ctrl-C stops; {replicas}"
     lines = _fit(head, width, names=False)
     if not report.in_flight:
-        lines.append("nothing in flight")
+        lines.append("no zdmigrate process at work on a migration: watching stops")
     return Group(Text("\n".join(lines)), status_view(report.migrations, width))
 
 
@@ -204,7 +204,8 @@ def watch_status(
     fetch: Callable[[], Any], interval: float, console: Console, as_json: bool = False
 ) -> None:
     """``status --watch``: a live view on a terminal, else one block (or one JSON line)
-    per refresh; ends when nothing is in flight, or at Ctrl-C."""
+    per refresh; ends when no zdmigrate process is at work on a migration (an expanded
+    migration waiting for ``complete`` is nobody's work), or at Ctrl-C."""
     import time
 
     try:

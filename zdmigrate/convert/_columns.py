@@ -11,7 +11,7 @@ from typing import Any
 
 from pglast.enums import ConstrType
 
-from zdmigrate.convert._pg import expr_sql, type_sql
+from zdmigrate.convert._pg import clause_sql, expr_sql, type_sql
 
 __all__ = [
     "ON_DELETE",
@@ -104,7 +104,8 @@ def _constraint(out: ColumnFields, con: Any, table: str) -> None:
         if lost:
             out.review["references"] = lost + " (PostgreSQL names it)"
     else:
-        raise Unsupported(f"a column constraint {kind.name} has no equivalent in a migration file")
+        clause = clause_sql(con, kind.name.removeprefix("CONSTR_"))
+        raise Unsupported(f"a column's {clause} has no equivalent in a migration file")
 
 
 _ORDER = ("name", "type", "nullable", "default", "primary_key", "unique", "check", "references")

@@ -10,6 +10,7 @@ from pglast.stream import RawStream, maybe_double_quote_name
 
 __all__ = [
     "ParseError",
+    "clause_sql",
     "column_refs",
     "expr_sql",
     "ident",
@@ -30,6 +31,17 @@ def parse_statement(sql: str) -> ast.Node | None:
 def expr_sql(node: Any) -> str:
     """An expression node as SQL text."""
     return str(RawStream()(node))
+
+
+def clause_sql(node: Any, fallback: str) -> str:
+    """A clause as SQL text for a note (``ALTER COLUMN age SET STATISTICS 500``,
+    ``GENERATED ALWAYS AS (1) STORED``); ``fallback`` when pglast cannot print it
+    without its statement."""
+    try:
+        text = " ".join(str(RawStream()(node)).split())
+    except Exception:  # pglast's printers of some clauses need the whole statement
+        return fallback
+    return text or fallback
 
 
 def type_sql(node: Any) -> str:

@@ -26,6 +26,7 @@ from zdmigrate.convert._columns import (
 )
 from zdmigrate.convert._combine import combine
 from zdmigrate.convert._pg import (
+    clause_sql,
     column_refs,
     expr_sql,
     ident,
@@ -140,9 +141,8 @@ class _Statement:
         elif kind == At.AT_DropConstraint:
             self.add("drop_constraint", {"table": table, "name": cmd.name})
         else:
-            raise Unsupported(
-                f"{At(int(kind or 0)).name[3:]} has no equivalent in a migration file"
-            )
+            clause = clause_sql(cmd, At(int(kind or 0)).name[3:])
+            raise Unsupported(f"{clause} has no equivalent in a migration file")
 
     def add_column(self, table: str, col: Any) -> None:
         got = column_fields(col, table)
@@ -204,7 +204,8 @@ class _Statement:
         elif kind == ConstrType.CONSTR_PRIMARY:
             self.primary_key(table, con, review)
         else:
-            raise Unsupported(f"a {kind.name[7:]} constraint has no equivalent in a migration file")
+            clause = clause_sql(con, f"a {kind.name[7:]} constraint")
+            raise Unsupported(f"{clause} has no equivalent in a migration file")
 
     def unique(self, table: str, con: Any, review: dict[str, str]) -> None:
         if con.indexname or con.including or con.options or con.nulls_not_distinct:

@@ -158,10 +158,12 @@ def _check_expressions(conn: Conn, migration: Migration, plan: Plan) -> None:
             ) from None
 
 
-def _refuse_conflicts(store: Store, name: str, schema: str, tables: list[str]) -> None:
-    for other, shared in store.conflicts(name, schema, tables):
+def _refuse_conflicts(store: Store, migration: Migration, schema: str, tables: list[str]) -> None:
+    """One migration at a time on a table; the message names the file refused, as
+    ``apply migrations/`` may be applying any of several."""
+    for other, shared in store.conflicts(migration.name, schema, tables):
         raise ConcurrentRunError(
-            f"migration '{other}' is still in flight on {', '.join(shared)}",
+            f"{migration.path}: migration '{other}' is still in flight on {', '.join(shared)}",
             f"complete or roll back '{other}' first",
         )
 
@@ -284,7 +286,7 @@ def _begin(
     )
     _check_expressions(conn, migration, plan)
     for part in plan.schema_parts:
-        _refuse_conflicts(store, migration.name, part.schema, part.tables)
+        _refuse_conflicts(store, migration, part.schema, part.tables)
         _refuse_taken_version_schema(store, migration.name, part.version_schema)
     source = migration.source_text
     store.start(
