@@ -22,7 +22,7 @@ from psycopg import sql
 from tests.cli_helpers import zdm
 from tests.pgserver import Server
 from zdmigrate.demo import DemoOptions, DemoResult, RunResult
-from zdmigrate.demo.report import PICTURE_HINT, write_report
+from zdmigrate.demo.report import BUCKET_S, PICTURE_HINT, series, write_report
 from zdmigrate.demo.traffic import Sample, VersionStats
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -174,6 +174,17 @@ def test_the_report_without_matplotlib_says_how_to_get_the_picture(
     assert "| failed requests | 12 of 40 | 0 of 40 |" in page
     res_line = "| old app | 40 | 12 (12 UndefinedColumn) |"
     assert res_line in page
+
+
+def test_the_timeline_shows_a_steady_app_at_its_rate_to_the_end() -> None:
+    """The run ends inside a bucket: the picture's last point is the app's real rate,
+    neither a dip (a partial bucket) nor a spike (its requests added to the one before)."""
+    end_s = 4.3
+    samples = [Sample(i / 100, "new app", 0.002, "") for i in range(int(end_s * 100))]
+    s = series(samples, "new app", end_s)
+    assert s.times[-1] + BUCKET_S <= end_s
+    assert s.rate == [100.0] * len(s.times), s.rate
+    assert s.failed == [0.0] * len(s.times)
 
 
 def test_demo_refuses_bad_input_in_one_line() -> None:
