@@ -4,6 +4,7 @@ the report; and, on the embedded server, nothing left behind and no stray warnin
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -174,6 +175,27 @@ def test_the_report_without_matplotlib_says_how_to_get_the_picture(
     assert "| failed requests | 12 of 40 | 0 of 40 |" in page
     res_line = "| old app | 40 | 12 (12 UndefinedColumn) |"
     assert res_line in page
+
+
+def _finished(failed: int, mismatched: int = 0, verified: int = 100) -> DemoResult:
+    run = dataclasses.replace(
+        _run("zdmigrate", failed),
+        gate_blocked="blocked by the old app's statements",
+        gate_clear="clear",
+        completed=True,
+        rows_verified=verified,
+        mismatched_rows=mismatched,
+        checks=[(True, "every write kept")],
+    )
+    return DemoResult(DemoOptions(rows=100), [_run("naive ALTER TABLE", 12), run])
+
+
+def test_the_demo_succeeds_only_with_no_failed_request_and_every_row_verified() -> None:
+    # the exit code: 0 only when ok; the naive run's failures do not count
+    assert _finished(0).ok
+    assert not _finished(1).ok
+    assert not _finished(0, mismatched=1).ok
+    assert not _finished(0, verified=0).ok
 
 
 def test_the_timeline_shows_a_steady_app_at_its_rate_to_the_end() -> None:
