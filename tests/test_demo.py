@@ -4,6 +4,7 @@ the report; and, on the embedded server, nothing left behind and no stray warnin
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -22,7 +23,7 @@ from psycopg import sql
 from tests.cli_helpers import zdm
 from tests.pgserver import Server
 from zdmigrate.demo import DemoOptions, DemoResult, RunResult
-from zdmigrate.demo.report import PICTURE_HINT, write_report
+from zdmigrate.demo.report import BUCKET_S, PICTURE_HINT, series, write_report
 from zdmigrate.demo.traffic import Sample, VersionStats
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -174,6 +175,38 @@ def test_the_report_without_matplotlib_says_how_to_get_the_picture(
     assert "| failed requests | 12 of 40 | 0 of 40 |" in page
     res_line = "| old app | 40 | 12 (12 UndefinedColumn) |"
     assert res_line in page
+
+
+def _finished(failed: int, mismatched: int = 0, verified: int = 100) -> DemoResult:
+    run = dataclasses.replace(
+        _run("zdmigrate", failed),
+        gate_blocked="blocked by the old app's statements",
+        gate_clear="clear",
+        completed=True,
+        rows_verified=verified,
+        mismatched_rows=mismatched,
+        checks=[(True, "every write kept")],
+    )
+    return DemoResult(DemoOptions(rows=100), [_run("naive ALTER TABLE", 12), run])
+
+
+def test_the_demo_succeeds_only_with_no_failed_request_and_every_row_verified() -> None:
+    # the exit code: 0 only when ok; the naive run's failures do not count
+    assert _finished(0).ok
+    assert not _finished(1).ok
+    assert not _finished(0, mismatched=1).ok
+    assert not _finished(0, verified=0).ok
+
+
+def test_the_timeline_shows_a_steady_app_at_its_rate_to_the_end() -> None:
+    """The run ends inside a bucket: the picture's last point is the app's real rate,
+    neither a dip (a partial bucket) nor a spike (its requests added to the one before)."""
+    end_s = 4.3
+    samples = [Sample(i / 100, "new app", 0.002, "") for i in range(int(end_s * 100))]
+    s = series(samples, "new app", end_s)
+    assert s.times[-1] + BUCKET_S <= end_s
+    assert s.rate == [100.0] * len(s.times), s.rate
+    assert s.failed == [0.0] * len(s.times)
 
 
 def test_demo_refuses_bad_input_in_one_line() -> None:

@@ -46,11 +46,13 @@ class Series:
 
 
 def series(samples: list[Sample], version: str, end_s: float) -> Series:
-    count = max(int(end_s / BUCKET_S), 1)  # whole buckets: a last partial one would dip
+    # whole buckets only: a last partial one would dip, and adding its requests to the
+    # bucket before would show a rate the app never had
+    count = max(int(end_s / BUCKET_S), 1)
     buckets: list[list[Sample]] = [[] for _ in range(count)]
     for s in samples:
-        if s.version == version:
-            buckets[min(int(s.t / BUCKET_S), count - 1)].append(s)
+        if s.version == version and int(s.t / BUCKET_S) < count:
+            buckets[int(s.t / BUCKET_S)].append(s)
     return Series(
         times=[i * BUCKET_S for i in range(count)],
         rate=[sum(1 for s in b if not s.error) / BUCKET_S for b in buckets],
