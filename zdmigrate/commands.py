@@ -292,10 +292,11 @@ def _report(built: Plan, migration: Migration, catalogs: dict[str, Catalog]) -> 
 
 
 # Rates for estimates, from docs/performance.md (PostgreSQL 15, 2 cores, a narrow table):
-# the backfill alone ran at 125,000-200,000 rows/s; beside a busy app the throttle gave
-# way down to 29,000-84,000 rows/s. A backfill is shown as the range between the two.
+# the backfill alone ran at 125,000-200,000 rows/s; beside a busy app the throttle at its
+# default (max_app_slowdown 0.1) gave way down to 8,000-19,000 rows/s. A backfill is shown
+# as the range between the two.
 BACKFILL_ROWS_PER_S_IDLE = 150_000
-BACKFILL_ROWS_PER_S_BUSY = 50_000
+BACKFILL_ROWS_PER_S_BUSY = 10_000
 SCAN_BYTES_PER_S = 100e6
 
 

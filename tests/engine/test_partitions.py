@@ -85,6 +85,8 @@ def test_a_partitioned_table_migrates_with_every_partition(setup: Setup) -> None
     # the sizes are the partitions' (the partitioned table itself holds no rows)
     assert plan["tables"]["events"]["rows"] in (3000, 3001)
     assert plan["tables"]["events"]["bytes"] > 0
+    # the backfill's estimate, app idle to busy app (150,000 and 10,000 rows/s)
+    assert plan["tables"]["events"]["backfill_s"] == [0.0, 0.3]
     setup.ok("apply", str(setup.folder / "0001_events.yaml"))
     # one view, for the partitioned table; one trigger, cloned to each partition
     views = setup.sql(
