@@ -210,8 +210,7 @@ def _first(row: tuple[Any, ...] | None) -> Any:
 
 
 def _create_state_schema(conn: Conn) -> None:
-    who = conn.execute("SELECT current_database(), current_user").fetchone()
-    database, role = who if who else ("", "")
+    database, role = conn.info.dbname, conn.info.user  # read without a query
     try:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STATE_SCHEMA)))
     except psycopg.errors.InsufficientPrivilege as exc:
