@@ -125,3 +125,70 @@ def _wait_gone(url: str, app: str) -> None:
         ).fetchone():
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+RENAME = "- rename_column: {table: accounts, from: balance, to: amount}\n"
+
+
+def _shape(url: str) -> list[tuple[Any, ...]]:
+    """The schemas of the database and the columns of ledger.accounts."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT nspname, NULL FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%' "
+            "AND nspname <> 'information_schema' UNION ALL "
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'ledger' ORDER BY 1, 2"
+        ).fetchall()
+
+
+def test_a_migration_role_without_create_on_the_database_is_told_what_to_grant(
+    db_url: str, pg_server: Server, tmp_path: Path
+) -> None:
+    """The role owns its schema and tables but not the database: the first apply names
+    the grant it lacks and changes nothing; once the state schema exists, rollback and
+    verify need no CREATE on the database, and apply names it again at its version schema."""
+    owner = f"zdm_owner_{uuid.uuid4().hex[:8]}"
+    database = str(psycopg.conninfo.conninfo_to_dict(db_url)["dbname"])
+    _role(pg_server.admin_url, owner)
+    try:
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("CREATE SCHEMA ledger AUTHORIZATION {}").format(sql.Identifier(owner))
+            )
+            admin.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(owner)))
+            admin.execute("CREATE TABLE ledger.accounts (id bigint PRIMARY KEY, balance int)")
+            admin.execute("INSERT INTO ledger.accounts VALUES (1, 10)")
+        url = psycopg.conninfo.make_conninfo(db_url, user=owner)
+        (tmp_path / "pyproject.toml").write_text('[tool.zdmigrate]\nschema = "ledger"\n')
+        path = tmp_path / "0001_amount.yaml"
+        path.write_text(RENAME)
+        base = ("--database-url", url, "--config", str(tmp_path / "pyproject.toml"))
+        before = _shape(db_url)
+        grant = f'GRANT CREATE ON DATABASE "{database}" TO "{owner}"'
+
+        res = zdm(*base, "apply", str(path))
+        assert res.exit_code == 2, res.stdout
+        (line,) = res.stderr.strip().splitlines()
+        assert line.startswith(
+            "error: cannot create zdmigrate's state schema (zdmigrate): permission denied "
+            f"for database {database} (hint: {grant} "
+        ), line
+        assert _shape(db_url) == before
+
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute(grant)
+        assert zdm(*base, "apply", str(path)).exit_code == 0
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute(f'REVOKE CREATE ON DATABASE "{database}" FROM "{owner}"')
+        for args in (("verify", "0001_amount"), ("rollback", "0001_amount")):
+            res = zdm(*base, *args)
+            assert res.exit_code == 0, (args, res.stderr)
+        res = zdm(*base, "apply", str(path))
+        assert res.exit_code == 2, res.stdout
+        line = res.stderr.strip().splitlines()[-1]
+        assert line.startswith("error: 0001_amount: create version schema ledger_0001_amount")
+        assert f"permission denied for database {database}" in line
+        assert f"(hint: grant CREATE on database {database} to the migration role" in line
+        assert [r for r in _shape(db_url) if r[0] != "zdmigrate"] == before
+    finally:
+        drop_login_roles(pg_server.admin_url, database, owner)

@@ -79,8 +79,7 @@ def translate_errors(context: str) -> Iterator[None]:
         raise
     except pgerr.InsufficientPrivilege as exc:
         raise DatabaseError(
-            f"{context}: permission denied: {_first_line(exc)}",
-            "run as the owner of the tables, or grant the missing privilege",
+            f"{context}: permission denied: {_first_line(exc)}", _privilege_hint(exc)
         ) from None
     except (pgerr.UniqueViolation, pgerr.ForeignKeyViolation) as exc:
         # the detail names the offending key: "Key (code)=(0) is duplicated."
@@ -89,6 +88,19 @@ def translate_errors(context: str) -> Iterator[None]:
         raise DatabaseError(f"{context}: {_first_line(exc)}{found}", _hint(exc)) from None
     except psycopg.Error as exc:
         raise DatabaseError(f"{context}: {_first_line(exc)}", _hint(exc)) from None
+
+
+def _privilege_hint(exc: psycopg.Error) -> str:
+    """What to grant for a permission the server refused: CREATE on the database (the
+    state and version schemas), else ownership of the tables."""
+    text = str(exc).strip()
+    if text.startswith("permission denied for database "):
+        database = text.splitlines()[0].removeprefix("permission denied for database ")
+        return (
+            f"grant CREATE on database {database} to the migration role (for schema "
+            "zdmigrate and the version schemas; docs/connecting.md, 'Least privileges')"
+        )
+    return "run as the owner of the tables, or grant the missing privilege"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -178,7 +178,11 @@ def init_state(conn: Conn) -> InitResult:
     """Create or upgrade the state schema; idempotent and safe to run concurrently."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (INIT_LOCK_KEY,))
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STATE_SCHEMA)))
+        # CREATE SCHEMA IF NOT EXISTS wants CREATE on the database even when the schema
+        # exists: only a first run needs it (complete, rollback, verify do not)
+        exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (STATE_SCHEMA,))
+        if not _first(exists.fetchone()):
+            _create_state_schema(conn)
         conn.execute(
             "CREATE TABLE IF NOT EXISTS zdmigrate.meta (key text PRIMARY KEY, value text NOT NULL)"
         )
@@ -199,6 +203,26 @@ def init_state(conn: Conn) -> InitResult:
             (str(STATE_VERSION),),
         )
     return InitResult(before=before, after=STATE_VERSION)
+
+
+def _first(row: tuple[Any, ...] | None) -> Any:
+    return row[0] if row else None
+
+
+def _create_state_schema(conn: Conn) -> None:
+    database, role = conn.info.dbname, conn.info.user  # read without a query
+    try:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STATE_SCHEMA)))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        from zdmigrate.errors import DatabaseError
+
+        raise DatabaseError(
+            f"cannot create zdmigrate's state schema ({STATE_SCHEMA}): "
+            f"{str(exc).strip().splitlines()[0]}",
+            f"GRANT CREATE ON DATABASE {sql.Identifier(database).as_string(conn)} TO "
+            f"{sql.Identifier(role).as_string(conn)} (it creates schema {STATE_SCHEMA} once "
+            "and a version schema per migration: docs/connecting.md, 'Least privileges')",
+        ) from None
 
 
 def list_migrations(conn: Conn) -> list[dict[str, Any]]:
