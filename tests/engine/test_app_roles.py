@@ -148,6 +148,51 @@ def test_a_role_that_cannot_use_the_version_schema_loses_no_write(roles: Roles) 
     assert roles.rows()[1:3] == [(2, "u2", 5), (3, "u3", 3)]
 
 
+def test_a_write_through_a_view_by_its_qualified_name_is_refused_not_lost(
+    roles: Roles,
+) -> None:
+    """A session whose search_path does not list the version schema is the old version
+    to the trigger, whose ``up`` fills the new columns from the old ones. When it writes
+    the new shape anyway, through a view named with its schema, that would overwrite
+    what it wrote: it gets a clear error instead. The old version's own writes, a row
+    copied with ``INSERT ... SELECT *`` among them, go on."""
+    roles.project.ok("apply", str(roles.folder / "0002_users.yaml"))
+    view = f"{VSCHEMA}.users"
+    with roles.connect(roles.app, "shop") as off_path:
+        with pytest.raises(errors.ObjectNotInPrerequisiteState) as refused:
+            off_path.execute(f"INSERT INTO {view} (id, email_address, n) VALUES (6, 'u6', 42)")
+        with pytest.raises(errors.ObjectNotInPrerequisiteState):
+            off_path.execute(f"UPDATE {view} SET n = 43 WHERE id = 2")
+        # what the view writes without touching the new shape's own columns is the
+        # same write through the table: the old version's, kept
+        off_path.execute(f"UPDATE {view} SET email_address = 'x2' WHERE id = 2")
+        off_path.execute("UPDATE users SET n = 7 WHERE id = 3")
+    with psycopg.connect(roles.migrator_url, autocommit=True) as owner:
+        owner.execute("SET search_path = shop")
+        owner.execute("INSERT INTO users SELECT * FROM users WHERE id = 4 ON CONFLICT DO NOTHING")
+        owner.execute("CREATE TABLE users_copy AS SELECT * FROM users WHERE id = 5")
+        owner.execute("DELETE FROM users WHERE id = 5")
+        owner.execute("INSERT INTO users SELECT * FROM users_copy")
+        owner.execute("DROP TABLE users_copy")
+    message = str(refused.value)
+    assert "wrote n of shop.users through version schema shop_0002_users" in message
+    assert refused.value.diag.message_hint is not None
+    assert f"search_path={NEW_PATH}" in refused.value.diag.message_hint
+    with roles.connect(roles.app, NEW_PATH) as new:  # on its path the same write is fine
+        new.execute(f"INSERT INTO {view} (id, email_address, n) VALUES (6, 'u6', 42)")
+    verify = roles.project.zdm("verify", "0002_users", "--format", "json")
+    assert verify.exit_code == 0, verify.stdout
+    roles.project.ok("complete", "0002_users")
+    assert roles.rows() == [
+        (1, "u1", 1),
+        (2, "x2", 2),
+        (3, "u3", 7),
+        (4, "u4", 4),
+        (5, "u5", 5),
+        (6, "u6", 42),
+    ]
+
+
 def test_a_new_table_gets_the_default_privileges_in_its_view(roles: Roles) -> None:
     migrator = psycopg.conninfo.conninfo_to_dict(roles.migrator_url)["user"]
     with psycopg.connect(roles.migrator_url, autocommit=True) as conn:

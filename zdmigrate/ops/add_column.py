@@ -42,7 +42,11 @@ def plan(op: AddColumn, ctx: PlanContext) -> None:
     if not col.nullable and not direct_not_null:
         add_not_null_check(ctx, work, col.name, col.name)
     if op.up is not None:
-        work.transforms.append(Transform("up", col.name, op.up, col.type, True, ctx.current_op))
+        work.transforms.append(
+            Transform(
+                "up", col.name, op.up, col.type, True, ctx.current_op, col.default is not None
+            )
+        )
     if col.check is not None:
         check = sql.SQL("CHECK (" + col.check + ")")
         add_validated_constraint(work, f"{table}_{col.name}_check", check, is_check=True)

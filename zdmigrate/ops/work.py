@@ -56,6 +56,9 @@ class Transform:
     type: str
     backfill: bool = False
     label: str = ""
+    # the target has a default in the table while the migration is in flight, so an old
+    # writer's INSERT fills it too (a shadow column has none until contract)
+    target_default: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ session resolves: a new writer has the version schema in its effective search
 path (``current_schemas``: it exists and the role may use it) before the table's
 schema, so it wrote through the views. A session that declares the new version
 (``zdmigrate.version``) without resolving through them is refused, since its
-write cannot be attributed. Physical mode goes by ``zdmigrate.version`` and by
+write cannot be attributed; so is one the trigger takes for the old version that wrote
+a column only the new shape has (through a view named with its schema), whose
+value ``up`` would overwrite. Physical mode goes by ``zdmigrate.version`` and by
 the columns written. Old writers get ``up`` transforms, new writers ``down``.
 A transform runs on INSERT, when a column it reads changed, or (for ``up``)
 when the row has not been backfilled yet, so a value a new writer stored is
@@ -202,6 +204,46 @@ def _refuse_misdeclared(migration: str, version_schema: str, search_path: str) -
     )
 
 
+def _refuse_new_shape(p: _Parts, table: str, version_schema: str, search_path: str) -> str:
+    """A session the trigger takes for the old version that wrote a column only the new
+    shape has, a value ``up`` would not give: it wrote through a view of the version
+    schema by its qualified name without resolving through it, and ``up`` would
+    overwrite what it wrote. Refuse rather than lose it.
+
+    An old writer leaves such a column as it was on UPDATE, and NULL on INSERT unless the
+    column has a default in the table (then an INSERT cannot tell, and is not refused).
+    A value equal to what ``up`` gives (a row copied with ``INSERT ... SELECT *``) loses
+    nothing. Only a write of such a column evaluates ``up`` here."""
+    if not p.ups:
+        return ""
+    named = {source: name for name, source in p.new_sources.items()}
+    lost = []
+    for t in p.ups:
+        col = f"NEW.{sql.Identifier(t.target).as_string()}"
+        wrote = f"(TG_OP = 'UPDATE' AND {_changed([t.target])})"
+        if not t.target_default:
+            wrote = f"({wrote} OR (TG_OP = 'INSERT' AND {col} IS NOT NULL))"
+        expr = rename_columns(t.expr, {c: c for c in p.old_cols}, qualifier="new")
+        lost.append(f"({wrote} AND {col} IS DISTINCT FROM CAST(({expr}) AS {t.type}))")
+    columns = ", ".join(named.get(t.target, t.target) for t in p.ups)
+    message = sql.Literal(
+        f"zdmigrate: this session wrote {columns} of {table} through version schema "
+        f"{version_schema} without using it (its search_path does not put {version_schema} "
+        f"first): its write cannot be attributed"
+    ).as_string()
+    hint = sql.Literal(
+        f"connect with search_path={search_path} (or SET it) to write the new version's "
+        f"columns (docs/connecting.md)"
+    ).as_string()
+    return (
+        f"  IF {' OR '.join(lost)} THEN\n"
+        f"    RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',\n"
+        f"      MESSAGE = {message},\n"
+        f"      HINT = {hint};\n"
+        "  END IF;"
+    )
+
+
 def _indent(blocks: list[str]) -> list[str]:
     return ["\n".join("  " + line for line in block.split("\n")) for block in blocks]
 
@@ -233,7 +275,7 @@ class _Parts:
         return _assign(self.downs[i], self.flags[i], self.new_sources)
 
 
-def _version_body(p: _Parts, detect: str, refuse: str, count: str) -> list[str]:
+def _version_body(p: _Parts, detect: str, refuse: list[str], count: str) -> list[str]:
     """One branch per writer: the old app's rows evaluate only the up conditions.
 
     The down flags are decided on the row as the new writer gave it, before a
@@ -248,7 +290,7 @@ def _version_body(p: _Parts, detect: str, refuse: str, count: str) -> list[str]:
         if catch_up is not None:
             new_side.append(p.up(t, catch_up))
     new_side.extend(p.down(i) for i in range(len(p.downs)))
-    old_side = [refuse, count, *(p.up(t, _fresh_up(p.up_refs(t), p.marker)) for t in p.ups)]
+    old_side = [*refuse, count, *(p.up(t, _fresh_up(p.up_refs(t), p.marker)) for t in p.ups)]
     return [
         f"  IF {detect} THEN",
         *_indent(new_side or ["  NULL;"]),
@@ -296,8 +338,11 @@ def trigger_sql(
     else:
         detect = _resolves(version_schema, schema)
         path = search_path or f"{version_schema},{schema}"
-        refuse = _refuse_misdeclared(migration, version_schema, path)
-        body = _version_body(parts, detect, refuse, count)
+        refuse = [
+            _refuse_misdeclared(migration, version_schema, path),
+            _refuse_new_shape(parts, f"{schema}.{work.table.name}", version_schema, path),
+        ]
+        body = _version_body(parts, detect, [r for r in refuse if r], count)
     if work.needs_backfill:
         m = sql.Identifier(MARKER).as_string()
         body.append(f"  IF NEW.{m} THEN\n    NEW.{m} := false;\n  END IF;")
