@@ -120,5 +120,6 @@ class GateRefused(ZdmError):
     exit_code = 1
 
     def __init__(self, message: str, report: Any = None) -> None:
-        super().__init__(message, "deploy the new version everywhere, or use --force")
+        hint = report.hint() if report is not None else "deploy the new version everywhere"
+        super().__init__(message, hint)
         self.report = report

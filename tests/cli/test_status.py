@@ -264,3 +264,25 @@ def test_the_watch_header_says_when_replicas_hold_the_backfill() -> None:
     assert header(12.3).endswith("replica lag 12.3 s > 10 s: backfills wait for the replicas")
     assert header(0.4).endswith("replica lag 0.4 s")
     assert header(None).endswith("no replica lag seen")
+
+
+def test_a_backfill_past_the_estimated_total_never_shows_more_done_than_total() -> None:
+    """The total is the planner's estimate: rows written since count too, and a
+    finished backfill reads n/n (100%), never 2,527/2,526."""
+    row = {
+        "name": "0001_x",
+        "phase": "expanded",
+        "running": False,
+        "tables": ["events"],
+        "rows_done": 2_527,
+        "rows_total": 2_526,
+        "rows_per_s": None,
+        "eta_s": None,
+        "throttle": "",
+        "gate": None,
+        "search_path": "public_0001_x,public",
+    }
+    console = Console(width=120, file=io.StringIO(), record=True)
+    console.print(status_view([row], 120), soft_wrap=True)
+    text = " ".join(console.export_text().split())
+    assert "2,527/2,527 (100%)" in text and "2,526" not in text

@@ -258,7 +258,11 @@ def test_a_partition_attached_after_the_backfill_blocks_the_gate_until_apply_fil
     assert [e["summary"] for e in backfill["evidence"]] == [
         'backfill of events ("metrics"."events_late", attached after the backfill) not finished'
     ]
-    assert setup.zdm("complete", "0001_events").exit_code == 1
+    refused = setup.zdm("complete", "0001_events")
+    assert refused.exit_code == 1
+    # what to do about it: not "deploy the new version", which would change nothing
+    assert "run 'zdmigrate apply' on the migration's file again" in refused.stderr
+    assert "deploy the new version" not in refused.stderr
     setup.ok("apply", str(setup.folder / "0001_events.yaml"))  # walks the new partition
     assert _checkpoints(setup)['"metrics"."events_late"'] == ("blocks", "done")
     assert setup.sql(

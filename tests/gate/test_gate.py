@@ -81,6 +81,7 @@ def test_an_old_session_blocks_until_it_is_gone(db_url: str, tmp_path: Path) -> 
         res = zdm("--database-url", db_url, "complete", "0002_wide")
         assert res.exit_code == 1
         assert "billing-v1" in res.stderr and "cannot complete '0002_wide'" in res.stderr
+        assert "(hint: deploy the new version everywhere, or use --force)" in res.stderr
         assert ("note", "text") in _columns(db_url)  # nothing was contracted
     finally:
         old.close()

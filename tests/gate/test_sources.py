@@ -261,6 +261,7 @@ def test_rollback_refuses_while_the_new_version_is_connected(setup: Setup) -> No
         assert res.exit_code == 1, res.stderr
         assert "cannot roll back '0002_wide'" in res.stderr
         assert f"session {declared.info.backend_pid}" in res.stderr
+        assert "stop the new version's clients first" in res.stderr
     assert _version_schema_exists(setup)  # nothing changed
     with setup.app("ledger-v2", version_schema=True) as reading:
         reading.execute("BEGIN")

@@ -68,7 +68,9 @@ def _progress(row: dict[str, Any]) -> str:
         speed += f"; {row['throttle']}"
     if not total:
         return "-" if not done else f"{done:,}{speed}"
-    return f"{done:,}/{total:,} ({min(100 * done / total, 100):.0f}%){speed}"
+    # the total is the planner's estimate: never below what is done
+    total = max(total, done)
+    return f"{done:,}/{total:,} ({100 * done / total:.0f}%){speed}"
 
 
 # the command that works on a migration in each phase, and resumes it when run again
@@ -348,7 +350,7 @@ class ProgressView:
         self._last_why = p.why
         if now - self._last_line >= 2.0 or changed or p.finished:
             self._last_line = now
-            total = f"/{p.rows_total:,}" if p.rows_total else ""
+            total = f"/{max(p.rows_total, p.rows_done):,}" if p.rows_total else ""
             state = f" (waiting: {p.why})" if p.paused else ""
             part = f" ({p.part})" if p.part else ""
             pace = f"; {p.throttle}" if p.throttle and not p.paused else ""
@@ -370,3 +372,5 @@ def gate_report(report: Any, console: Console) -> None:
             console.print(f"    - {item['summary']}", highlight=False, overflow="ellipsis")
         if len(src.evidence) > 20:
             console.print(f"    ... and {len(src.evidence) - 20} more", highlight=False)
+    for what in report.todo():
+        console.print(f"  to do: {what}", highlight=False)

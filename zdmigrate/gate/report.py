@@ -66,12 +66,49 @@ class GateReport:
                 parts.append(f"{s.source}: unavailable ({s.reason})")
         return f"cannot {self.action} '{self.migration}': " + " | ".join(parts)
 
+    def todo(self) -> list[str]:
+        """What to do about what blocks, source by source."""
+        if self.action == "roll back":
+            return (
+                ["stop the new version's clients first (they use what rollback removes)"]
+                if self.blocking
+                else []
+            )
+        todo: list[str] = []
+        for s in self.blocking:
+            if s.verdict != "found":
+                what = (
+                    f"grant what the {s.source} source names, or list it in "
+                    "[tool.zdmigrate.gate] allow-unavailable"
+                )
+            elif s.source == "backfill":
+                paused = any(e["summary"] == "the migration is paused" for e in s.evidence)
+                what = (
+                    f"'zdmigrate resume {self.migration}' lets the backfill go on"
+                    if paused
+                    else "run 'zdmigrate apply' on the migration's file again: it fills what "
+                    "the backfill has left"
+                )
+            elif s.source == "rows":
+                what = f"'zdmigrate verify {self.migration}' lists the rows that disagree"
+            else:
+                what = "deploy the new version everywhere"
+            if what not in todo:
+                todo.append(what)
+        return todo
+
+    def hint(self) -> str:
+        """The refusal's hint: what to do, then the way around it."""
+        todo = self.todo()
+        return "; ".join(todo) + ", or use --force" if todo else "use --force"
+
     def to_json(self) -> dict[str, Any]:
         req = self.policy.required
         return {
             "migration": self.migration,
             "verdict": self.verdict,
             "window_s": self.window_s,
+            "what_to_do": self.todo(),
             "sources": [
                 {**s.to_json(), "blocks": s in self.blocking, "required": s.source in req}
                 for s in self.sources
