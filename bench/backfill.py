@@ -471,7 +471,7 @@ def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
         "backfill_vs_update_same_shape_idle": idle / same,
     }
     idle_s = rows / idle
-    for priority, slower in (("normal", 12), ("high", 4)):
+    for priority, slower in (("normal", 30), ("high", 4)):
         undo(url, folder)
         got = app_with_backfill(url, rows, folder, priority, max(20.0, idle_s * slower))
         suffix = "" if priority == "normal" else "_high"

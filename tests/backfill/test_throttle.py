@@ -239,6 +239,10 @@ def _paced(throttle: Throttle, latency_ms: float, baseline_ms: float, at_work: i
 def test_the_rest_grows_while_the_app_is_over_budget_and_eases_off_under_it() -> None:
     settings = Settings(backfill=BackfillSettings(max_app_slowdown=0.2))
     throttle = Throttle("", settings, [])
+    # it starts resting three times each batch's time, before it knows the app
+    assert _paced(throttle, 1.0, 1.0, at_work=4) == pytest.approx(0.3 * 0.7)
+    starting = [_paced(throttle, 1.0, 1.0, at_work=4) for _ in range(20)]
+    assert starting == sorted(starting, reverse=True) and starting[-1] == 0.0
     assert _paced(throttle, 1.1, 1.0, at_work=4) == 0.0  # within the budget: full speed
     rests = [_paced(throttle, 3.0, 1.0, at_work=4) for _ in range(6)]
     assert rests == sorted(rests) and rests[0] > 0  # it slows down step by step

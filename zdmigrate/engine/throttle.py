@@ -17,8 +17,8 @@ the fastest of those measured in the last 5 minutes, and the app's write rate
 without the backfill the highest: a slowed app is not taken for the app. Twice a second the throttle compares it with
 ``max_app_slowdown``: over the budget, it rests longer after each batch (by as
 much as it is over, 1.3 to 3 times); under half the budget, shorter (by 30 %,
-down to none). It starts, when the app appears, resting as long as each batch
-ran. The rest is never below ``sleep_ratio``. With
+down to none). It starts, and starts again when the app appears, resting three
+times as long as each batch ran. The rest is never below ``sleep_ratio``. With
 no other session at work it runs at full speed. ``critical_active_sessions``
 stops the backfill (as ``pause`` does) when that many sessions are at work.
 """
@@ -48,8 +48,10 @@ BASELINE_EVERY_S = 30.0
 BASELINE_MEMORY_S = 300.0  # how long a baseline counts (the app's own load may change)
 WINDOW_S = 1.5  # the probes that tell how the app is now
 DECIDE_EVERY_S = 0.5
-# while the app is first measured, batches run at most half the time
-START_RATIO = 1.0
+# from the start, and while the app is first measured, batches run a quarter of the time
+# (at full speed a busy app on 2 cores lost a third of its throughput in the first
+# seconds, before the first decisions slowed the backfill down)
+START_RATIO = 3.0
 START_BATCH_SCALE = 0.5  # and half as long: each row lock a batch holds is an app's wait
 MIN_SAMPLES = 5
 MAX_REST_RATIO = 20.0
@@ -75,7 +77,9 @@ class Throttle:
         # the least rest after a batch: sleep_ratio always; low priority, while others work
         self.floor = settings.sleep_ratio
         self.busy_floor = max(self.floor, 1.0 if b.priority == "low" else 0.0)
-        self.ratio = 0.0  # the rest after each batch, as a share of the batch's time
+        # the rest after each batch, as a share of the batch's time: from the start, since
+        # the app may be at work before the first batch
+        self.ratio = START_RATIO
         self.samples: deque[tuple[float, float]] = deque(maxlen=400)  # (at, latency s)
         # (at, at work, unseen, waiting for a lock)
         self.active: deque[tuple[float, int, int, int]] = deque(maxlen=50)
@@ -83,7 +87,8 @@ class Throttle:
         self.xids: deque[tuple[float, int, int]] = deque(maxlen=100)
         self.own_xids = 0
         self.base_rate: float | None = None
-        self.batch_scale = 1.0  # of target_batch_ms: shorter batches hold row locks less long
+        # of target_batch_ms: shorter batches hold row locks less long
+        self.batch_scale = START_BATCH_SCALE
         self.lock_share = 0.0
         self.baseline: float | None = None
         self.baseline_at = 0.0
