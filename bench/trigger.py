@@ -9,7 +9,8 @@ UPDATEs by random key (4 clients, synchronous_commit on, as bench/backfill.py's
 of --rounds rounds, so none gets a warmer table or a quieter minute:
 
 - old app (the physical table): no trigger; the trigger as planned; the same
-  trigger without the ``writes`` counter's nextval;
+  trigger without the ``writes`` counter's nextval; the same trigger without the
+  refusal of a new-shape write by a session off the version's search_path;
 - new app (through the version schema): the trigger as planned, which decides
   the writer with ``current_schemas`` (what the session resolves); the same
   trigger deciding by the text of search_path, as zdmigrate did before.
@@ -17,15 +18,17 @@ of --rounds rounds, so none gets a warmer table or a quieter minute:
 Figures: ``trigger_overhead`` (planned / no trigger, the old app),
 ``counter_cost`` (how much of it the counter takes: without the counter minus
 planned, in the same units; target <= 0.01), ``new_writer_detection``
-(resolved / text detection, the new app; target >= 0.99). Medians of the
-rounds, and each round's figure.
+(resolved / text detection, the new app; target >= 0.99), ``guard_cost`` (the
+refusal of a new-shape write, in the same units as ``counter_cost``). Medians
+of the rounds, and each round's figure.
 
 On a shared machine those tps figures move by more than the effects measured
 (commits wait for fsync), so each round also times one UPDATE of every row per
 variant in one session (CPU only, no commit per row): the microseconds a part
 of the trigger adds per write. ``counter_share`` is the counter's microseconds
 over one single-row UPDATE transaction's (4 clients: 4 / tps without the
-trigger): the largest drop in ``trigger_overhead`` it can cause.
+trigger): the largest drop in ``trigger_overhead`` it can cause; ``guard_share``
+the same for the refusal.
 The last line printed is JSON.
 """
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -65,7 +69,10 @@ def _variants(body: str) -> dict[str, str]:
         f"'\"', '') || ',', ',{VSCHEMA},') > 0 THEN"
     )
     by_text = "\n".join([*lines[:start], text, *lines[end + 1 :]])
-    return {"planned": body, "no_counter": no_counter, "by_text": by_text}
+    guard = re.compile(r"\n *IF \(\(\(TG_OP = 'UPDATE'.*?END IF;", re.S)
+    no_guard, found = guard.subn("", body, count=1)
+    assert found == 1, "the trigger has no refusal of new-shape writes"
+    return {"planned": body, "no_counter": no_counter, "by_text": by_text, "no_guard": no_guard}
 
 
 def _bulk_us_per_row(url: str, rows: int, search_path: str | None) -> float:
@@ -115,13 +122,19 @@ def main() -> None:
             "old_none": (None, None),
             "old_planned": (bodies["planned"], None),
             "old_no_counter": (bodies["no_counter"], None),
+            "old_no_guard": (bodies["no_guard"], None),
             "new_planned": (bodies["planned"], new_path),
             "new_by_text": (bodies["by_text"], new_path),
         }
         single_row_tps(url, args.rows, 3)  # warm-up, discarded
         tps: dict[str, list[float]] = {k: [] for k in runs}
         us: dict[str, list[float]] = {k: [] for k in runs}
-        rounds: dict[str, list[float]] = {"overhead": [], "counter": [], "detection": []}
+        rounds: dict[str, list[float]] = {
+            "overhead": [],
+            "counter": [],
+            "detection": [],
+            "guard": [],
+        }
         for n in range(args.rounds):
             for key, (body, path) in runs.items():
                 _set(url, body)
@@ -131,11 +144,13 @@ def main() -> None:
             rounds["overhead"].append(r["old_planned"] / r["old_none"])
             rounds["counter"].append((r["old_no_counter"] - r["old_planned"]) / r["old_none"])
             rounds["detection"].append(r["new_planned"] / r["new_by_text"])
+            rounds["guard"].append((r["old_no_guard"] - r["old_planned"]) / r["old_none"])
             log(
                 f"round {n + 1}: "
                 + ", ".join(f"{k} {v:,.0f} tps" for k, v in r.items())
                 + f"; overhead {rounds['overhead'][-1]:.3f}, counter {rounds['counter'][-1]:+.3f}"
                 + f", detection {rounds['detection'][-1]:.3f}"
+                + f", guard {rounds['guard'][-1]:+.3f}"
             )
             log("  bulk, us per row: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in us.items()))
         _set(url, bodies["planned"])
@@ -147,6 +162,7 @@ def main() -> None:
     med = statistics.median
     counter_us = [p - q for p, q in zip(us["old_planned"], us["old_no_counter"], strict=True)]
     detection_us = [p - q for p, q in zip(us["new_planned"], us["new_by_text"], strict=True)]
+    guard_us = [p - q for p, q in zip(us["old_planned"], us["old_no_guard"], strict=True)]
     txn_us = 4 * 1e6 / med(tps["old_none"])
     figures = {
         "rows": args.rows,
@@ -163,9 +179,14 @@ def main() -> None:
         "counter_us_per_write_rounds": [round(x, 3) for x in counter_us],
         "detection_us_per_new_write": round(med(detection_us), 3),
         "detection_us_per_new_write_rounds": [round(x, 3) for x in detection_us],
+        "guard_cost": round(med(rounds["guard"]), 3),
+        "guard_cost_rounds": [round(x, 3) for x in rounds["guard"]],
+        "guard_us_per_write": round(med(guard_us), 3),
+        "guard_us_per_write_rounds": [round(x, 3) for x in guard_us],
         "single_row_txn_us": round(txn_us, 1),
         "counter_share": round(med(counter_us) / txn_us, 4),
         "detection_share": round(med(detection_us) / txn_us, 4),
+        "guard_share": round(med(guard_us) / txn_us, 4),
     }
     print(json.dumps(figures))
 

@@ -14,13 +14,15 @@ application is now. A rest of a second does not undo all the backfill left
 behind (checkpoints come sooner and the app's first write to each page after
 one logs the whole page; autovacuum follows the batches), so the baseline is
 the fastest of those measured in the last 5 minutes, and the app's write rate
-without the backfill the highest: a slowed app is not taken for the app. Twice a second the throttle compares it with
-``max_app_slowdown``: over the budget, it rests longer after each batch (by as
-much as it is over, 1.3 to 3 times); under half the budget, shorter (by 30 %,
-down to none). It starts, and starts again when the app appears, resting three
-times as long as each batch ran. The rest is never below ``sleep_ratio``. With
-no other session at work it runs at full speed. ``critical_active_sessions``
-stops the backfill (as ``pause`` does) when that many sessions are at work.
+without the backfill the highest: a slowed app is not taken for the app.
+
+Twice a second the throttle compares that slowdown with ``max_app_slowdown``:
+over the budget, it rests longer after each batch (by as much as it is over,
+1.3 to 3 times); under half the budget, shorter (by 30 %, down to none). It
+starts, and starts again when the app appears, resting three times as long as
+each batch ran. The rest is never below ``sleep_ratio``. With no other session
+at work it runs at full speed. ``critical_active_sessions`` stops the backfill
+(as ``pause`` does) when that many sessions are at work.
 """
 
 from __future__ import annotations
