@@ -9,16 +9,18 @@ the backfill waits (paused, a replica lagging) it does neither.
 The probes' mean latency over the last 1.5 s, against the mean latency with
 no backfill running (the baseline: measured in a pause of its own before the
 first batch the app sees, and again every 30 s, leaving out the first 0.3 s
-in which the last batch's WAL is still being written), is how much slower the
-application is now. A rest of a second does not undo all the backfill left
+in which the last batch's WAL is still being written; the first pause, right
+after expand, lasts 2.5 s and leaves out its first second), is how much slower
+the application is now. A rest of a second does not undo all the backfill left
 behind (checkpoints come sooner and the app's first write to each page after
 one logs the whole page; autovacuum follows the batches), so the baseline is
 the fastest of those measured in the last 5 minutes, and the app's write rate
 without the backfill the highest: a slowed app is not taken for the app.
 
-Twice a second the throttle compares that slowdown with ``max_app_slowdown``:
-over the budget, it rests longer after each batch (by as much as it is over,
-1.3 to 3 times); under half the budget, shorter (by 30 %, down to none). It
+Twice a second the throttle compares that slowdown with half of
+``max_app_slowdown`` (``AIM``): over it, it rests longer after each batch (by as
+much as it is over, 1.3 to 3 times); under a quarter of the budget, shorter (by
+30 %, down to none). It
 starts, and starts again when the app appears, resting three times as long as
 each batch ran. The rest is never below ``sleep_ratio``. With no other session
 at work it runs at full speed. ``critical_active_sessions`` stops the backfill
@@ -46,6 +48,10 @@ COUNT_EVERY_S = 0.1
 # the baseline: a rest of BASELINE_S, leaving out its first SETTLE_S, every BASELINE_EVERY_S
 BASELINE_S = 1.0
 SETTLE_S = 0.3
+# the first rest comes right after expand (and zdmigrate's own start), which slow the app
+# for a second or two of their own: it lasts longer and leaves out more
+FIRST_BASELINE_S = 2.5
+FIRST_SETTLE_S = 1.0
 BASELINE_EVERY_S = 30.0
 BASELINE_MEMORY_S = 300.0  # how long a baseline counts (the app's own load may change)
 WINDOW_S = 1.5  # the probes that tell how the app is now
@@ -56,6 +62,10 @@ DECIDE_EVERY_S = 0.5
 START_RATIO = 3.0
 START_BATCH_SCALE = 0.5  # and half as long: each row lock a batch holds is an app's wait
 MIN_SAMPLES = 5
+# the slowdown the throttle aims at, as a share of the budget: the app's own rate moves by
+# 5-10 % from one second to the next, and what expand installed (the trigger, wider rows)
+# costs it on top of the batches, so aiming at the budget itself overshoots it
+AIM = 0.5
 MAX_REST_RATIO = 20.0
 MIN_BATCH_SCALE = 0.2
 MIN_APP_RATE = 20.0  # writing transactions per second below which the rate says nothing
@@ -194,10 +204,12 @@ class Throttle:
         return max((x1 - x0) - (o1 - o0), 0) / (t1 - t0)
 
     def measure_baseline(self) -> None:
-        """Rest BASELINE_S; the probes after the first SETTLE_S are the app without us."""
+        """Rest BASELINE_S; the probes after the first SETTLE_S are the app without us
+        (the first rest: FIRST_BASELINE_S, leaving out FIRST_SETTLE_S)."""
+        first = not self.baselines
         start = time.monotonic()
-        time.sleep(BASELINE_S)
-        self.record_baseline(start + SETTLE_S)
+        time.sleep(FIRST_BASELINE_S if first else BASELINE_S)
+        self.record_baseline(start + (FIRST_SETTLE_S if first else SETTLE_S))
 
     def record_baseline(self, since: float) -> None:
         """Take the probes and write rate since ``since`` as a baseline; keep the
@@ -257,7 +269,7 @@ class Throttle:
         rate = self.app_rate(now - WINDOW_S)
         if self.base_rate and self.base_rate >= MIN_APP_RATE and rate is not None:
             self.slowdown = max(self.slowdown, self.base_rate / max(rate, 1.0) - 1)
-        over = self.slowdown / self.budget
+        over = self.slowdown / (self.budget * AIM)
         if over > 1:
             self.ratio = min(max(self.ratio * min(max(over, 1.3), 3.0), 0.25), MAX_REST_RATIO)
         elif over < 0.5:
