@@ -32,6 +32,7 @@ from zdmigrate.engine.throttle import (
     BASELINE_MEMORY_S,
     FIRST_BASELINE_S,
     FIRST_SETTLE_S,
+    SECOND_BASELINE_AFTER_S,
     Throttle,
 )
 
@@ -328,6 +329,12 @@ def test_the_first_rest_is_longer_and_leaves_out_the_seconds_after_expand() -> N
     throttle.measure_baseline()
     assert time.monotonic() - t0 >= FIRST_BASELINE_S
     assert throttle.baseline == pytest.approx(0.001)
+    # the second rest comes sooner than the later ones, 10 s after the first
+    throttle.active.extend((time.monotonic(), 4, 0, 0) for _ in range(5))
+    throttle.baseline_at -= SECOND_BASELINE_AFTER_S + 1
+    assert throttle.baseline_due()
     t0 = time.monotonic()
     throttle.measure_baseline()  # the later rests are short
     assert time.monotonic() - t0 < FIRST_BASELINE_S
+    throttle.baseline_at -= SECOND_BASELINE_AFTER_S + 1
+    assert not throttle.baseline_due()  # then every BASELINE_EVERY_S
