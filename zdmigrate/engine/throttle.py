@@ -7,24 +7,26 @@ it to reach disk, the backfill's too, as the application's commits do). While
 the backfill waits (paused, a replica lagging) it does neither.
 
 The probes' mean latency over the last 1.5 s, against the mean latency with
-no backfill running (the baseline: measured in a pause of its own before the
-first batch the app sees, and again every 30 s, leaving out the first 0.3 s
-in which the last batch's WAL is still being written; the first pause, right
-after expand, lasts 2.5 s and leaves out its first second, and the second
-comes 10 s after it), is how much slower the application is now. A rest of a second does not undo all the backfill left
-behind (checkpoints come sooner and the app's first write to each page after
-one logs the whole page; autovacuum follows the batches), so the baseline is
-the fastest of those measured in the last 5 minutes, and the app's write rate
-without the backfill the highest: a slowed app is not taken for the app.
+no backfill running, is how much slower the application is now. That
+baseline is measured in a pause of its own before the first batch the app
+sees, again 10 s later, then every 30 s, leaving out the first 0.3 s in which
+the last batch's WAL is still being written. The first pause, right after
+expand and zdmigrate's own start (which slow the app for a second or two of
+their own), lasts 2.5 s and leaves out its first second. A rest of a second
+does not undo all the backfill left behind (checkpoints come sooner and the
+app's first write to each page after one logs the whole page; autovacuum
+follows the batches), so the baseline is the fastest of those measured in the
+last 5 minutes, and the app's write rate without the backfill the highest: a
+slowed app is not taken for the app.
 
 Twice a second the throttle compares that slowdown with half of
-``max_app_slowdown`` (``AIM``): over it, it rests longer after each batch (by as
-much as it is over, 1.3 to 3 times); under a quarter of the budget, shorter (by
-30 %, down to none). It
-starts, and starts again when the app appears, resting three times as long as
-each batch ran. The rest is never below ``sleep_ratio``. With no other session
-at work it runs at full speed. ``critical_active_sessions`` stops the backfill
-(as ``pause`` does) when that many sessions are at work.
+``max_app_slowdown`` (``AIM``): over it, it rests longer after each batch (by
+as much as it is over, 1.3 to 3 times); under a quarter of the budget,
+shorter (by 30 %, down to none). It starts, and starts again when the app
+appears, resting three times as long as each batch ran. The rest is never
+below ``sleep_ratio``. With no other session at work it runs at full speed.
+``critical_active_sessions`` stops the backfill (as ``pause`` does) when that
+many sessions are at work.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ SETTLE_S = 0.3
 FIRST_BASELINE_S = 2.5
 FIRST_SETTLE_S = 1.0
 BASELINE_EVERY_S = 30.0
-# the second rest comes sooner: the first, however long, often still reads an app slowed by
-# expand (the app's first writes of each row widen it), and the fastest baseline counts
+# the second rest comes sooner: the first, however long, often still read an app slowed by
+# expand (0.87-0.94 of its rate before apply, the next rests 0.94-1.0), and the fastest counts
 SECOND_BASELINE_AFTER_S = 10.0
 BASELINE_MEMORY_S = 300.0  # how long a baseline counts (the app's own load may change)
 WINDOW_S = 1.5  # the probes that tell how the app is now
