@@ -68,8 +68,8 @@ START_RATIO = 3.0
 START_BATCH_SCALE = 0.5  # and half as long: each row lock a batch holds is an app's wait
 MIN_SAMPLES = 5
 # the slowdown the throttle aims at, as a share of the budget: the app's own rate moves by
-# 5-10 % from one second to the next, and what expand installed (the trigger, wider rows)
-# costs it on top of the batches, so aiming at the budget itself overshoots it
+# 5-10 % from one second to the next, and the trigger expand installed costs it on top of
+# the batches, so aiming at the budget itself overshoots it
 AIM = 0.5
 MAX_REST_RATIO = 20.0
 MIN_BATCH_SCALE = 0.2
