@@ -14,7 +14,9 @@ object with every figure.
 The ``app`` section runs, on a fresh table each round: a plain UPDATE of a
 copy, one UPDATE of a copy shaped as expand leaves the table (shadow column,
 marker, NOT VALID check, BEFORE UPDATE trigger), the backfill with nothing else
-running (``backfill_vs_update_idle`` and ``backfill_vs_update_same_shape_idle``),
+running, first kept to one session (``backfill_vs_update_idle_one_session``),
+then at the defaults, two sessions at once (``backfill_vs_update_idle`` and
+``backfill_vs_update_same_shape_idle``),
 then a TPC-B-like application (pgbench, 4 clients, a read and a write by key
 on the table being migrated) for a while alone, then beside the backfill, and
 then after it (the trigger still installed: what the trigger alone costs),
@@ -461,6 +463,11 @@ def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
     update = plain_update_rows_per_s(url, rows)
     same = same_shape_update_rows_per_s(url, rows)
     checkpoint(url)
+    one = folder / "one_session.toml"
+    one.write_text("[tool.zdmigrate.backfill]\nmax_sessions = 1\n")
+    run_apply(url, folder, ["--no-verify"], one)
+    idle_one = backfill_run(url)[2]
+    undo(url, folder)
     run_apply(url, folder, ["--no-verify"])
     idle = backfill_run(url)[2]
     out: dict[str, float] = {
@@ -469,6 +476,8 @@ def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
         "backfill_rows_per_s_idle": idle,
         "backfill_vs_update_idle": idle / update,
         "backfill_vs_update_same_shape_idle": idle / same,
+        "backfill_rows_per_s_idle_one_session": idle_one,
+        "backfill_vs_update_idle_one_session": idle_one / update,
     }
     idle_s = rows / idle
     for priority, slower in (("normal", 30), ("high", 4)):
@@ -478,7 +487,8 @@ def app_round(dsn: str, rows: int, folder: Path) -> dict[str, float]:
         out.update({k + suffix: v for k, v in got.items()})
     log(
         f"  UPDATE {update:,.0f} rows/s (of a copy shaped as expand leaves it: {same:,.0f}), "
-        f"idle backfill {idle:,.0f} ({idle / update:.2f}; {idle / same:.2f}); "
+        f"idle backfill {idle:,.0f} ({idle / update:.2f}; {idle / same:.2f}; on one session "
+        f"{idle_one:,.0f}, {idle_one / update:.2f}); "
         f"app tps {out['app_tps_before']:,.0f} -> {out['app_tps_during']:,.0f} "
         f"({out['app_tps_ratio']:.2f}; after it, with the trigger, "
         f"{out['app_tps_after_ratio']:.2f}), p99 {out['app_p99_before_ms']:.1f} -> "
@@ -531,6 +541,7 @@ def main() -> None:
             "app_tps_after_ratio",
             "backfill_vs_update_idle",
             "backfill_vs_update_same_shape_idle",
+            "backfill_vs_update_idle_one_session",
         ):
             for suffix in ("", "_high") if key.startswith("app") else ("",):
                 figures[f"{key}{suffix}_rounds"] = [round(r[key + suffix], 3) for r in rounds]

@@ -110,6 +110,9 @@ class BackfillSettings(BaseModel):
     critical_active_sessions: int = Field(0, ge=0)
     # blocks: heap block ranges (TID Range Scan); keys: the key in order (keyset pagination)
     walk: Literal["blocks", "keys"] = "blocks"
+    # sessions a block walk may run batches on at once while no other session is at work
+    # (or at priority high): one UPDATE runs on one core, so on an idle server more go faster
+    max_sessions: int = Field(2, ge=1, le=16)
 
 
 class Settings(BaseModel):

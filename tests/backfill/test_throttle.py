@@ -91,13 +91,14 @@ def roles(db_url: str, migrator_url: str) -> Iterator[tuple[str, str]]:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (app,)
         )
         time.sleep(0.2)
+        admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(app)))  # its grants
         admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(app)))
 
 
-def _project(tmp_path: Path, backfill: str) -> tuple[Path, Path]:
+def _project(tmp_path: Path, backfill: str, top: str = "") -> tuple[Path, Path]:
     config = tmp_path / "pyproject.toml"
     config.write_text(
-        "[tool.zdmigrate]\nbatch_size = 2000\ntarget_batch_ms = 20\n"
+        f"[tool.zdmigrate]\nbatch_size = 2000\ntarget_batch_ms = 20\n{top}"
         f"[tool.zdmigrate.backfill]\n{backfill}"
     )
     path = tmp_path / "0001_widen.yaml"
@@ -338,3 +339,118 @@ def test_the_first_rest_is_longer_and_leaves_out_the_seconds_after_expand() -> N
     assert time.monotonic() - t0 < FIRST_BASELINE_S
     throttle.baseline_at -= SECOND_BASELINE_AFTER_S + 1
     assert not throttle.baseline_due()  # then every BASELINE_EVERY_S
+
+
+def _sessions(throttle: Throttle, at_work: int | None) -> int:
+    """How many of 4 sessions the throttle lets the walk use, with ``at_work`` other
+    sessions counted over the last second (None: not counted yet)."""
+    throttle.active.clear()
+    if at_work is not None:
+        throttle.active.extend((time.monotonic(), at_work, 0, 0) for _ in range(5))
+    return throttle.sessions(4)
+
+
+def test_the_walk_takes_more_sessions_only_while_nobody_else_works() -> None:
+    normal = Throttle("", Settings(), [])
+    assert _sessions(normal, 0) == 4
+    assert _sessions(normal, 1) == 1  # the app is back: one session, paced
+    assert _sessions(normal, None) == 1  # before the first count, the app may be there
+    low = Throttle("", Settings(backfill=BackfillSettings(priority="low")), [])
+    assert _sessions(low, 0) == 1
+    resting = Throttle("", Settings(sleep_ratio=0.5), [])
+    assert _sessions(resting, 0) == 1  # a rest asked for: one session, resting
+    high = Throttle("", Settings(backfill=BackfillSettings(priority="high")), [])
+    assert _sessions(high, 3) == 4  # priority high: the server is the backfill's
+
+
+def _backfill_sessions(watcher: psycopg.Connection[Any], db: str) -> int:
+    row = watcher.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+        "'zdmigrate-backfill' AND datname = %s",
+        (db,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_an_idle_server_gets_the_backfill_on_two_sessions(
+    roles: tuple[str, str], tmp_path: Path
+) -> None:
+    url, _ = roles
+    config, path = _project(tmp_path, "")
+    # watched from another database: a session at work in this one is the app's to the
+    # throttle, and would keep the backfill to one session
+    db = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    assert isinstance(db, str)
+    elsewhere = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(elsewhere, autocommit=True) as watcher:
+        proc = _apply(url, config, path)
+        seen = 0
+        while proc.poll() is None:
+            seen = max(seen, _backfill_sessions(watcher, db))
+            time.sleep(0.01)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    state = _state(url)
+    # every row counted once, though two sessions filled them
+    assert (state["rows_done"], state["status"]) == (ROWS, "done")
+    assert "no other session at work: full speed, 2 sessions at once" in state["throttle"]
+    assert seen == 2
+    assert _filled(url) == ROWS
+    # at priority low the backfill keeps to one session, idle or not
+    assert zdm("--database-url", url, "rollback", "0001_widen").exit_code == 0
+    config, path = _project(tmp_path, 'priority = "low"\n')
+    proc = _apply(url, config, path)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "sessions at once" not in _state(url)["throttle"]
+
+
+def test_a_row_locked_ahead_of_the_walk_holds_it_and_loses_nothing(
+    roles: tuple[str, str], tmp_path: Path
+) -> None:
+    """Two sessions at once (priority high) meet a row an app transaction holds: the batch
+    that meets it gives up after lock_timeout, and so do the batches after it, uncommitted;
+    the walk retries from there and goes on once the app commits."""
+    url, app_url = roles
+    app_role = psycopg.conninfo.conninfo_to_dict(app_url)["user"]
+    assert isinstance(app_role, str)
+    with psycopg.connect(url, autocommit=True) as owner:
+        owner.execute(sql.SQL("GRANT SELECT, UPDATE ON t TO {}").format(sql.Identifier(app_role)))
+    config, path = _project(tmp_path, 'priority = "high"\n', "max_batch_size = 2000\n")
+    key = ROWS // 2
+    with psycopg.connect(app_url) as app:
+        proc = _apply(url, config, path)
+        while not _state(url):  # the walk has started, so expand is done: the app may write
+            time.sleep(0.002)
+        app.execute("UPDATE t SET v = v WHERE id = %s", (key,))
+        held = _watch(url, lambda s: s["rows_done"] >= key * 0.9)[-1]["rows_done"]
+        time.sleep(1.5)  # three lock timeouts
+        waiting = _state(url)["rows_done"]
+        app.commit()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert held < key and waiting < key + 2 * 2000  # it did not pass the row while held
+    state = _state(url)
+    # the app's write filled its row (the trigger): the backfill counted every other one once
+    assert (state["rows_done"], state["status"]) == (ROWS - 1, "done")
+    assert _filled(url) == ROWS
+
+
+def test_a_crash_with_two_sessions_at_work_resumes_where_it_stopped(
+    roles: tuple[str, str], tmp_path: Path
+) -> None:
+    url, _ = roles
+    config, path = _project(tmp_path, 'priority = "high"\n', "max_batch_size = 500\n")
+    for fraction in (0.2, 0.6):
+        proc = _apply(url, config, path)
+        _watch(url, lambda s, f=fraction: s["rows_done"] > ROWS * f)
+        proc.kill()  # SIGKILL, most likely with a batch of each session in flight
+        proc.wait()
+        before = _state(url)
+        assert before["status"] == "running" and 0 < before["rows_done"] < ROWS
+    proc = _apply(url, config, path)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    state = _state(url)
+    assert (state["rows_done"], state["status"]) == (ROWS, "done")  # nothing redone or lost
+    assert _filled(url) == ROWS

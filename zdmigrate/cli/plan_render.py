@@ -98,6 +98,8 @@ def _walk(b: dict[str, Any]) -> str:
         if b.get("walk", "keys") == "blocks"
         else f"by key ({', '.join(b['key'])})"
     )
+    if b.get("sessions", 1) > 1:
+        how += f", up to {b['sessions']} sessions at once while no other session is at work"
     if b.get("partitioned"):
         return f'{how}, each partition on its own ("<partition>" below)'
     return how

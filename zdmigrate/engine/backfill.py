@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -26,7 +27,7 @@ from zdmigrate.engine.db import connect
 from zdmigrate.engine.executor import backoff_s
 from zdmigrate.engine.store import Store
 from zdmigrate.engine.throttle import Throttle
-from zdmigrate.errors import BackfillError, LockTimeout
+from zdmigrate.errors import BackfillError, LockTimeout, ZdmError
 from zdmigrate.model.schema import MARKER
 from zdmigrate.plan.backfill import (
     CHECKPOINT_INSERT_SQL,
@@ -42,6 +43,7 @@ from zdmigrate.plan.backfill import (
 __all__ = ["BatchSizer", "Progress", "run_backfill", "unfinished"]
 
 Conn = psycopg.Connection[Any]
+APPLICATION = "zdmigrate-backfill"  # every session the backfill runs batches on
 
 
 @dataclass
@@ -108,6 +110,15 @@ class ReplicaLag:
                 behind = time.monotonic() - self.batches[0][1]
         figures = [float(v) for v in (reported, behind) if v is not None]
         return max(figures) if figures else None
+
+
+def _block_end(last: list[Any] | None, upper: list[Any], size: int, per_page: int) -> list[Any]:
+    """Where a block walk's batch of ``size`` rows from ``last`` ends: a tuple position
+    (block, line), by the leaf's rows per block, at most the end of the walk."""
+    block, line = (int(v) for v in last) if last else (0, 0)
+    ahead = line + size
+    end = [block + ahead // per_page, ahead % per_page]
+    return min(end, [int(upper[0]), 0])
 
 
 def _hold_reason(store: Store, migration: str, settings: Settings, lag: ReplicaLag) -> str:
@@ -263,15 +274,17 @@ def run_backfill(
     progress: ProgressFn,
 ) -> int:
     """Backfill every leaf of ``spec``'s table; returns rows updated by this run."""
-    with connect(url, autocommit=False, application_name="zdmigrate-backfill") as conn:
+    with connect(url, autocommit=False, application_name=APPLICATION) as conn:
         conn.execute(SESSION_SQL, (f"{settings.lock_timeout_ms}ms",))
         conn.commit()
         own = [conn.info.backend_pid, store.conn.info.backend_pid]
         throttle = Throttle(url, settings, own)
         throttle.start()
+        walk = Walk(url, conn, store, migration, spec, settings, progress, throttle)
         try:
-            return Walk(conn, store, migration, spec, settings, progress, throttle).run()
+            return walk.run()
         finally:
+            walk.close()
             throttle.close()
 
 
@@ -280,6 +293,7 @@ class Walk:
 
     def __init__(
         self,
+        url: str,
         conn: Conn,
         store: Store,
         migration: str,
@@ -291,6 +305,9 @@ class Walk:
         self.conn, self.store, self.migration, self.spec = conn, store, migration, spec
         self.settings, self.progress, self.throttle = settings, progress, throttle
         self.lag = ReplicaLag()
+        # the sessions that run batches ahead of the walk's own, while it may use more
+        self.url, self.others, self.no_more = url, list[Conn](), False
+        self.pool: ThreadPoolExecutor | None = None
         self.updated = 0
         self.done_before = 0  # rows done in the leaves already finished (for progress)
         self.total = 0
@@ -385,9 +402,11 @@ class Walk:
                 continue
             upper: list[Any] = mark["upper_key"]
             t0 = time.monotonic()
+            ahead = self._ahead(leaf, last, upper, sizer.size, per_page)
             try:
                 changed, seen, end, finished = self._batch(leaf, last, upper, sizer, per_page)
             except (pgerr.LockNotAvailable, pgerr.DeadlockDetected):
+                self._drop(ahead)
                 self.conn.rollback()
                 attempts += 1
                 blocked_since = blocked_since or t0
@@ -397,36 +416,47 @@ class Walk:
                 time.sleep(backoff_s(attempts))
                 continue
             except pgerr.UndefinedTable:
+                self._drop(ahead)
                 raise  # a partition dropped meanwhile: run() moves on
             except psycopg.Error as exc:
+                self._drop(ahead)
                 self._fail(leaf, last, upper, sizer.size, exc)
             blocked_since, attempts = None, 0
             elapsed = time.monotonic() - t0
-            done += changed if self.spec.walk == "blocks" else seen
-            rate = (done - started_done) / max(time.monotonic() - started, 1e-6)
-            status = "done" if finished else "running"
-            file, member = self._mark(leaf, end, done, sizer.size, rate, status)
-            self.throttle.batch_committed()
-            self.updated += changed
-            if not member:
-                # detached during the walk: its rows are no longer the table's
-                self._mark(leaf, end, done, sizer.size, rate, "detached")
-                return
-            moved = mark["file"] is not None and file != int(mark["file"])
-            if self.spec.walk == "blocks" and moved:
-                # VACUUM FULL or CLUSTER moved the rows: walk the new file from its start
-                mark, last = self._start(leaf), None
-                per_page = _rows_per_block(mark)
+            # each batch commits with its checkpoint, in the walk's order: a checkpoint
+            # never passes a batch that has not committed
+            batches = [(self.conn, changed, seen, end, finished), *self._landed(ahead)]
+            restart = False
+            for i, (conn, changed, covered, end, finished) in enumerate(batches):
+                done += changed if self.spec.walk == "blocks" else covered
+                rate = (done - started_done) / max(time.monotonic() - started, 1e-6)
+                status = "done" if finished else "running"
+                file, member = self._mark(conn, leaf, end, done, sizer.size, rate, status)
+                self.throttle.batch_committed()
+                self.updated += changed
+                if not member:
+                    # detached during the walk: its rows are no longer the table's
+                    self._roll_back(batches[i + 1 :])
+                    self._mark(self.conn, leaf, end, done, sizer.size, rate, "detached")
+                    return
+                moved = mark["file"] is not None and file != int(mark["file"])
+                if self.spec.walk == "blocks" and moved:
+                    # VACUUM FULL or CLUSTER moved the rows: walk the new file from its start
+                    self._roll_back(batches[i + 1 :])
+                    mark, last = self._start(leaf), None
+                    per_page = _rows_per_block(mark)
+                    restart = True
+                    break
+                mark["status"], last = status, end
+            if restart:
                 continue
-            mark["status"] = status
-            self._show(leaf, done, rate, sizer.size, finished=finished)
-            if finished:
+            self._show(leaf, done, rate, sizer.size, finished=mark["status"] == "done")
+            if mark["status"] == "done":
                 self.done_before += done
                 return
-            last = end
             sizer.target = self.settings.target_batch_ms / 1000 * self.throttle.batch_share()
             sizer.observe(seen, elapsed)
-            self._rest(elapsed)
+            self._rest(elapsed, len(batches))
 
     def _batch(
         self,
@@ -444,16 +474,8 @@ class Walk:
         """
         spec, conn = self.spec, self.conn
         if spec.walk == "blocks":
-            block, line = (int(v) for v in last) if last else (0, 0)
-            ahead = line + sizer.size
-            end = [block + ahead // per_page, ahead % per_page]
-            if end >= [int(upper[0]), 0]:
-                end = [int(upper[0]), 0]
-            changed = conn.execute(
-                spec.update_blocks_sql(leaf.rel), (f"({block},{line})", f"({end[0]},{end[1]})")
-            ).rowcount
-            covered = (end[0] - block) * per_page + end[1] - line
-            return changed, max(covered, changed), end, end[0] >= int(upper[0])
+            end = _block_end(last, upper, sizer.size, per_page)
+            return self._blocks(conn, leaf, last, end, upper, per_page)
         first = last is None
         low = list(last or [])
         found = conn.execute(
@@ -468,12 +490,106 @@ class Walk:
         changed = conn.execute(spec.update_sql(first, leaf.rel), [*low, *end]).rowcount
         return changed, seen, end, finished
 
+    def _blocks(
+        self,
+        conn: Conn,
+        leaf: Leaf,
+        last: list[Any] | None,
+        end: list[Any],
+        upper: list[Any],
+        per_page: int,
+    ) -> tuple[int, int, list[Any], bool]:
+        """A block walk's batch from ``last`` to ``end``, on ``conn``, left uncommitted."""
+        block, line = (int(v) for v in last) if last else (0, 0)
+        changed = conn.execute(
+            self.spec.update_blocks_sql(leaf.rel), (f"({block},{line})", f"({end[0]},{end[1]})")
+        ).rowcount
+        covered = (end[0] - block) * per_page + end[1] - line
+        return changed, max(covered, changed), end, end[0] >= int(upper[0])
+
+    def _ahead(
+        self, leaf: Leaf, last: list[Any] | None, upper: list[Any], size: int, per_page: int
+    ) -> list[tuple[Conn, Future[tuple[int, int, list[Any], bool]]]]:
+        """The block walk's batches after the next one, started now, each on a session of
+        its own, while the throttle allows more than one (none otherwise). Each holds its
+        rows' locks until it commits after the batches before it."""
+        if self.spec.walk != "blocks":
+            return []
+        wanted = self.throttle.sessions(self.spec.sessions) - 1
+        out: list[tuple[Conn, Future[tuple[int, int, list[Any], bool]]]] = []
+        start = _block_end(last, upper, size, per_page)
+        for conn in self._others(wanted):
+            if start[0] >= int(upper[0]):
+                break
+            end = _block_end(start, upper, size, per_page)
+            assert self.pool is not None
+            job = self.pool.submit(self._blocks, conn, leaf, start, end, upper, per_page)
+            out.append((conn, job))
+            start = end
+        return out
+
+    def _others(self, wanted: int) -> list[Conn]:
+        """``wanted`` sessions besides the walk's own, opened when first needed; fewer if
+        the server refuses more connections (the walk goes on with those it has)."""
+        while len(self.others) < wanted and not self.no_more:
+            try:
+                conn = connect(self.url, autocommit=False, application_name=APPLICATION)
+                conn.execute(SESSION_SQL, (f"{self.settings.lock_timeout_ms}ms",))
+                conn.commit()
+            except (ZdmError, psycopg.Error):
+                self.no_more = True
+                break
+            self.throttle.own_session(conn.info.backend_pid)
+            self.others.append(conn)
+            self.pool = self.pool or ThreadPoolExecutor(
+                max(self.spec.sessions - 1, 1), thread_name_prefix=APPLICATION
+            )
+        return self.others[: max(wanted, 0)]
+
+    def _landed(
+        self, ahead: list[tuple[Conn, Future[tuple[int, int, list[Any], bool]]]]
+    ) -> list[tuple[Conn, int, int, list[Any], bool]]:
+        """The batches ahead that ran, in order, up to the first that failed: that one and
+        those after it are rolled back (the next batch starts there, on the walk's own
+        session, which tells a row lock from a failing row)."""
+        out: list[tuple[Conn, int, int, list[Any], bool]] = []
+        for i, (conn, job) in enumerate(ahead):
+            try:
+                out.append((conn, *job.result()))
+            except psycopg.Error:
+                self._drop(ahead[i:])
+                break
+        return out
+
+    def _drop(self, ahead: list[tuple[Conn, Future[tuple[int, int, list[Any], bool]]]]) -> None:
+        """Roll back batches ahead, once they have stopped."""
+        for conn, job in ahead:
+            job.exception()  # waits for it; its error, if any, is the walk's own to meet
+            conn.rollback()
+
+    def _roll_back(self, batches: list[tuple[Conn, int, int, list[Any], bool]]) -> None:
+        for conn, *_ in batches:
+            conn.rollback()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        for conn in self.others:
+            conn.close()
+
     def _mark(
-        self, leaf: Leaf, end: list[Any] | None, done: int, size: int, rate: float, status: str
+        self,
+        conn: Conn,
+        leaf: Leaf,
+        end: list[Any] | None,
+        done: int,
+        size: int,
+        rate: float,
+        status: str,
     ) -> tuple[int | None, bool]:
-        """Write the checkpoint in the batch's transaction and commit both: returns the
-        leaf's file now and whether it still belongs to the table."""
-        cur = self.conn.execute(
+        """Write the checkpoint in the batch's transaction on ``conn`` and commit both:
+        returns the leaf's file now and whether it still belongs to the table."""
+        cur = conn.execute(
             CHECKPOINT_UPDATE_SQL,
             (
                 Jsonb(end) if end is not None else None,
@@ -493,7 +609,7 @@ class Walk:
             ),
         )
         row = cur.fetchone()
-        self.conn.commit()
+        conn.commit()
         if row is None:
             return None, True
         self.lag.committed(int(row[0]))
@@ -506,9 +622,9 @@ class Walk:
             return f"paused ({why}); 'zdmigrate resume {self.migration}' continues"
         return ""
 
-    def _rest(self, batch_s: float) -> None:
+    def _rest(self, batch_s: float, sessions: int) -> None:
         pace = self.throttle.pace(batch_s)
-        self.why = pace.why
+        self.why = pace.why + (f", {sessions} sessions at once" if sessions > 1 else "")
         if pace.rest_s > 0:
             time.sleep(pace.rest_s)
 

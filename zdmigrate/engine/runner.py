@@ -96,7 +96,8 @@ def _session(settings: Settings, name: str) -> Iterator[tuple[Conn, Store]]:
 
 
 def timeouts(settings: Settings) -> Timeouts:
-    return Timeouts(settings.lock_timeout_ms, settings.statement_timeout_ms, settings.backfill.walk)
+    b = settings.backfill
+    return Timeouts(settings.lock_timeout_ms, settings.statement_timeout_ms, b.walk, b.max_sessions)
 
 
 def _replan(row: MigrationRow, settings: Settings, older: tuple[tuple[str, str], ...]) -> Plan:

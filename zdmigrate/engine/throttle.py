@@ -24,7 +24,8 @@ Twice a second the throttle compares that slowdown with half of
 as much as it is over, 1.3 to 3 times); under a quarter of the budget,
 shorter (by 30 %, down to none). It starts, and starts again when the app
 appears, resting three times as long as each batch ran. The rest is never
-below ``sleep_ratio``. With no other session at work it runs at full speed.
+below ``sleep_ratio``. With no other session at work it runs at full speed, on
+up to ``max_sessions`` sessions at once.
 ``critical_active_sessions`` stops the backfill (as ``pause`` does) when that
 many sessions are at work.
 """
@@ -192,6 +193,23 @@ class Throttle:
         every = SECOND_BASELINE_AFTER_S if len(self.baselines) == 1 else BASELINE_EVERY_S
         stale = time.monotonic() - self.baseline_at >= every
         return self._watching() and (self.baseline is None or stale)
+
+    def sessions(self, most: int) -> int:
+        """How many sessions may run batches at once: ``most`` at priority high, and at
+        priority normal while no other session is at work and no rest is asked for
+        (``sleep_ratio``); else one. (Low priority keeps to one.)"""
+        priority = self.settings.backfill.priority
+        if priority == "high":
+            return most
+        at_work = self.others_at_work()
+        idle = at_work is not None and at_work < 0.05  # counted, and nobody there
+        if priority == "normal" and idle and not self.floor and not self.error:
+            return most
+        return 1
+
+    def own_session(self, pid: int) -> None:
+        """Another session of the backfill's: not the app's, so not counted as at work."""
+        self.own.append(pid)
 
     def batch_share(self) -> float:
         """How long batches may run, as a share of target_batch_ms: all of it unless the

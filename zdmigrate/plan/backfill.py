@@ -127,6 +127,9 @@ class BackfillSpec:
     # the checkpoints' name of the table: ``schema.table`` in a migration that spans
     # schemas (two may hold a table of one name); empty: the table's name
     checkpoint: str = ""
+    # a block walk runs batches on up to this many sessions at once while no other session
+    # is at work (a plan stored by an earlier zdmigrate ran on one)
+    sessions: int = 1
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -178,6 +181,7 @@ class BackfillSpec:
             "table": self.table,
             "key": list(self.key),
             "walk": self.walk,
+            "sessions": self.sessions,
             "partitioned": self.partitioned,
             "columns": [a[0] for a in self.assignments],
             "statements": [
@@ -191,8 +195,13 @@ class BackfillSpec:
         leaf = "each partition" if self.partitioned else "the table"
         checkpoint = ("last key", "rows done", "batch size", "rows/s", "status", "throttle")
         where = ("migration", "table", "partition", "leaf", "leaf", "table", "leaf", "table")
+        own = (
+            "once, on each session it runs batches on"
+            if self.sessions > 1
+            else ("once, on its own session")
+        )
         head = [
-            ("once, on its own session", SESSION_SQL, ("lock_timeout",)),
+            (own, SESSION_SQL, ("lock_timeout",)),
             ("once, and again when done: what to walk", LEAVES_SQL, ("table", "table")),
             (f"{leaf}: its file, blocks and row estimate", LEAF_SQL, ("leaf",)),
             (f"{leaf}, if never analyzed: its rows, for progress", self.total_sql(), ()),
@@ -213,7 +222,17 @@ class BackfillSpec:
             return [
                 *head,
                 start,
-                ("each batch: fill a range of blocks", self.update_blocks_sql(), blocks),
+                (
+                    "each batch: fill a range of blocks"
+                    + (
+                        " (with sessions to spare, the next ranges at once, each on its own, "
+                        "committed in order)"
+                        if self.sessions > 1
+                        else ""
+                    ),
+                    self.update_blocks_sql(),
+                    blocks,
+                ),
                 *tail,
                 ("a failed batch: its rows", self.block_keys_sql(), (*blocks, "limit")),
                 ("a failed batch: each row", self.row_check_sql(), tuple(self.key)),

@@ -47,6 +47,7 @@ class Timeouts:
     lock_ms: int = 500
     statement_ms: int = 0
     backfill_walk: Walk = "blocks"
+    backfill_sessions: int = 2  # at most, for a block walk, while no other session is at work
 
     def wrap(self, step: Step) -> Step:
         """``step`` with the statements sent around it: SET LOCAL inside its transaction,
@@ -112,7 +113,7 @@ def build_plan(
     if vschema is not None:
         plan.expand.append(_views_step(ctx, vschema, path))
     backfilled = [w for w in touched if w.needs_backfill]
-    plan.backfill = [_backfill_spec(ctx, w, timeouts.backfill_walk) for w in backfilled]
+    plan.backfill = [_backfill_spec(ctx, w, timeouts) for w in backfilled]
     plan.verify = [_verify_spec(b, w) for b, w in zip(plan.backfill, backfilled, strict=True)]
     plan.post_backfill = [s for w in touched for s in _validate_steps(ctx, w)]
     plan.older_version_schemas = list(older_version_schemas)
@@ -301,7 +302,7 @@ def _views_step(ctx: PlanContext, vschema: str, path: str | None) -> Step:
     )
 
 
-def _backfill_spec(ctx: PlanContext, w: TableWork, walk: Walk) -> BackfillSpec:
+def _backfill_spec(ctx: PlanContext, w: TableWork, timeouts: Timeouts) -> BackfillSpec:
     key = w.table.key()
     if key is None:
         raise SpecError(
@@ -311,8 +312,16 @@ def _backfill_spec(ctx: PlanContext, w: TableWork, walk: Walk) -> BackfillSpec:
         )
     types = tuple(w.table.column(k).type for k in key)  # type: ignore[union-attr]
     assignments = tuple((t.target, t.expr, t.type) for t in w.transforms if t.backfill)
+    walk = timeouts.backfill_walk
     return BackfillSpec(
-        ctx.schema, w.table.name, key, types, assignments, walk, w.table.partitioned
+        ctx.schema,
+        w.table.name,
+        key,
+        types,
+        assignments,
+        walk,
+        w.table.partitioned,
+        sessions=timeouts.backfill_sessions if walk == "blocks" else 1,
     )
 
 
