@@ -341,12 +341,18 @@ def test_the_first_rest_is_longer_and_leaves_out_the_seconds_after_expand() -> N
     assert not throttle.baseline_due()  # then every BASELINE_EVERY_S
 
 
-def _sessions(throttle: Throttle, at_work: int | None) -> int:
+def _sessions(throttle: Throttle, at_work: int | None, writes_per_s: float = 0.0) -> int:
     """How many of 4 sessions the throttle lets the walk use, with ``at_work`` other
-    sessions counted over the last second (None: not counted yet)."""
+    sessions counted over the last 2 s (None: not counted yet) and the app writing
+    ``writes_per_s`` transactions a second."""
     throttle.active.clear()
+    throttle.xids.clear()
+    now = time.monotonic()
     if at_work is not None:
-        throttle.active.extend((time.monotonic(), at_work, 0, 0) for _ in range(5))
+        throttle.active.extend((now - 2 + i / 10, at_work, 0, 0) for i in range(21))
+        throttle.xids.extend(
+            (now - 2 + i / 10, 1000 + int(writes_per_s * i / 10), 0) for i in range(21)
+        )
     return throttle.sessions(4)
 
 
@@ -355,6 +361,14 @@ def test_the_walk_takes_more_sessions_only_while_nobody_else_works() -> None:
     assert _sessions(normal, 0) == 4
     assert _sessions(normal, 1) == 1  # the app is back: one session, paced
     assert _sessions(normal, None) == 1  # before the first count, the app may be there
+    # a light app, at work in none of the counts, but writing 200 times a second
+    assert _sessions(normal, 0, writes_per_s=200) == 1
+    # one count in the last 3 s that saw the app is enough to keep to one
+    normal.active.clear()
+    normal.xids.clear()
+    assert _sessions(normal, 0) == 4
+    normal.active[5] = (normal.active[5][0], 1, 0, 0)
+    assert normal.sessions(4) == 1
     low = Throttle("", Settings(backfill=BackfillSettings(priority="low")), [])
     assert _sessions(low, 0) == 1
     resting = Throttle("", Settings(sleep_ratio=0.5), [])
@@ -372,13 +386,10 @@ def _backfill_sessions(watcher: psycopg.Connection[Any], db: str) -> int:
     return int(row[0]) if row else 0
 
 
-def test_an_idle_server_gets_the_backfill_on_two_sessions(
-    roles: tuple[str, str], tmp_path: Path
-) -> None:
-    url, _ = roles
-    config, path = _project(tmp_path, "")
-    # watched from another database: a session at work in this one is the app's to the
-    # throttle, and would keep the backfill to one session
+def _apply_watched(url: str, config: Path, path: Path) -> int:
+    """Run apply to its end; the most backfill sessions seen at once. Watched from another
+    database: a session at work in this one is the app's to the throttle, and would keep
+    the backfill to one session."""
     db = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     assert isinstance(db, str)
     elsewhere = psycopg.conninfo.make_conninfo(url, dbname="postgres")
@@ -390,19 +401,28 @@ def test_an_idle_server_gets_the_backfill_on_two_sessions(
             time.sleep(0.01)
     _, err = proc.communicate()
     assert proc.returncode == 0, err
+    return seen
+
+
+def test_an_idle_server_gets_the_backfill_on_two_sessions(
+    roles: tuple[str, str], tmp_path: Path
+) -> None:
+    url, _ = roles
+    # small batches: the walk lasts long enough for the throttle to tell the server is idle
+    config, path = _project(tmp_path, "", "max_batch_size = 1000\n")
+    assert _apply_watched(url, config, path) == 2
     state = _state(url)
     # every row counted once, though two sessions filled them
     assert (state["rows_done"], state["status"]) == (ROWS, "done")
     assert "no other session at work: full speed, 2 sessions at once" in state["throttle"]
-    assert seen == 2
     assert _filled(url) == ROWS
-    # at priority low the backfill keeps to one session, idle or not
-    assert zdm("--database-url", url, "rollback", "0001_widen").exit_code == 0
-    config, path = _project(tmp_path, 'priority = "low"\n')
-    proc = _apply(url, config, path)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert "sessions at once" not in _state(url)["throttle"]
+    # at priority low, or with max_sessions = 1, it keeps to one session, idle or not
+    for setting in ('priority = "low"\n', "max_sessions = 1\n"):
+        assert zdm("--database-url", url, "rollback", "0001_widen").exit_code == 0
+        config, path = _project(tmp_path, setting)
+        assert _apply_watched(url, config, path) == 1, setting
+        assert "sessions at once" not in _state(url)["throttle"]
+        assert _filled(url) == ROWS
 
 
 def test_a_row_locked_ahead_of_the_walk_holds_it_and_loses_nothing(

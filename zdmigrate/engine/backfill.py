@@ -515,7 +515,9 @@ class Walk:
         rows' locks until it commits after the batches before it."""
         if self.spec.walk != "blocks":
             return []
-        wanted = self.throttle.sessions(self.spec.sessions) - 1
+        # the plan's number, or fewer if the settings now say so (a plan is never exceeded)
+        most = min(self.spec.sessions, self.settings.backfill.max_sessions)
+        wanted = self.throttle.sessions(most) - 1
         out: list[tuple[Conn, Future[tuple[int, int, list[Any], bool]]]] = []
         start = _block_end(last, upper, size, per_page)
         for conn in self._others(wanted):
