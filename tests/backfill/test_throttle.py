@@ -157,7 +157,9 @@ def test_the_throttle_slows_down_while_the_app_works_and_recovers_after(
     roles: tuple[str, str], tmp_path: Path
 ) -> None:
     url, app_url = roles
-    config, path = _project(tmp_path, 'priority = "low"\n')
+    # small batches: after the app ends, the walk lasts the second or two the throttle
+    # takes to see it gone (at full speed the rest of the table took about one)
+    config, path = _project(tmp_path, 'priority = "low"\n', "max_batch_size = 500\n")
     with Load(app_url, 3) as load:
         proc = _apply(url, config, path)
         try:
@@ -473,4 +475,43 @@ def test_a_crash_with_two_sessions_at_work_resumes_where_it_stopped(
     assert proc.returncode == 0, err
     state = _state(url)
     assert (state["rows_done"], state["status"]) == (ROWS, "done")  # nothing redone or lost
+    assert _filled(url) == ROWS
+
+
+def test_a_session_ahead_ended_by_an_admin_leaves_the_walk_on_its_own_session(
+    roles: tuple[str, str], db_url: str, tmp_path: Path
+) -> None:
+    """A DBA ends the backfill's second session (the newer one) mid-walk: apply goes on,
+    on its own session, and every row is filled and counted once."""
+    url, _ = roles
+    config, path = _project(tmp_path, 'priority = "high"\n', "max_batch_size = 500\n")
+    db = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    newest = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'zdmigrate-backfill' "
+        "AND datname = %s ORDER BY backend_start DESC LIMIT 1"
+    )
+    proc = _apply(url, config, path)
+    try:
+        _watch(url, lambda s: s["rows_done"] > ROWS * 0.2)
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            wait_until = time.monotonic() + 10
+            while True:
+                rows = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                    "AND application_name = 'zdmigrate-backfill'",
+                    (db,),
+                ).fetchone()
+                if rows and rows[0] == 2:
+                    break
+                assert time.monotonic() < wait_until, "no second session"
+                time.sleep(0.01)
+            row = admin.execute(newest, (db,)).fetchone()
+            assert row is not None
+            admin.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    state = _state(url)
+    assert (state["rows_done"], state["status"]) == (ROWS, "done")
     assert _filled(url) == ROWS

@@ -132,6 +132,17 @@ def _hold_reason(store: Store, migration: str, settings: Settings, lag: ReplicaL
     return ""
 
 
+@dataclass
+class Place:
+    """Where a leaf's walk is: its checkpoint as last read or written, the end of the last
+    batch committed, the rows counted, and the leaf's rows per block."""
+
+    mark: dict[str, Any]
+    last: list[Any] | None
+    done: int
+    per_page: int
+
+
 @dataclass(frozen=True)
 class Leaf:
     """A relation the backfill walks: the table itself (part ''), or one partition."""
@@ -382,29 +393,28 @@ class Walk:
         sizer = BatchSizer(self.settings)
         if mark.get("batch_size"):
             sizer.size = int(mark["batch_size"])
-        per_page = _rows_per_block(mark)
-        last: list[Any] | None = mark["last_key"]
-        done = int(mark["rows_done"])
-        started_done, started = done, time.monotonic()
+        at = Place(mark, mark["last_key"], int(mark["rows_done"]), _rows_per_block(mark))
+        started_done, started = at.done, time.monotonic()
         blocked_since: float | None = None
         attempts = 0
-        while mark["status"] != "done":
+        while at.mark["status"] != "done":
             held = _hold_reason(self.store, self.migration, self.settings, self.lag)
             held = held or self._critical()
             self.throttle.holding = bool(held)
             if held:
-                self._show(leaf, done, 0.0, sizer.size, paused=True, why=held)
+                self._show(leaf, at.done, 0.0, sizer.size, paused=True, why=held)
                 time.sleep(0.5)
                 continue
             if self.throttle.baseline_due():
-                self._show(leaf, done, 0.0, sizer.size, paused=True, why="measuring the app alone")
+                why = "measuring the app alone"
+                self._show(leaf, at.done, 0.0, sizer.size, paused=True, why=why)
                 self.throttle.measure_baseline()
                 continue
-            upper: list[Any] = mark["upper_key"]
+            last, upper = at.last, at.mark["upper_key"]
             t0 = time.monotonic()
-            ahead = self._ahead(leaf, last, upper, sizer.size, per_page)
+            ahead = self._ahead(leaf, last, upper, sizer.size, at.per_page)
             try:
-                changed, seen, end, finished = self._batch(leaf, last, upper, sizer, per_page)
+                changed, seen, end, finished = self._batch(leaf, last, upper, sizer, at.per_page)
             except (pgerr.LockNotAvailable, pgerr.DeadlockDetected):
                 self._drop(ahead)
                 self.conn.rollback()
@@ -426,37 +436,64 @@ class Walk:
             # each batch commits with its checkpoint, in the walk's order: a checkpoint
             # never passes a batch that has not committed
             batches = [(self.conn, changed, seen, end, finished), *self._landed(ahead)]
-            restart = False
             for i, (conn, changed, covered, end, finished) in enumerate(batches):
-                done += changed if self.spec.walk == "blocks" else covered
-                rate = (done - started_done) / max(time.monotonic() - started, 1e-6)
-                status = "done" if finished else "running"
-                file, member = self._mark(conn, leaf, end, done, sizer.size, rate, status)
-                self.throttle.batch_committed()
-                self.updated += changed
-                if not member:
-                    # detached during the walk: its rows are no longer the table's
-                    self._roll_back(batches[i + 1 :])
-                    self._mark(self.conn, leaf, end, done, sizer.size, rate, "detached")
-                    return
-                moved = mark["file"] is not None and file != int(mark["file"])
-                if self.spec.walk == "blocks" and moved:
-                    # VACUUM FULL or CLUSTER moved the rows: walk the new file from its start
-                    self._roll_back(batches[i + 1 :])
-                    mark, last = self._start(leaf), None
-                    per_page = _rows_per_block(mark)
-                    restart = True
+                at.done += changed if self.spec.walk == "blocks" else covered
+                rate = (at.done - started_done) / max(time.monotonic() - started, 1e-6)
+                after = self._commit(leaf, at, conn, end, sizer.size, rate, finished)
+                self.updated += changed if after != "lost" else 0
+                if after:
+                    self._release([b[0] for b in batches[i + 1 :]])
+                    if after == "detached":
+                        return
                     break
-                mark["status"], last = status, end
-            if restart:
-                continue
-            self._show(leaf, done, rate, sizer.size, finished=mark["status"] == "done")
-            if mark["status"] == "done":
-                self.done_before += done
-                return
-            sizer.target = self.settings.target_batch_ms / 1000 * self.throttle.batch_share()
-            sizer.observe(seen, elapsed)
-            self._rest(elapsed, len(batches))
+            else:
+                self._show(leaf, at.done, rate, sizer.size, finished=at.mark["status"] == "done")
+                if at.mark["status"] == "done":
+                    self.done_before += at.done
+                    return
+                sizer.target = self.settings.target_batch_ms / 1000 * self.throttle.batch_share()
+                sizer.observe(seen, elapsed)
+                self._rest(elapsed, len(batches))
+
+    def _commit(
+        self,
+        leaf: Leaf,
+        at: Place,
+        conn: Conn,
+        end: list[Any],
+        size: int,
+        rate: float,
+        finished: bool,
+    ) -> str:
+        """Write a batch's checkpoint in its transaction on ``conn`` and commit both, then
+        move ``at`` past it: '' to go on; else why the batches after it are not to commit
+        ('detached', 'moved': the walk starts again; 'lost': a session ahead was lost,
+        and ``at`` is the checkpoint as the database has it)."""
+        status = "done" if finished else "running"
+        try:
+            file, member = self._mark(conn, leaf, end, at.done, size, rate, status)
+        except psycopg.OperationalError:
+            if conn is self.conn:
+                raise
+            # lost (ended by an admin, the network) before or in its commit: whether it
+            # committed, the checkpoint says; the walk goes on from there
+            self._release([conn])
+            mark = _checkpoints(self.store, self.migration, self.spec)[leaf.part]
+            at.mark, at.last, at.done = mark, mark["last_key"], int(mark["rows_done"])
+            return "lost"
+        self.throttle.batch_committed()
+        if not member:
+            # detached during the walk: its rows are no longer the table's
+            self._mark(self.conn, leaf, end, at.done, size, rate, "detached")
+            return "detached"
+        moved = at.mark["file"] is not None and file != int(at.mark["file"])
+        if self.spec.walk == "blocks" and moved:
+            # VACUUM FULL or CLUSTER moved the rows: walk the new file from its start
+            at.mark = self._start(leaf)
+            at.last, at.per_page = None, _rows_per_block(at.mark)
+            return "moved"
+        at.mark["status"], at.last = status, end
+        return ""
 
     def _batch(
         self,
@@ -565,13 +602,20 @@ class Walk:
 
     def _drop(self, ahead: list[tuple[Conn, Future[tuple[int, int, list[Any], bool]]]]) -> None:
         """Roll back batches ahead, once they have stopped."""
-        for conn, job in ahead:
+        for _, job in ahead:
             job.exception()  # waits for it; its error, if any, is the walk's own to meet
-            conn.rollback()
+        self._release([conn for conn, _ in ahead])
 
-    def _roll_back(self, batches: list[tuple[Conn, int, int, list[Any], bool]]) -> None:
-        for conn, *_ in batches:
-            conn.rollback()
+    def _release(self, sessions: list[Conn]) -> None:
+        """Roll back what sessions ahead hold; one that cannot (lost) is closed, and the
+        walk goes on without it (and opens no other)."""
+        for conn in sessions:
+            try:
+                conn.rollback()
+            except psycopg.Error:
+                self.others.remove(conn)
+                self.no_more = True
+                conn.close()
 
     def close(self) -> None:
         if self.pool is not None:

@@ -24,8 +24,9 @@ Twice a second the throttle compares that slowdown with half of
 as much as it is over, 1.3 to 3 times); under a quarter of the budget,
 shorter (by 30 %, down to none). It starts, and starts again when the app
 appears, resting three times as long as each batch ran. The rest is never
-below ``sleep_ratio``. With no other session at work it runs at full speed, on
-up to ``max_sessions`` sessions at once.
+below ``sleep_ratio``. With no other session at work it runs at full speed;
+after 3 s with none seen at work and the app's writes at about none, on up to
+``max_sessions`` sessions at once (``sessions``).
 ``critical_active_sessions`` stops the backfill (as ``pause`` does) when that
 many sessions are at work.
 """
