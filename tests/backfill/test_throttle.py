@@ -153,6 +153,16 @@ def _filled(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _resumed_to_the_end(url: str, config: Path, path: Path) -> None:
+    """Run apply again to its end: every row filled, and counted once (none redone or lost)."""
+    proc = _apply(url, config, path)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    state = _state(url)
+    assert (state["rows_done"], state["status"]) == (ROWS, "done")
+    assert _filled(url) == ROWS
+
+
 def test_the_throttle_slows_down_while_the_app_works_and_recovers_after(
     roles: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -225,12 +235,7 @@ def test_a_crash_while_throttled_resumes_where_it_stopped(
         proc.wait()
     before = _state(url)
     assert before["status"] == "running" and 0 < before["rows_done"] < ROWS
-    proc = _apply(url, config, path)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    state = _state(url)
-    assert (state["rows_done"], state["status"]) == (ROWS, "done")  # nothing redone or lost
-    assert _filled(url) == ROWS
+    _resumed_to_the_end(url, config, path)
 
 
 def _paced(throttle: Throttle, latency_ms: float, baseline_ms: float, at_work: int) -> float:
@@ -470,12 +475,7 @@ def test_a_crash_with_two_sessions_at_work_resumes_where_it_stopped(
         proc.wait()
         before = _state(url)
         assert before["status"] == "running" and 0 < before["rows_done"] < ROWS
-    proc = _apply(url, config, path)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    state = _state(url)
-    assert (state["rows_done"], state["status"]) == (ROWS, "done")  # nothing redone or lost
-    assert _filled(url) == ROWS
+    _resumed_to_the_end(url, config, path)
 
 
 def test_a_session_ahead_ended_by_an_admin_leaves_the_walk_on_its_own_session(
