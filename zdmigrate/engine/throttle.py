@@ -77,12 +77,11 @@ MAX_REST_RATIO = 20.0
 MIN_BATCH_SCALE = 0.2
 MIN_APP_RATE = 20.0  # writing transactions per second below which the rate says nothing
 # more than one session only with nobody else seen at work in the counts of the last
-# IDLE_FOR_S and (almost) no transaction ids taken but zdmigrate's, after counting for
-# IDLE_COUNTED_S at least: a light app (a write every 5 ms) is at work in few of the
-# 100-ms counts, but its writes show; a second session taken whenever the counts missed
-# it made its p99 three times as long (6x idle against 2x)
+# IDLE_FOR_S and (almost) no transaction ids taken but zdmigrate's: a light app (a write
+# every 5 ms) is at work in few of the 100-ms counts, but its writes show; a second
+# session taken whenever the counts missed it made its p99 three times as long (6x idle
+# against 2x)
 IDLE_FOR_S = 3.0
-IDLE_COUNTED_S = 0.5  # the least the app's write rate is read over
 IDLE_WRITES_PER_S = 5.0
 
 
@@ -216,12 +215,11 @@ class Throttle:
 
     def _idle(self) -> bool:
         """Nobody else at work for the last IDLE_FOR_S, by both signs: no other session
-        seen at work in any count, and the app's writes (transaction ids) at about none."""
-        now = time.monotonic()
-        counts = [n + unseen for at, n, unseen, _ in list(self.active) if now - at <= IDLE_FOR_S]
-        if not counts or any(counts) or now - self.active[0][0] < IDLE_COUNTED_S:
+        seen at work in any count, and the app's writes (transaction ids) at about none
+        (unknown until the write rate has been read over half a second)."""
+        if self.others_at_work(IDLE_FOR_S) != 0:
             return False
-        rate = self.app_rate(now - IDLE_FOR_S)
+        rate = self.app_rate(time.monotonic() - IDLE_FOR_S)
         return rate is not None and rate < IDLE_WRITES_PER_S
 
     def own_session(self, pid: int) -> None:

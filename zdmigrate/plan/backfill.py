@@ -195,13 +195,9 @@ class BackfillSpec:
         leaf = "each partition" if self.partitioned else "the table"
         checkpoint = ("last key", "rows done", "batch size", "rows/s", "status", "throttle")
         where = ("migration", "table", "partition", "leaf", "leaf", "table", "leaf", "table")
-        own = (
-            "once, on each session it runs batches on"
-            if self.sessions > 1
-            else ("once, on its own session")
-        )
+        own = "on each session it runs batches on" if self.sessions > 1 else "on its own session"
         head = [
-            (own, SESSION_SQL, ("lock_timeout",)),
+            (f"once, {own}", SESSION_SQL, ("lock_timeout",)),
             ("once, and again when done: what to walk", LEAVES_SQL, ("table", "table")),
             (f"{leaf}: its file, blocks and row estimate", LEAF_SQL, ("leaf",)),
             (f"{leaf}, if never analyzed: its rows, for progress", self.total_sql(), ()),
